@@ -1,0 +1,82 @@
+// Two-terminal devices: C++ I(V) models mirrored by SPICE subcircuits.
+//
+// Every device has a C++ model (current and small-signal conductance as
+// functions of the anode-cathode voltage, in SI units) and a subcircuit
+// `NAME (anode cathode)` in a library file under device_models/ (or a file
+// written by `spicenn fit-device`). A test sweeps each subcircuit in ngspice
+// and compares it with the C++ curve.
+//
+//   const auto& reg = spicenn::devices::builtin_devices();
+//   const auto& z15 = reg.get("z15");
+//   double i = z15.current(0.85);        // amperes
+//   double g = z15.conductance(0.85);    // siemens
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace spicenn::devices {
+
+// Voltage range over which a (basis) device's curve is defined; outside it
+// the curve is held at its end values.
+struct voltage_window {
+  double lo = 0.0;
+  double hi = 0.0;
+};
+
+// Shockley parameters, for devices the software models treat as diodes:
+// I = is * (exp(V / (n * vt)) - 1).
+struct shockley_parameters {
+  double is = 1e-14;   // saturation current, A
+  double n = 1.0;      // emission coefficient
+  double vt = 0.025852;  // thermal voltage kT/q at 300 K, V
+};
+
+class device {
+ public:
+  virtual ~device() = default;
+
+  virtual std::string_view name() const = 0;         // lowercase, [a-z0-9_]
+  virtual std::string_view description() const = 0;  // one line, for `spicenn devices`
+  virtual double current(double volts) const = 0;     // A, anode -> cathode
+  virtual double conductance(double volts) const = 0; // dI/dV, S
+
+  // Defined for NDR basis devices and fitted devices; nullopt for diodes.
+  virtual std::optional<voltage_window> window() const { return std::nullopt; }
+  // Defined for diode-like devices that follow the Shockley law.
+  virtual std::optional<shockley_parameters> shockley() const { return std::nullopt; }
+
+  // Library file that defines subcircuit name() with pins (anode cathode):
+  // absolute path (builtin devices: under device_models/).
+  virtual std::filesystem::path library_file() const = 0;
+};
+
+// Name -> device. Filled explicitly by register_builtin_devices(); no static
+// registration objects (their start-up order is unspecified).
+class registry {
+ public:
+  void add(std::unique_ptr<device> d);  // throws spicenn::error on a duplicate name
+  const device& get(std::string_view name) const;  // throws spicenn::error listing known names
+  const device* find(std::string_view name) const;
+  bool contains(std::string_view name) const { return find(name) != nullptr; }
+  std::vector<std::string> names() const;  // sorted
+
+ private:
+  std::vector<std::unique_ptr<device>> devices_;
+};
+
+// Adds shockley_diode, ideal_diode, esaki, rtd, a21, z21, z15, zaz21.
+void register_builtin_devices(registry& r);
+
+// A process-wide registry holding the builtin devices (built on first use).
+const registry& builtin_devices();
+
+// Directory holding the builtin .lib files (compile-time default; the
+// SPICENN_DEVICE_MODELS environment variable overrides it).
+std::filesystem::path device_models_dir();
+
+}  // namespace spicenn::devices
