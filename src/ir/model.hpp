@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <initializer_list>
 #include <map>
 #include <optional>
@@ -47,11 +48,19 @@ struct tensor {
   bool trainable = true;
   std::vector<double> values;  // size == product(shape)
 
-  std::size_t size() const;
+  std::size_t size() const;  // product(shape); 1 for a scalar; throws on overflow
   std::size_t offset(std::initializer_list<std::size_t> index) const;  // bounds-checked
   double& at(std::initializer_list<std::size_t> index) { return values[offset(index)]; }
   double at(std::initializer_list<std::size_t> index) const { return values[offset(index)]; }
+
+  friend bool operator==(const tensor&, const tensor&) = default;
 };
+
+// Product of the dimensions (1 for an empty shape); throws spicenn::error if
+// it overflows std::size_t.
+std::size_t shape_size(const std::vector<std::size_t>& shape);
+// "[3 4]", "[]" for a scalar.
+std::string shape_to_string(const std::vector<std::size_t>& shape);
 
 // Physical value of one normalized unit. ohm == volt/ampere and
 // second == farad*ohm are checked on load.
@@ -61,6 +70,8 @@ struct physical_scale {
   double ohm = 1e4;
   double farad = 1e-9;
   double second = 1e-5;
+
+  friend bool operator==(const physical_scale&, const physical_scale&) = default;
 };
 
 // A device the model uses: a builtin name (see devices::registry) or a
@@ -70,6 +81,8 @@ struct device_ref {
   std::string role;  // what it is used for, e.g. "diode", "basis0"
   std::string name;  // device / subcircuit name
   std::string library;  // empty for builtin devices
+
+  friend bool operator==(const device_ref&, const device_ref&) = default;
 };
 
 struct provenance {
@@ -78,6 +91,8 @@ struct provenance {
   std::optional<double> accuracy;  // test accuracy in [0,1], if known
   std::string created_by;  // e.g. "spicenn init mon 0.1.0", "spicenn train ..."
   std::string notes;
+
+  friend bool operator==(const provenance&, const provenance&) = default;
 };
 
 struct model {
@@ -88,14 +103,26 @@ struct model {
   std::vector<device_ref> devices;
   provenance origin;
   std::vector<tensor> parameters;
+  // Directory that relative device library paths resolve against: the
+  // directory of the file the model was loaded from (absolute), or empty
+  // (= the current directory) for models built in memory. Not written to
+  // files; save_model rewrites relative library paths for the new location.
+  std::filesystem::path base_dir;
 
-  // Lookups throw spicenn::error naming the missing entry.
+  // Lookups throw spicenn::error naming the missing entry and listing the
+  // entries that exist.
   const tensor& parameter(std::string_view name) const;
   tensor& parameter(std::string_view name);
   const tensor* find_parameter(std::string_view name) const;
   std::int64_t size(std::string_view name) const;
   const std::string& option(std::string_view name) const;
   const device_ref& device(std::string_view role) const;
+  const device_ref* find_device(std::string_view role) const;
 };
+
+// The library file that defines device d's subcircuit: d.library resolved
+// against m.base_dir, or, for a builtin device, the registry's library file.
+// Does not check that the file exists (ir::validate does).
+std::filesystem::path library_path(const model& m, const device_ref& d);
 
 }  // namespace spicenn::ir

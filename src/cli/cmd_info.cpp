@@ -1,0 +1,78 @@
+#include <algorithm>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/json.hpp"
+#include "ir/model_file.hpp"
+#include "ir/schema.hpp"
+
+namespace spicenn::cli {
+
+void register_info(CLI::App& app) {
+  struct args {
+    std::string model;
+    bool json = false;
+  };
+  static args a;
+  auto* cmd = app.add_subcommand("info", "Validate a model file and summarise it: sizes, scales, devices, parameters");
+  cmd->add_option("model", a.model, "Model file (XML)")->required()->check(CLI::ExistingFile);
+  cmd->add_flag("--json", a.json, "Print the summary as JSON");
+  cmd->callback([] {
+    const auto m = ir::load_model(a.model);
+    std::size_t trainable = 0;
+    for (const auto& t : m.parameters) trainable += t.trainable ? t.values.size() : 0;
+    if (a.json) {
+      json_writer j;
+      j.begin_object();
+      j.key("family").string(ir::to_string(m.kind));
+      j.key("sizes").begin_object();
+      for (const auto& [k, v] : m.sizes) j.key(k).number(static_cast<double>(v));
+      j.end_object();
+      j.key("options").begin_object();
+      for (const auto& [k, v] : m.options) j.key(k).string(v);
+      j.end_object();
+      j.key("scale").begin_object();
+      j.key("volt").number(m.scale.volt).key("ampere").number(m.scale.ampere).key("ohm").number(m.scale.ohm);
+      j.key("farad").number(m.scale.farad).key("second").number(m.scale.second);
+      j.end_object();
+      j.key("devices").begin_object();
+      for (const auto& d : m.devices) j.key(d.role).string(d.name);
+      j.end_object();
+      j.key("trainable_parameters").number(static_cast<double>(trainable));
+      j.key("parameters").begin_array();
+      for (const auto& t : m.parameters) {
+        j.begin_object().key("name").string(t.name).key("shape").numbers(std::vector<double>(t.shape.begin(), t.shape.end()));
+        j.key("constraint").string(ir::to_string(t.kind)).key("trainable").string(t.trainable ? "true" : "false");
+        j.end_object();
+      }
+      j.end_array();
+      j.end_object();
+      fmt::print("{}\n", j.str());
+      return;
+    }
+    fmt::print("{}: {} model\n", a.model, ir::to_string(m.kind));
+    for (const auto& [k, v] : m.sizes) fmt::print("  size    {:<12} {}\n", k, v);
+    for (const auto& [k, v] : m.options) fmt::print("  option  {:<12} {}\n", k, v);
+    fmt::print("  scale   1 unit = {:g} V, {:g} A, {:g} ohm, {:g} F, {:g} s\n", m.scale.volt, m.scale.ampere, m.scale.ohm,
+               m.scale.farad, m.scale.second);
+    for (const auto& d : m.devices)
+      fmt::print("  device  {:<12} {}{}\n", d.role, d.name, d.library.empty() ? "" : " (" + d.library + ")");
+    if (m.origin.seed) fmt::print("  seed    {}\n", *m.origin.seed);
+    if (!m.origin.data.empty()) fmt::print("  data    {}\n", m.origin.data);
+    if (m.origin.accuracy) fmt::print("  accuracy {:.2f} %\n", 100 * *m.origin.accuracy);
+    if (!m.origin.created_by.empty()) fmt::print("  created {}\n", m.origin.created_by);
+    fmt::print("  {:<22} {:<12} {:<22} {:>12} {:>12}\n", "parameter", "shape", "constraint", "min", "max");
+    for (const auto& t : m.parameters) {
+      auto [lo, hi] = t.values.empty() ? std::pair{0.0, 0.0}
+                                       : std::pair{*std::min_element(t.values.begin(), t.values.end()),
+                                                   *std::max_element(t.values.begin(), t.values.end())};
+      fmt::print("  {:<22} {:<12} {:<22} {:>12.4g} {:>12.4g}{}\n", t.name, ir::shape_to_string(t.shape), ir::to_string(t.kind), lo,
+                 hi, t.trainable ? "" : "  (fixed)");
+    }
+    fmt::print("  {} trainable values\n", trainable);
+  });
+}
+
+}  // namespace spicenn::cli

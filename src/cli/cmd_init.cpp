@@ -1,0 +1,80 @@
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "ir/init.hpp"
+#include "ir/model_file.hpp"
+
+namespace spicenn::cli {
+
+namespace {
+
+struct init_args {
+  std::uint64_t seed = 1;
+  std::string output;
+  // kan
+  std::string layers, bases = "z15,zaz21";
+  // mon
+  std::int64_t inputs = 0, hidden = 0, outputs = 0, stages = 1;
+  std::string diode = "ideal";
+  // kirchhoffnet
+  std::int64_t nodes = 0, slices = 1;
+  std::string edge_function = "shift_tanh2";
+};
+
+void add_common(CLI::App* cmd, init_args& a) {
+  cmd->add_option("--seed", a.seed, "Random seed (the same seed gives the same model on every platform)")->capture_default_str();
+  cmd->add_option("-o,--output", a.output, "Model file to write (XML)")->required();
+}
+
+void save(ir::model m, const init_args& a, const std::string& what) {
+  m.origin.created_by = "spicenn 0.1.0 init " + what;
+  ir::save_model(m, a.output);
+  std::size_t values = 0;
+  for (const auto& t : m.parameters) values += t.trainable ? t.values.size() : 0;
+  fmt::print(stderr, "spicenn: wrote {} ({} model, {} trainable values, seed {})\n", a.output, what, values, a.seed);
+}
+
+}  // namespace
+
+void register_init(CLI::App& app) {
+  static init_args a;
+  auto* init = app.add_subcommand("init", "Create a model file with random initial parameters");
+  init->require_subcommand(1);
+
+  auto* kan = init->add_subcommand("kan", "Device-basis Kolmogorov-Arnold network (inputs in [0,1], hidden clamped to [0,1.4])");
+  kan->add_option("--layers", a.layers, "Layer widths, comma-separated, e.g. 196,64,10")->required();
+  kan->add_option("--bases", a.bases, "Basis devices per edge, comma-separated (see `spicenn devices`)")->capture_default_str();
+  add_common(kan, a);
+  kan->callback([] { save(ir::init_kan(parse_size_list(a.layers, "--layers"), parse_name_list(a.bases), a.seed), a, "kan"); });
+
+  auto* mon = init->add_subcommand("mon",
+                                   "Resistor-diode monotone operator network (scale: 1 unit = 1 V, 100 uA; conductances "
+                                   "in units of 100 uS)");
+  mon->add_option("--inputs", a.inputs, "Number of inputs (voltage sources)")->required()->check(CLI::PositiveNumber);
+  mon->add_option("--hidden", a.hidden, "Hidden units (diode-clamped nodes) per stage")->required()->check(CLI::PositiveNumber);
+  mon->add_option("--outputs", a.outputs, "Number of outputs (transimpedance stages)")->required()->check(CLI::PositiveNumber);
+  mon->add_option("--stages", a.stages, "Cascaded stages (stage s drives stage s+1 through buffers)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  mon->add_option("--diode", a.diode, "ideal (ReLU; near-ideal diode in SPICE) or shockley (diode ReLU)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"ideal", "shockley"}));
+  add_common(mon, a);
+  mon->callback([] { save(ir::init_mon(a.inputs, a.hidden, a.outputs, a.stages, a.seed, a.diode), a, "mon"); });
+
+  auto* kn = init->add_subcommand("kirchhoffnet", "KirchhoffNet: nodes with capacitors to ground, one nonlinear edge per node pair");
+  kn->add_option("--inputs", a.inputs, "Input nodes (their initial voltages, normalized volts)")->required()->check(CLI::PositiveNumber);
+  kn->add_option("--nodes", a.nodes, "Nodes besides ground")->required()->check(CLI::PositiveNumber);
+  kn->add_option("--outputs", a.outputs, "Output nodes (voltages at the end time)")->required()->check(CLI::PositiveNumber);
+  kn->add_option("--slices", a.slices, "Time slices (depth), each 0.5 normalized time units")->capture_default_str()->check(CLI::PositiveNumber);
+  kn->add_option("--edge-function", a.edge_function, "Edge current function")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"shift_tanh2", "shift_tanh1", "shift_relu1", "conductance"}));
+  add_common(kn, a);
+  kn->callback([] {
+    save(ir::init_kirchhoffnet(a.inputs, a.nodes, a.outputs, a.slices, a.edge_function, a.seed), a, "kirchhoffnet");
+  });
+}
+
+}  // namespace spicenn::cli

@@ -1,0 +1,17 @@
+// The spicenn command line: one function per verb, each registering a CLI11
+// subcommand whose callback calls the libraries. No simulation, lowering or
+// file-format logic lives here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace spicenn::cli {
+
+void register_simulate(CLI::App& app);     // spicenn simulate NETLIST.cir
+void register_init(CLI::App& app);         // spicenn init kan|mon|kirchhoffnet
+void register_info(CLI::App& app);         // spicenn info MODEL.xml
+void register_devices(CLI::App& app);      // spicenn devices
+void register_fit_device(CLI::App& app);   // spicenn fit-device IV.csv
+void register_compile(CLI::App& app);      // spicenn compile MODEL.xml
+
+}  // namespace spicenn::cli

@@ -1,0 +1,141 @@
+#include "compiler/netlist_writer.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "compiler/netlist_template.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
+
+namespace spicenn::compiler {
+
+bool is_spice_identifier(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+std::string spice_number(double value) {
+  if (!std::isfinite(value)) throw lowering_error(fmt::format("non-finite value {} cannot go into a netlist", value));
+  return format_double(value);
+}
+
+static std::string checked_node(std::string_view node) {
+  if (!is_spice_identifier(node)) throw lowering_error(fmt::format("'{}' is not a valid node name ([a-z0-9_], at most 64)", node));
+  return std::string(node);
+}
+
+static std::string sanitized(std::string_view text) {
+  std::string out;
+  for (char c : text) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+  return out;
+}
+
+netlist_writer::netlist_writer(std::string_view title) {
+  // The first line of a deck is its title, whatever it says.
+  lines_.push_back("* " + sanitized(title));
+}
+
+void netlist_writer::line(std::string text) { lines_.push_back(std::move(text)); }
+
+void netlist_writer::comment(std::string_view text) { line("* " + sanitized(text)); }
+
+void netlist_writer::blank_line() { line(""); }
+
+void netlist_writer::include(const std::filesystem::path& library) {
+  auto text = library.string();
+  if (text.find_first_of("\"\n\r") != std::string::npos || text.empty())
+    throw lowering_error(fmt::format("library path '{}' cannot be written into a netlist", sanitized(text)));
+  if (std::find(includes_.begin(), includes_.end(), text) != includes_.end()) return;
+  includes_.push_back(text);
+  line(fmt::format(".include \"{}\"", text));
+}
+
+std::string netlist_writer::element_name(std::string_view name, char kind) {
+  if (!is_spice_identifier(name) || name.front() != kind)
+    throw lowering_error(fmt::format("element name '{}' must start with '{}' and use [a-z0-9_]", name, kind));
+  auto at = std::lower_bound(names_.begin(), names_.end(), name);
+  if (at != names_.end() && *at == name) throw lowering_error(fmt::format("duplicate element name '{}'", name));
+  names_.insert(at, std::string(name));
+  ++elements_;
+  return std::string(name);
+}
+
+void netlist_writer::resistor(std::string_view name, std::string_view a, std::string_view b, double ohms) {
+  if (!(ohms > 0)) throw lowering_error(fmt::format("resistor {} has non-positive resistance {}", name, ohms));
+  line(fmt::format("{} {} {} {}", element_name(name, 'r'), checked_node(a), checked_node(b), spice_number(ohms)));
+}
+
+void netlist_writer::capacitor(std::string_view name, std::string_view a, std::string_view b, double farads) {
+  line(fmt::format("{} {} {} {}", element_name(name, 'c'), checked_node(a), checked_node(b), spice_number(farads)));
+}
+
+void netlist_writer::voltage_source(std::string_view name, std::string_view pos, std::string_view neg, double dc, double ac) {
+  auto text = fmt::format("{} {} {} dc {}", element_name(name, 'v'), checked_node(pos), checked_node(neg), spice_number(dc));
+  if (ac != 0.0) text += " ac " + spice_number(ac);
+  line(std::move(text));
+}
+
+void netlist_writer::current_source(std::string_view name, std::string_view pos, std::string_view neg, double dc, double ac) {
+  auto text = fmt::format("{} {} {} dc {}", element_name(name, 'i'), checked_node(pos), checked_node(neg), spice_number(dc));
+  if (ac != 0.0) text += " ac " + spice_number(ac);
+  line(std::move(text));
+}
+
+void netlist_writer::vcvs(std::string_view name, std::string_view pos, std::string_view neg, std::string_view control_pos,
+                          std::string_view control_neg, double gain) {
+  line(fmt::format("{} {} {} {} {} {}", element_name(name, 'e'), checked_node(pos), checked_node(neg), checked_node(control_pos),
+                   checked_node(control_neg), spice_number(gain)));
+}
+
+void netlist_writer::ccvs(std::string_view name, std::string_view pos, std::string_view neg, std::string_view sense, double gain) {
+  if (!is_spice_identifier(sense) || sense.front() != 'v')
+    throw lowering_error(fmt::format("'{}' is not a voltage source name", sense));
+  line(fmt::format("{} {} {} {} {}", element_name(name, 'h'), checked_node(pos), checked_node(neg), sense, spice_number(gain)));
+}
+
+void netlist_writer::subcircuit(std::string_view name, const std::vector<std::string>& nodes, std::string_view subckt) {
+  if (!is_spice_identifier(subckt)) throw lowering_error(fmt::format("'{}' is not a valid subcircuit name", subckt));
+  std::string text = element_name(name, 'x');
+  for (const auto& n : nodes) text += " " + checked_node(n);
+  text += " ";
+  text += subckt;
+  line(std::move(text));
+}
+
+void netlist_writer::instantiate(const netlist_template& snippet, const std::map<std::string, std::string>& values) {
+  for (const auto& [key, value] : values)
+    if (!is_spice_identifier(value) && !try_parse_double(value))
+      throw lowering_error(fmt::format("template value {}='{}' is neither an identifier nor a number", key, sanitized(value)));
+  std::string text = snippet.render(values);
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string l = text.substr(start, end - start);
+    start = end + 1;
+    auto first = l.find_first_not_of(" \t");
+    if (first != std::string::npos && l[first] != '*' && l[first] != '.') element_name(l.substr(first, l.find_first_of(" \t", first) - first), l[first]);
+    line(std::move(l));
+  }
+}
+
+void netlist_writer::card(std::string_view dot_card) {
+  if (dot_card.empty() || dot_card.front() != '.' || dot_card.find_first_of("\n\r") != std::string_view::npos ||
+      dot_card.starts_with(".control") || dot_card.starts_with(".endc") || dot_card.starts_with(".end"))
+    throw lowering_error(fmt::format("'{}' is not a single analysis/option card", sanitized(dot_card)));
+  line(std::string(dot_card));
+}
+
+std::string netlist_writer::text() const {
+  std::string out;
+  for (const auto& l : lines_) {
+    out += l;
+    out += '\n';
+  }
+  out += ".end\n";
+  return out;
+}
+
+}  // namespace spicenn::compiler

@@ -1,0 +1,67 @@
+// The one place that formats SPICE text. Lowering passes describe elements;
+// this writer checks every identifier (lowercase [a-z0-9_], since ngspice
+// lowercases names anyway), writes numbers in shortest round-trip form, and
+// refuses anything that could smuggle in an extra card or a .control block.
+//
+//   netlist_writer w("mon 2x3x1");
+//   w.include(lib_path);
+//   w.voltage_source("vx0", "x0", "0", 0.5);
+//   w.resistor("r1", "x0", "h0", 1e4);
+//   std::string deck = w.text();   // ends with .end
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace spicenn::compiler {
+
+class netlist_writer {
+ public:
+  explicit netlist_writer(std::string_view title);
+
+  void comment(std::string_view text);  // control characters stripped
+  void blank_line();
+  void include(const std::filesystem::path& library);  // each file once
+
+  // Two-terminal and controlled elements; values in SI units.
+  void resistor(std::string_view name, std::string_view a, std::string_view b, double ohms);
+  void capacitor(std::string_view name, std::string_view a, std::string_view b, double farads);
+  // `dc` volts; `ac` magnitude for small-signal analyses (0 = none).
+  void voltage_source(std::string_view name, std::string_view pos, std::string_view neg, double dc, double ac = 0.0);
+  // Current flows from pos through the source to neg: `current_source(n, "0", "h3", i)` injects i into h3.
+  void current_source(std::string_view name, std::string_view pos, std::string_view neg, double dc, double ac = 0.0);
+  void vcvs(std::string_view name, std::string_view pos, std::string_view neg, std::string_view control_pos,
+            std::string_view control_neg, double gain);
+  // V(pos,neg) = gain * I(sense), I through voltage source `sense` from its + to its - node.
+  void ccvs(std::string_view name, std::string_view pos, std::string_view neg, std::string_view sense, double gain);
+  void subcircuit(std::string_view name, const std::vector<std::string>& nodes, std::string_view subckt);
+  // Splices a netlist_templates/ snippet. Every value must be an identifier
+  // or a number (so nothing from a model file can add a card); element names
+  // in the rendered lines are registered like the ones above.
+  void instantiate(const class netlist_template& snippet, const std::map<std::string, std::string>& values);
+  // Raw analysis/option card (".op", ".options ..."): checked to be a single dot-card.
+  void card(std::string_view dot_card);
+
+  // Netlist text, ending with ".end".
+  std::string text() const;
+  std::size_t element_count() const { return elements_; }
+
+ private:
+  std::string element_name(std::string_view name, char kind);
+  void line(std::string text);
+
+  std::vector<std::string> lines_;
+  std::vector<std::string> includes_;
+  std::vector<std::string> names_;  // sorted, to reject duplicates
+  std::size_t elements_ = 0;
+};
+
+// True for identifiers the writer accepts: [a-z0-9_], starting with a letter or digit, <= 64 chars.
+bool is_spice_identifier(std::string_view name);
+// Formats a finite value for a netlist; throws lowering_error on nan/inf.
+std::string spice_number(double value);
+
+}  // namespace spicenn::compiler

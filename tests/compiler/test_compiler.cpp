@@ -1,0 +1,160 @@
+// Compiler tests: template rendering, the netlist writer's guards, and MON
+// lowering checked end to end in the `ngspice -b` program against an
+// independent Newton solve of the network's KCL written here.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <regex>
+#include <sstream>
+
+#include <Eigen/Dense>
+#include <gtest/gtest.h>
+
+#include "compiler/mon_compiler.hpp"
+#include "compiler/netlist_template.hpp"
+#include "compiler/netlist_writer.hpp"
+#include "core/error.hpp"
+#include "devices/device.hpp"
+#include "ir/init.hpp"
+
+namespace spicenn::compiler {
+namespace {
+
+TEST(NetlistTemplate, RendersAndRejectsMissingUnusedAndMalformed) {
+  netlist_template t("a {x}\nb {y} {{literal}}\n", "t.cir.in");
+  EXPECT_EQ(t.render({{"x", "1"}, {"y", "2"}}), "a 1\nb 2 {literal}\n");
+  try {
+    t.render({{"x", "1"}});
+    FAIL();
+  } catch (const lowering_error& e) {
+    EXPECT_NE(std::string(e.what()).find("t.cir.in:2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'{y}'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(t.render({{"x", "1"}, {"y", "2"}, {"z", "3"}}), lowering_error);
+  EXPECT_THROW(netlist_template("a {b c}\n", "bad.cir.in"), lowering_error);
+  EXPECT_THROW(netlist_template("a }\n", "bad.cir.in"), lowering_error);
+}
+
+TEST(NetlistWriter, RefusesNamesAndValuesThatCouldInjectCards) {
+  netlist_writer w("title\n.control\nshell rm -rf /\n.endc");
+  EXPECT_THROW(w.resistor("r1", "a\n.control", "0", 1.0), lowering_error);
+  EXPECT_THROW(w.resistor("R1", "a", "0", 1.0), lowering_error);  // uppercase: ngspice would lowercase it
+  EXPECT_THROW(w.resistor("v1", "a", "0", 1.0), lowering_error);  // wrong element letter
+  EXPECT_THROW(w.resistor("r1", "a", "0", std::nan("")), lowering_error);
+  EXPECT_THROW(w.resistor("r1", "a", "0", -5.0), lowering_error);
+  EXPECT_THROW(w.card(".endc"), lowering_error);
+  EXPECT_THROW(w.card(".op\n.control"), lowering_error);
+  EXPECT_THROW(w.include("x\".lib\n.control"), lowering_error);
+  netlist_template t("v{pos} {pos} 0 dc {volts}\n", "t");
+  EXPECT_THROW(w.instantiate(t, {{"pos", "x0 0 1\n.control"}, {"volts", "1"}}), lowering_error);
+  w.resistor("r1", "a", "0", 1.0);
+  EXPECT_THROW(w.resistor("r1", "b", "0", 1.0), lowering_error);  // duplicate
+  auto text = w.text();
+  // The hostile title became one comment line: no line of the deck starts a control block.
+  std::istringstream lines(text);
+  for (std::string l; std::getline(lines, l);) EXPECT_FALSE(l.starts_with(".control")) << l;
+}
+
+// Runs a deck in the ngspice program and returns its printed op node voltages.
+std::map<std::string, double> ngspice_operating_point(const std::string& deck) {
+  auto path = std::filesystem::temp_directory_path() / "spicenn_test_compiler_deck.cir";
+  std::ofstream(path) << deck;
+  std::string command = "ngspice -b " + path.string() + " 2>&1";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  std::string output;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
+  std::map<std::string, double> volts;
+  std::regex row(R"(^\s+([a-z0-9_#.]+)\s+([-+0-9.eE]+)\s*$)");
+  std::istringstream lines(output);
+  for (std::string l; std::getline(lines, l);) {
+    std::smatch m;
+    if (std::regex_match(l, m, row)) volts.emplace(m[1], std::stod(m[2]));
+  }
+  EXPECT_FALSE(volts.empty()) << output;
+  return volts;
+}
+
+// Independent reference: Newton on KCL of one stage, G v - s - i_d(v) = 0,
+// with the diode (anode at ground) injecting is*(exp(-v/(n vt)) - 1).
+Eigen::VectorXd newton_stage(const ir::model& m, std::size_t s, const Eigen::VectorXd& x, const devices::shockley_parameters& d) {
+  const auto n = static_cast<Eigen::Index>(m.size("hidden"));
+  const auto p = "stage" + std::to_string(s) + ".";
+  const auto& gb = m.parameter(p + "g_between");
+  const auto& gg = m.parameter(p + "g_ground");
+  const auto& hp = m.parameter(p + "h_pos");
+  const auto& hn = m.parameter(p + "h_neg");
+  const auto& b = m.parameter(p + "bias");
+  Eigen::MatrixXd G = Eigen::MatrixXd::Zero(n, n);
+  Eigen::VectorXd src(n);
+  for (Eigen::Index j = 0; j < n; ++j) {
+    double diag = gg.values[j];
+    src(j) = b.values[j];
+    for (Eigen::Index k = 0; k < n; ++k)
+      if (k != j) {
+        G(j, k) = -gb.values[j * n + k];
+        diag += gb.values[j * n + k];
+      }
+    for (Eigen::Index k = 0; k < x.size(); ++k) {
+      diag += hp.values[j * x.size() + k] + hn.values[j * x.size() + k];
+      src(j) += (hp.values[j * x.size() + k] - hn.values[j * x.size() + k]) * x(k);
+    }
+    G(j, j) = diag;
+  }
+  const double is = d.is / m.scale.ampere, nvt = d.n * d.vt / m.scale.volt;
+  Eigen::VectorXd v = Eigen::VectorXd::Zero(n);
+  for (int it = 0; it < 200; ++it) {
+    Eigen::VectorXd e = (-v.array() / nvt).exp();
+    Eigen::VectorXd f = G * v - src - (is * (e.array() - 1.0)).matrix();
+    Eigen::MatrixXd J = G;
+    J.diagonal() += (is / nvt * e.array()).matrix();
+    Eigen::VectorXd step = J.lu().solve(f);
+    // Damped: never move a node by more than 2 thermal voltages downwards at once.
+    double scale = 1.0;
+    for (Eigen::Index j = 0; j < n; ++j)
+      if (step(j) > 2 * nvt) scale = std::min(scale, 2 * nvt / step(j));
+    v -= scale * step;
+    if (step.cwiseAbs().maxCoeff() < 1e-15) break;
+  }
+  return v;
+}
+
+TEST(MonCompiler, NetlistRunsInNgspiceAndMatchesAnIndependentNewtonSolve) {
+  for (std::size_t stages : {1u, 2u}) {
+    auto m = ir::init_mon(3, 5, 2, stages, 17 + stages, "shockley");
+    const auto& diode = devices::builtin_devices().get(m.device("diode").name);
+    ASSERT_TRUE(diode.shockley().has_value());
+    std::vector<double> input = {0.8, -0.3, 0.45};
+    auto net = compile_mon(m, {.inputs = input});
+    auto volts = ngspice_operating_point(net.text);
+
+    Eigen::VectorXd x = Eigen::Map<Eigen::VectorXd>(input.data(), 3);
+    Eigen::VectorXd v;
+    for (std::size_t s = 0; s < stages; ++s) {
+      v = newton_stage(m, s, x, *diode.shockley());
+      for (Eigen::Index j = 0; j < v.size(); ++j)
+        EXPECT_NEAR(volts.at(net.hidden_nodes[s][j]) / net.volt, v(j), 1e-6) << net.hidden_nodes[s][j];
+      x = v;
+    }
+    const auto& C = m.parameter("readout.weight");
+    const auto& e = m.parameter("readout.bias");
+    for (std::size_t o = 0; o < 2; ++o) {
+      double y = e.values[o];
+      for (Eigen::Index j = 0; j < v.size(); ++j) y += C.values[o * v.size() + j] * v(j);
+      EXPECT_NEAR(volts.at(net.output_nodes[o]) / net.volt, y, 1e-6) << net.output_nodes[o];
+    }
+  }
+}
+
+TEST(MonCompiler, RejectsWrongInputCountAndFamily) {
+  auto m = ir::init_mon(3, 4, 2, 1, 1, "ideal");
+  EXPECT_THROW(compile_mon(m, {.inputs = {1.0}}), lowering_error);
+  auto k = ir::init_kan({4, 3}, {"z15"}, 1);
+  EXPECT_THROW(compile_mon(k), lowering_error);
+}
+
+}  // namespace
+}  // namespace spicenn::compiler

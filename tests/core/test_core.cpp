@@ -1,0 +1,69 @@
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "core/numbers.hpp"
+#include "core/random.hpp"
+
+namespace spicenn {
+
+static bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+TEST(Numbers, FormatDoubleRoundTripsExactly) {
+  const double values[] = {0.1, 1.0 / 3.0, -2.5e-300, 4.9e-324 /* smallest subnormal */, 1.7976931348623157e308,
+                           123456789.0, -0.0, 6.02214076e23};
+  for (double v : values) {
+    auto text = format_double(v);
+    auto back = try_parse_double(text);
+    ASSERT_TRUE(back.has_value()) << text;
+    EXPECT_TRUE(same_bits(v, *back)) << text;
+  }
+  EXPECT_EQ(format_double(0.1), "0.1");  // shortest form, not 0.1000000000000000055511
+}
+
+TEST(Numbers, ParseRejectsGarbageAndAcceptsBlanks) {
+  EXPECT_FALSE(try_parse_double("").has_value());
+  EXPECT_FALSE(try_parse_double("1.0x").has_value());
+  EXPECT_FALSE(try_parse_double("abc").has_value());
+  EXPECT_FALSE(try_parse_double("1,5").has_value());
+  EXPECT_DOUBLE_EQ(*try_parse_double("  +2.5e3 "), 2500.0);
+  EXPECT_TRUE(std::isinf(*try_parse_double("inf")));
+  EXPECT_THROW(parse_double("1.2.3"), error);
+}
+
+TEST(Errors, MessagesCarryLocationAndElement) {
+  validation_error e({"net.xml", 12}, "/model/tensor", "value -1 < 0");
+  EXPECT_STREQ(e.what(), "net.xml:12: /model/tensor: value -1 < 0");
+  parse_error p({"a.csv", 0}, "bad");
+  EXPECT_STREQ(p.what(), "a.csv: bad");
+  try {
+    SPICENN_ASSERT(1 + 1 == 3, "arithmetic");
+    FAIL();
+  } catch (const internal_error& ie) {
+    EXPECT_NE(std::string(ie.what()).find("test_core.cpp"), std::string::npos);
+  }
+}
+
+TEST(Random, MatchesTheStandardEngineAndHasTheRightMoments) {
+  // mt19937_64's 10000th output is fixed by the C++ standard.
+  std::mt19937_64 reference(5489u);
+  reference.discard(9999);
+  EXPECT_EQ(reference(), 9981545732273789042ull);
+  rng a(7), b(7);
+  double sum = 0, sum2 = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) {
+    double z = a.normal();
+    EXPECT_EQ(z, b.normal());
+    sum += z;
+    sum2 += z * z;
+  }
+  // Mean 0 ± 4 standard errors, variance 1 ± 4 standard errors (sqrt(2/n)).
+  EXPECT_NEAR(sum / n, 0.0, 4.0 / std::sqrt(n));
+  EXPECT_NEAR(sum2 / n, 1.0, 4.0 * std::sqrt(2.0 / n));
+}
+
+}  // namespace spicenn
