@@ -13,5 +13,10 @@ void register_info(CLI::App& app);         // spicenn info MODEL.xml
 void register_devices(CLI::App& app);      // spicenn devices
 void register_fit_device(CLI::App& app);   // spicenn fit-device IV.csv
 void register_compile(CLI::App& app);      // spicenn compile MODEL.xml
+void register_run(CLI::App& app);          // spicenn run MODEL.xml --engine software|spice
+void register_grad(CLI::App& app);         // spicenn grad MODEL.xml --engine software|spice|fd
+void register_verify(CLI::App& app);       // spicenn verify MODEL.xml
+void register_train(CLI::App& app);        // spicenn train MODEL.xml --data ...
+void register_eval(CLI::App& app);         // spicenn eval MODEL.xml --data ...
 
 }  // namespace spicenn::cli

@@ -20,6 +20,11 @@ int main(int argc, char** argv) {
   spicenn::cli::register_devices(app);
   spicenn::cli::register_fit_device(app);
   spicenn::cli::register_compile(app);
+  spicenn::cli::register_run(app);
+  spicenn::cli::register_grad(app);
+  spicenn::cli::register_verify(app);
+  spicenn::cli::register_train(app);
+  spicenn::cli::register_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

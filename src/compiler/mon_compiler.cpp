@@ -64,6 +64,8 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
   for (std::size_t s = 0; s < stages; ++s) {
     const std::size_t fan_in = s == 0 ? inputs : hidden;
     if (s > 0) {
+      pos.assign(fan_in, {});
+      neg.assign(fan_in, {});
       w.blank_line();
       w.comment(fmt::format("stage {} inputs: buffered copies of stage {}", s, s - 1));
       for (std::size_t k = 0; k < fan_in; ++k) {

@@ -68,10 +68,12 @@ std::map<std::string, double> ngspice_operating_point(const std::string& deck) {
   char buffer[4096];
   while (std::fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
   std::map<std::string, double> volts;
-  std::regex row(R"(^\s+([a-z0-9_#.]+)\s+([-+0-9.eE]+)\s*$)");
+  std::regex row(R"(^\s+([a-z0-9_#.]+)\s+([-+]?[0-9]\.[0-9]+e[-+][0-9]+)\s*$)");
   std::istringstream lines(output);
   for (std::string l; std::getline(lines, l);) {
     std::smatch m;
+    // Only the node table: it ends where the source currents begin.
+    if (l.find("Source") != std::string::npos) break;
     if (std::regex_match(l, m, row)) volts.emplace(m[1], std::stod(m[2]));
   }
   EXPECT_FALSE(volts.empty()) << output;
@@ -128,7 +130,7 @@ TEST(MonCompiler, NetlistRunsInNgspiceAndMatchesAnIndependentNewtonSolve) {
     const auto& diode = devices::builtin_devices().get(m.device("diode").name);
     ASSERT_TRUE(diode.shockley().has_value());
     std::vector<double> input = {0.8, -0.3, 0.45};
-    auto net = compile_mon(m, {.inputs = input});
+    auto net = compile_mon(m, {.inputs = input, .source_name = "test"});
     auto volts = ngspice_operating_point(net.text);
 
     Eigen::VectorXd x = Eigen::Map<Eigen::VectorXd>(input.data(), 3);
@@ -151,7 +153,7 @@ TEST(MonCompiler, NetlistRunsInNgspiceAndMatchesAnIndependentNewtonSolve) {
 
 TEST(MonCompiler, RejectsWrongInputCountAndFamily) {
   auto m = ir::init_mon(3, 4, 2, 1, 1, "ideal");
-  EXPECT_THROW(compile_mon(m, {.inputs = {1.0}}), lowering_error);
+  EXPECT_THROW(compile_mon(m, {.inputs = {1.0}, .source_name = "test"}), lowering_error);
   auto k = ir::init_kan({4, 3}, {"z15"}, 1);
   EXPECT_THROW(compile_mon(k), lowering_error);
 }

@@ -1,0 +1,29 @@
+#include "cosim/evaluator.hpp"
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace spicenn::cosim {
+
+std::string_view to_string(engine_kind k) {
+  switch (k) {
+    case engine_kind::software: return "software";
+    case engine_kind::spice: return "spice";
+    case engine_kind::finite_differences: return "fd";
+  }
+  return "?";
+}
+
+engine_kind engine_kind_from_string(std::string_view name) {
+  if (name == "software") return engine_kind::software;
+  if (name == "spice") return engine_kind::spice;
+  if (name == "fd") return engine_kind::finite_differences;
+  throw error(fmt::format("unknown engine '{}': choose software, spice or fd", name));
+}
+
+std::unique_ptr<evaluator> make_evaluator(const ir::model& m, engine_kind kind, const evaluator_options&) {
+  throw error(fmt::format("no {} evaluator for the {} family yet", to_string(kind), ir::to_string(m.kind)));
+}
+
+}  // namespace spicenn::cosim
