@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The main job: installs and builds spicenn, then takes a small resistor-diode
+# network through the whole pipeline: create it, compile it to a netlist,
+# simulate the netlist in embedded ngspice and in the ngspice program, and
+# train it against the SPICE simulation.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh
+spicenn=build/src/cli/spicenn
+out=build/main-job
+mkdir -p "$out"
+
+echo "== 1. a small MON: 2 inputs, 8 hidden diode-clamped nodes, 2 outputs (Shockley diodes)"
+$spicenn init mon --inputs 2 --hidden 8 --outputs 2 --diode shockley --seed 7 -o "$out/mon.xml"
+$spicenn info "$out/mon.xml"
+
+echo "== 2. compile to a SPICE netlist for the input (0.5, -0.25)"
+$spicenn compile "$out/mon.xml" --input 0.5,-0.25 -o "$out/mon.cir"
+
+echo "== 3. simulate in embedded ngspice (operating point)"
+$spicenn simulate "$out/mon.cir" --probe out0 --probe out1 --probe h0 --probe h1
+
+echo "== 4. the same netlist in the ngspice program"
+ngspice -b "$out/mon.cir" 2>/dev/null | grep -E '^\s+(out0|out1|h0|h1)\s'
