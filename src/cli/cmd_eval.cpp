@@ -1,7 +1,90 @@
+// spicenn eval MODEL.xml --data mnist --engine spice [--limit N] [--json]
+#include <fmt/format.h>
+
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
+#include "core/error.hpp"
+#include "cosim/evaluator.hpp"
+#include "cosim/metrics.hpp"
+#include "cosim/progress.hpp"
+#include "cosim/trainer.hpp"
+#include "data/dataset.hpp"
+#include "ir/model_file.hpp"
 
 namespace spicenn::cli {
 
-void register_eval(CLI::App&) {}  // not implemented yet
+void register_eval(CLI::App& app) {
+  struct args {
+    std::string model, data, engine = "software", split = "test", progress = "auto";
+    std::size_t limit = 0, batch = 500;
+    int threads = 0;
+    bool json = false;
+  };
+  static args a;
+  auto* cmd = app.add_subcommand("eval",
+                                 "Classification accuracy and confusion matrix of a model on a data set (test split by "
+                                 "default), computed by an engine");
+  cmd->add_option("model", a.model, "Model file (XML)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--data", a.data,
+                  "Data set: moons, circles, spirals (2-D toy sets) or mnist, fashion-mnist (images in [0,1]; 1 unit = "
+                  "the model's scale volt)")
+      ->required()
+      ->check(CLI::IsMember(data::dataset_names()));
+  cmd->add_option("--split", a.split, "Which split to evaluate: test or train")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"test", "train"}));
+  cmd->add_option("--engine", a.engine, "software (the family's C++ model) or spice (ngspice operating points)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"software", "spice", "fd"}));
+  cmd->add_option("--limit", a.limit, "Evaluate the first N samples only (0 = all)")->capture_default_str();
+  cmd->add_option("--batch", a.batch, "Samples per forward call (a DC sweep chunk for the spice engine)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a.threads, "Worker threads (software) or ngspice instances (spice); 0 = all cores")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--progress", a.progress, "Progress on stderr: auto, tty, lines or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "tty", "lines", "off"}));
+  cmd->add_flag("--json", a.json, "Print the result as JSON (accuracy, loss, confusion matrix rows = true class)");
+  cmd->callback([] {
+    const auto model = ir::load_model(a.model);
+    const auto which = a.split == "train" ? data::split::train : data::split::test;
+    const auto set = data::load_dataset(a.data, which);
+    cosim::check_model_fits_data(model, set);
+    cosim::evaluator_options eo;
+    eo.threads = a.threads;
+    auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
+
+    cosim::progress_line progress(stderr, cosim::progress_mode_from_string(a.progress));
+    cosim::evaluate_options options;
+    options.limit = a.limit;
+    options.batch_size = a.batch;
+    options.progress = &progress;
+    const auto report = cosim::evaluate_classifier(*eval, set, options);
+    progress.clear();
+
+    if (a.json) {
+      json_writer j;
+      j.begin_object();
+      j.key("model").string(a.model).key("data").string(a.data).key("split").string(a.split);
+      j.key("engine").string(a.engine);
+      j.key("samples").number(static_cast<double>(report.samples));
+      j.key("correct").number(static_cast<double>(report.correct()));
+      j.key("accuracy").number(report.accuracy).key("loss").number(report.loss);
+      j.key("seconds").number(report.seconds);
+      j.key("confusion").begin_array();
+      for (const auto& row : report.confusion) j.numbers(std::vector<double>(row.begin(), row.end()));
+      j.end_array();
+      j.end_object();
+      fmt::print("{}\n", j.str());
+      return;
+    }
+    fmt::print("{}: {} {} ({} samples), {} engine\n", a.model, a.data, a.split, report.samples, a.engine);
+    fmt::print("accuracy {:.2f} % ({}/{}), mean cross-entropy {:.4f}, {:.1f} s\n", 100 * report.accuracy,
+               report.correct(), report.samples, report.loss, report.seconds);
+    fmt::print("{}", cosim::format_confusion_matrix(report));
+  });
+}
 
 }  // namespace spicenn::cli

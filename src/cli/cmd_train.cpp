@@ -1,7 +1,197 @@
+// spicenn train MODEL.xml --data moons --engine software --epochs 10 --out TRAINED.xml
+#include <filesystem>
+
+#include <fmt/format.h>
+
 #include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
+#include "cosim/checkpoint.hpp"
+#include "cosim/evaluator.hpp"
+#include "cosim/trainer.hpp"
+#include "data/dataset.hpp"
+#include "ir/model_file.hpp"
 
 namespace spicenn::cli {
 
-void register_train(CLI::App&) {}  // not implemented yet
+namespace {
+
+struct train_args {
+  std::string model, data, engine = "software", out, metrics, checkpoint_dir;
+  std::uint64_t epochs = 0, batch = 32, seed = 1, checkpoint_every = 0, lr_decay_every = 0;
+  std::size_t limit = 0, test_limit = 0, eval_batch = 500;
+  double lr = 0.01, lr_min = 0.0, lr_gamma = 0.1, weight_decay = 0.0, momentum = 0.0, progress_interval = 10.0;
+  std::string optimizer = "adam", schedule = "constant", progress = "auto";
+  int threads = 0;
+  bool resume = false, fresh = false, no_test = false;
+};
+
+// The command as given, for provenance and the resume hint.
+std::string command_line(const train_args& a, bool with_resume) {
+  std::string s = fmt::format("spicenn train {} --data {} --engine {} --epochs {} --batch {} --lr {} --seed {}", a.model,
+                              a.data, a.engine, a.epochs, a.batch, format_double(a.lr), a.seed);
+  if (a.optimizer != "adam") s += fmt::format(" --optimizer {}", a.optimizer);
+  if (a.schedule != "constant") s += fmt::format(" --schedule {}", a.schedule);
+  if (a.limit) s += fmt::format(" --limit {}", a.limit);
+  if (a.test_limit) s += fmt::format(" --test-limit {}", a.test_limit);
+  if (a.no_test) s += " --no-test";
+  if (a.threads) s += fmt::format(" --threads {}", a.threads);
+  if (a.checkpoint_every) s += fmt::format(" --checkpoint-every {}", a.checkpoint_every);
+  if (!a.checkpoint_dir.empty()) s += fmt::format(" --checkpoint-dir {}", a.checkpoint_dir);
+  if (!a.metrics.empty()) s += fmt::format(" --metrics {}", a.metrics);
+  s += fmt::format(" --out {}", a.out);
+  if (with_resume) s += " --resume";
+  return s;
+}
+
+void run_train(const train_args& a) {
+  if (a.resume && a.fresh) throw error("--resume and --fresh exclude each other");
+  ir::model model = ir::load_model(a.model);
+  data::dataset train_set = data::load_dataset(a.data, data::split::train);
+  if (a.limit > 0) train_set = train_set.head(a.limit);
+  std::optional<data::dataset> test_set;
+  if (!a.no_test) test_set = data::load_dataset(a.data, data::split::test);
+
+  const std::filesystem::path checkpoint_dir = a.checkpoint_dir.empty() ? a.out + ".checkpoint" : a.checkpoint_dir;
+  if (!a.resume && !a.fresh && cosim::checkpoint_exists(checkpoint_dir))
+    throw error(fmt::format("{} holds a checkpoint of an earlier run: pass --resume to continue it (with the same "
+                            "--data, --batch, --seed, --limit), or --fresh to discard it and start over",
+                            checkpoint_dir.string()));
+
+  cosim::evaluator_options eo;
+  eo.threads = a.threads;
+  auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
+
+  cosim::train_options o;
+  o.epochs = a.epochs;
+  o.batch_size = a.batch;
+  o.seed = a.seed;
+  o.optimizer.kind = cosim::optimizer_kind_from_string(a.optimizer);
+  o.optimizer.weight_decay = a.weight_decay;
+  o.optimizer.momentum = a.momentum;
+  o.schedule.kind = cosim::schedule_kind_from_string(a.schedule);
+  o.schedule.base = a.lr;
+  o.schedule.min = a.lr_min;
+  o.schedule.step_size = a.lr_decay_every;
+  o.schedule.gamma = a.lr_gamma;
+  o.test_limit = a.test_limit;
+  o.eval_batch_size = a.eval_batch;
+  o.metrics_csv = a.metrics;
+  o.checkpoint_dir = checkpoint_dir;
+  o.checkpoint_every = a.checkpoint_every;
+  o.resume = a.resume;
+  o.overwrite_checkpoint = a.fresh;
+  o.data_name = a.data;
+  o.progress = cosim::progress_mode_from_string(a.progress);
+  o.progress_interval = a.progress_interval;
+
+  fmt::print(stderr, "spicenn: training {} ({} model) on {} ({} samples{}) with the {} engine: {} epochs, batch {}, {} lr {}\n",
+             a.model, ir::to_string(model.kind), a.data, train_set.size(),
+             test_set ? fmt::format(", test {}", a.test_limit ? std::min(a.test_limit, test_set->size()) : test_set->size())
+                      : std::string(),
+             a.engine, a.epochs, a.batch, a.optimizer, format_double(a.lr));
+
+  cosim::interrupt_guard interrupt;
+  o.stop_requested = [&] { return interrupt.requested(); };
+  auto result = cosim::train(model, *eval, train_set, test_set ? &*test_set : nullptr, o);
+
+  if (result.interrupted) {
+    const std::string where = result.batch == 0 ? fmt::format("after epoch {}", result.epoch)
+                                                : fmt::format("in epoch {} after batch {}", result.epoch + 1, result.batch);
+    fmt::print(stderr,
+               "spicenn: interrupted {} (step {}); checkpoint in {}\n"
+               "spicenn: to continue: {}\n",
+               where, result.steps, checkpoint_dir.string(), command_line(a, true));
+    throw CLI::RuntimeError(130);
+  }
+  model.origin.created_by = "spicenn 0.1.0 " + command_line(a, false).substr(std::string_view("spicenn ").size());
+  ir::save_model(model, a.out);
+  fmt::print(stderr, "spicenn: wrote {} ({} epochs, {} steps{}); checkpoint kept in {} (--resume --epochs N to train on)\n",
+             a.out, result.history.size(), result.steps,
+             result.test_accuracy ? fmt::format(", test accuracy {:.2f} %", 100 * *result.test_accuracy) : std::string(),
+             checkpoint_dir.string());
+  if (!a.metrics.empty()) fmt::print(stderr, "spicenn: metrics in {}\n", a.metrics);
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  static train_args a;
+  auto* cmd = app.add_subcommand(
+      "train",
+      "Train a model by mini-batch gradient descent through an engine (software model or ngspice), with per-epoch "
+      "test evaluation, a metrics CSV and crash-safe checkpoints (Ctrl-C stops after the current batch; --resume "
+      "continues exactly). See docs/training.md");
+  cmd->add_option("model", a.model, "Initial model file (XML), e.g. from `spicenn init`")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--data", a.data,
+                  "Data set: moons, circles, spirals (2-D toy sets, 2000 train / 1000 test samples, used as they come) "
+                  "or mnist, fashion-mnist (28x28 images in [0,1]; 1 unit = the model's scale volt)")
+      ->required()
+      ->check(CLI::IsMember(data::dataset_names()));
+  cmd->add_option("--engine", a.engine,
+                  "What computes loss and gradients: software (the family's C++ model), spice (ngspice operating point "
+                  "and its linearization) or fd (finite differences through ngspice; tiny models only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"software", "spice", "fd"}));
+  cmd->add_option("--epochs", a.epochs, "Total number of passes over the training set (a resumed run counts the ones done)")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", a.batch, "Samples per optimizer step (mean loss over the batch)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--lr", a.lr, "Learning rate (initial rate for cosine/step schedules), in parameter units per step")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--optimizer", a.optimizer, "adam (beta1 0.9, beta2 0.999, eps 1e-8) or sgd")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"adam", "sgd"}));
+  cmd->add_option("--momentum", a.momentum, "SGD heavy-ball momentum in [0,1) (0 = plain SGD)")->capture_default_str();
+  cmd->add_option("--weight-decay", a.weight_decay,
+                  "Decoupled weight decay per step: theta -= lr * decay * theta (0 = off)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--schedule", a.schedule,
+                  "Learning-rate schedule over optimizer steps: constant, cosine (from --lr down to --lr-min over all "
+                  "epochs) or step (times --lr-gamma every --lr-decay-every steps)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"constant", "cosine", "step"}));
+  cmd->add_option("--lr-min", a.lr_min, "Final learning rate of the cosine schedule")->capture_default_str();
+  cmd->add_option("--lr-decay-every", a.lr_decay_every, "Step schedule: optimizer steps between decays")->capture_default_str();
+  cmd->add_option("--lr-gamma", a.lr_gamma, "Step schedule: factor applied at each decay")->capture_default_str();
+  cmd->add_option("--seed", a.seed,
+                  "Shuffling seed: epoch e visits the samples in an order fixed by (seed, e), on every platform")
+      ->capture_default_str();
+  cmd->add_option("--limit", a.limit, "Train on the first N training samples only (0 = all)")->capture_default_str();
+  cmd->add_option("--test-limit", a.test_limit, "Evaluate each epoch on the first N test samples only (0 = all)")
+      ->capture_default_str();
+  cmd->add_flag("--no-test", a.no_test, "Skip the per-epoch test evaluation");
+  cmd->add_option("--eval-batch", a.eval_batch, "Samples per forward call when evaluating the test set")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a.threads,
+                  "Worker threads (software engine) or ngspice instances (spice engine); 0 = all cores")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-o,--out", a.out, "Trained model file to write (XML, written atomically at the end)")->required();
+  cmd->add_option("--metrics", a.metrics,
+                  "CSV file rewritten after every epoch: epoch, train_loss, train_accuracy, test_loss, test_accuracy, "
+                  "seconds, samples_per_second, learning_rate, engine");
+  cmd->add_option("--checkpoint-dir", a.checkpoint_dir, "Checkpoint directory (default: OUT.checkpoint)");
+  cmd->add_option("--checkpoint-every", a.checkpoint_every,
+                  "Also checkpoint every K optimizer steps (batches), besides every epoch end; 0 = epoch ends only")
+      ->capture_default_str();
+  cmd->add_flag("--resume", a.resume,
+                "Continue from the checkpoint in the checkpoint directory (same --data, --batch, --seed, --limit give "
+                "bit-identical results to an uninterrupted run; --epochs may grow)");
+  cmd->add_flag("--fresh", a.fresh, "Discard an existing checkpoint and start from MODEL");
+  cmd->add_option("--progress", a.progress,
+                  "Progress on stderr: auto (a live line on a terminal, else periodic lines), tty, lines or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "tty", "lines", "off"}));
+  cmd->add_option("--progress-interval", a.progress_interval, "Seconds between progress lines when not on a terminal")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([] { run_train(a); });
+}
 
 }  // namespace spicenn::cli

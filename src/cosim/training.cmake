@@ -1,1 +1,8 @@
-list(APPEND SPICENN_COSIM_SOURCES)
+# Training machinery shared by every family (optimizer, trainer, checkpoints,
+# progress, metrics); included from CMakeLists.txt.
+list(APPEND SPICENN_COSIM_SOURCES
+  ${CMAKE_CURRENT_SOURCE_DIR}/optimizer.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/trainer.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/checkpoint.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/progress.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/metrics.cpp)

@@ -1,0 +1,160 @@
+#include "cosim/metrics.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/numbers.hpp"
+#include "models/loss.hpp"
+
+namespace spicenn::cosim {
+
+std::uint64_t classification_report::correct() const {
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < confusion.size(); ++i) sum += confusion[i][i];
+  return sum;
+}
+
+classification_report evaluate_classifier(evaluator& eval, const data::dataset& set, const evaluate_options& options) {
+  classification_report r;
+  r.data = set.name;
+  r.samples = options.limit > 0 ? std::min(options.limit, set.size()) : set.size();
+  r.classes = set.classes;
+  r.confusion.assign(r.classes, std::vector<std::uint64_t>(r.classes, 0));
+  if (r.samples == 0) throw error(fmt::format("evaluate: data set {} has no samples", set.name));
+  const std::size_t batch = std::max<std::size_t>(1, options.batch_size);
+  const auto start = std::chrono::steady_clock::now();
+  double loss_sum = 0.0;
+  std::vector<std::size_t> indices;
+  std::size_t done = 0;
+  for (std::size_t begin = 0; begin < r.samples; begin += batch) {
+    if (begin > 0 && options.stop_requested && options.stop_requested()) {
+      r.stopped = true;
+      break;
+    }
+    const std::size_t end = std::min(r.samples, begin + batch);
+    indices.resize(end - begin);
+    std::iota(indices.begin(), indices.end(), begin);
+    const Eigen::MatrixXd x = set.batch_features(indices);
+    const std::vector<int> labels = set.batch_labels(indices);
+    const evaluation out = eval.forward(x);
+    if (out.outputs.cols() != static_cast<Eigen::Index>(indices.size()))
+      throw error(fmt::format("evaluate: the evaluator returned {} output columns for a batch of {}", out.outputs.cols(),
+                              indices.size()));
+    const auto outputs = static_cast<std::size_t>(out.outputs.rows());
+    if (outputs < set.classes)
+      throw error(fmt::format("evaluate: the model has {} output{} but data set {} has {} classes", outputs,
+                              outputs == 1 ? "" : "s", set.name, set.classes));
+    if (outputs > r.classes) {  // more outputs than classes: widen the matrix
+      for (auto& row : r.confusion) row.resize(outputs, 0);
+      r.confusion.resize(outputs, std::vector<std::uint64_t>(outputs, 0));
+      r.classes = outputs;
+    }
+    loss_sum += models::softmax_cross_entropy(out.outputs, labels, nullptr, models::reduction::sum);
+    const std::vector<int> predicted = models::predict(out.outputs);
+    for (std::size_t i = 0; i < labels.size(); ++i)
+      ++r.confusion[static_cast<std::size_t>(labels[i])][static_cast<std::size_t>(predicted[i])];
+    done = end;
+    if (options.progress) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double rate = static_cast<double>(end) / std::max(elapsed, 1e-9);
+      options.progress->update(fmt::format("{} {} {}/{}  {:.0f} samples/s  ETA {}", options.label, set.name, end,
+                                           r.samples, rate,
+                                           format_duration(static_cast<double>(r.samples - end) / rate)));
+    }
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.samples = done;
+  r.loss = loss_sum / static_cast<double>(r.samples);
+  r.accuracy = static_cast<double>(r.correct()) / static_cast<double>(r.samples);
+  return r;
+}
+
+std::string format_confusion_matrix(const classification_report& report) {
+  std::uint64_t largest = 0;
+  for (const auto& row : report.confusion)
+    for (auto c : row) largest = std::max(largest, c);
+  const std::size_t width = std::max<std::size_t>(6, fmt::formatted_size("{}", largest) + 1);
+  std::string out = fmt::format("{:>9}", "true\\pred");
+  for (std::size_t j = 0; j < report.classes; ++j) out += fmt::format("{:>{}}", j, width);
+  out += fmt::format("{:>9}\n", "recall");
+  for (std::size_t i = 0; i < report.classes; ++i) {
+    out += fmt::format("{:>9}", i);
+    std::uint64_t total = 0;
+    for (std::size_t j = 0; j < report.classes; ++j) {
+      out += fmt::format("{:>{}}", report.confusion[i][j], width);
+      total += report.confusion[i][j];
+    }
+    if (total > 0)
+      out += fmt::format("{:>8.2f}%\n", 100.0 * static_cast<double>(report.confusion[i][i]) / static_cast<double>(total));
+    else
+      out += fmt::format("{:>9}\n", "-");
+  }
+  return out;
+}
+
+std::string_view metrics_csv_header() {
+  return "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second,learning_rate,engine";
+}
+
+namespace {
+
+std::string field(double v) { return std::isnan(v) ? std::string() : format_double(v); }
+
+}  // namespace
+
+std::string metrics_csv_row(const epoch_metrics& m) {
+  return fmt::format("{},{},{},{},{},{},{},{},{}", m.epoch, field(m.train_loss), field(m.train_accuracy),
+                     field(m.test_loss), field(m.test_accuracy), field(m.seconds), field(m.samples_per_second),
+                     field(m.learning_rate), m.engine);
+}
+
+epoch_metrics parse_metrics_csv_row(std::string_view line) {
+  std::vector<std::string_view> fields;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t comma = line.find(',', start);
+    fields.push_back(trim(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if (fields.size() != 9)
+    throw error(fmt::format("metrics row '{}': expected 9 comma-separated fields ({}), found {}", line,
+                            metrics_csv_header(), fields.size()));
+  auto number = [&](std::size_t i) {
+    if (fields[i].empty()) return std::numeric_limits<double>::quiet_NaN();
+    auto v = try_parse_double(fields[i]);
+    if (!v) throw error(fmt::format("metrics row '{}': field {} '{}' is not a number", line, i + 1, fields[i]));
+    return *v;
+  };
+  epoch_metrics m;
+  const double epoch = number(0);
+  if (!(epoch >= 0) || epoch != std::floor(epoch))
+    throw error(fmt::format("metrics row '{}': epoch '{}' is not a whole number", line, fields[0]));
+  m.epoch = static_cast<std::uint64_t>(epoch);
+  m.train_loss = number(1);
+  m.train_accuracy = number(2);
+  m.test_loss = number(3);
+  m.test_accuracy = number(4);
+  m.seconds = number(5);
+  m.samples_per_second = number(6);
+  m.learning_rate = number(7);
+  m.engine = std::string(fields[8]);
+  return m;
+}
+
+std::string metrics_csv(const std::vector<epoch_metrics>& history) {
+  std::string out(metrics_csv_header());
+  out += '\n';
+  for (const auto& m : history) {
+    out += metrics_csv_row(m);
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace spicenn::cosim

@@ -1,0 +1,563 @@
+#include "models/mon.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <Eigen/Cholesky>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <optional>
+
+#include "core/error.hpp"
+#include "models/parallel.hpp"
+
+namespace spicenn::models {
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+
+// ------------------------------------------------------------ reading the IR
+
+std::string tensor_path(const std::string& name) { return fmt::format("/model/parameters/tensor[@name='{}']", name); }
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) { throw validation_error({}, path, what); }
+
+std::int64_t need_size(const ir::model& m, const char* name, std::int64_t min) {
+  const auto it = m.sizes.find(name);
+  const std::string path = fmt::format("/model/sizes/size[@name='{}']", name);
+  if (it == m.sizes.end()) fail(path, fmt::format("the MON model needs size '{}'", name));
+  if (it->second < min) fail(path, fmt::format("size '{}' is {} but must be >= {}", name, it->second, min));
+  return it->second;
+}
+
+enum class sign { any, nonnegative };
+
+// Finds tensor `name`, checks its shape and values; returns its values.
+const std::vector<double>& need_tensor(const ir::model& m, const std::string& name, std::vector<std::size_t> shape, sign sg) {
+  const ir::tensor* t = nullptr;
+  for (const auto& p : m.parameters)
+    if (p.name == name) t = &p;
+  const std::string path = tensor_path(name);
+  if (!t) fail(path, "missing: the MON model needs this tensor");
+  if (t->shape != shape)
+    fail(path, fmt::format("shape [{}] but the MON model needs [{}]", fmt::join(t->shape, ", "), fmt::join(shape, ", ")));
+  const std::size_t count = std::accumulate(shape.begin(), shape.end(), std::size_t{1}, std::multiplies<>());
+  if (t->values.size() != count)
+    fail(path, fmt::format("{} values for shape [{}] ({} expected)", t->values.size(), fmt::join(shape, ", "), count));
+  for (std::size_t i = 0; i < count; ++i) {
+    const double x = t->values[i];
+    if (!std::isfinite(x)) fail(path, fmt::format("value #{} is {} (must be finite)", i, x));
+    if (sg == sign::nonnegative && x < 0.0) fail(path, fmt::format("value #{} is {} but conductances must be >= 0", i, x));
+  }
+  return t->values;
+}
+
+MatrixXd row_major(const std::vector<double>& values, Index rows, Index cols) {
+  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(values.data(), rows, cols);
+}
+
+VectorXd vector_of(const std::vector<double>& values) {
+  return Eigen::Map<const VectorXd>(values.data(), static_cast<Index>(values.size()));
+}
+
+std::vector<double> to_row_major(const MatrixXd& m) {
+  std::vector<double> out(static_cast<std::size_t>(m.size()));
+  Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(out.data(), m.rows(), m.cols()) = m;
+  return out;
+}
+
+std::vector<double> to_vector(const VectorXd& v) { return {v.data(), v.data() + v.size()}; }
+
+// First node of a connected group (through g_between > 0) none of whose
+// nodes has conductance to ground or to an input; −1 if there is none.
+Index floating_node(const mon_stage& st) {
+  const Index n = st.hidden;
+  std::vector<Index> comp(static_cast<std::size_t>(n), -1);
+  for (Index root = 0; root < n; ++root) {
+    if (comp[root] >= 0) continue;
+    std::vector<Index> stack{root};
+    comp[root] = root;
+    bool grounded = false;
+    while (!stack.empty()) {
+      const Index a = stack.back();
+      stack.pop_back();
+      if (st.g_ground[a] > 0.0 || st.h_pos.row(a).sum() > 0.0 || st.h_neg.row(a).sum() > 0.0) grounded = true;
+      for (Index b = 0; b < n; ++b)
+        if (st.g_between(a, b) > 0.0 && comp[b] < 0) {
+          comp[b] = root;
+          stack.push_back(b);
+        }
+    }
+    if (!grounded) return root;
+  }
+  return -1;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ stage
+
+void mon_stage::assemble(int index) {
+  const Index n = hidden;
+  G = -g_between;
+  G.diagonal() = g_ground + g_between.rowwise().sum() + h_pos.rowwise().sum() + h_neg.rowwise().sum();
+  H = h_pos - h_neg;
+  G_abs = G.cwiseAbs();
+  Eigen::LLT<MatrixXd> llt(G);
+  if (llt.info() != Eigen::Success || !(llt.matrixLLT().diagonal().minCoeff() > 0.0)) {
+    const Index j = floating_node(*this);
+    const std::string path = tensor_path(fmt::format("stage{}.g_ground", index));
+    if (j >= 0)
+      fail(path, fmt::format("stage {}: hidden node {} has no conductance path to ground or to an input, so its "
+                             "voltage is undetermined (G is singular)",
+                             index, j));
+    fail(path, fmt::format("stage {}: the conductance matrix G is numerically singular", index));
+  }
+  G_inverse = llt.solve(MatrixXd::Identity(n, n));
+  // λmin(G) >= 1/‖G⁻¹‖∞ and λmax(G) <= ‖G‖∞ (Gershgorin); their geometric
+  // mean is a good Peaceman-Rachford step for a warm start.
+  const double lo = 1.0 / G_inverse.cwiseAbs().rowwise().sum().maxCoeff();
+  const double hi = G.cwiseAbs().rowwise().sum().maxCoeff();
+  pr_alpha = 1.0 / std::sqrt(lo * hi);
+}
+
+namespace {
+
+// Inputs with fewer nonzeros than this fraction (MNIST: ~19 %) are multiplied
+// column by column over their nonzeros, which beats the dense product.
+constexpr double sparse_input_fraction = 0.3;
+
+bool mostly_zero(const Eigen::Ref<const MatrixXd>& x) {
+  if (x.size() == 0) return false;
+  return static_cast<double>((x.array() != 0.0).count()) < sparse_input_fraction * static_cast<double>(x.size());
+}
+
+}  // namespace
+
+MatrixXd mon_stage::sources(const Eigen::Ref<const MatrixXd>& x) const {
+  MatrixXd s(hidden, x.cols());
+  if (mostly_zero(x)) {
+    s.colwise() = bias;
+    for (Index b = 0; b < x.cols(); ++b) {
+      auto sb = s.col(b);
+      for (Index k = 0; k < x.rows(); ++k)
+        if (const double xk = x(k, b); xk != 0.0) sb.noalias() += H.col(k) * xk;
+    }
+    return s;
+  }
+  s.noalias() = H * x;
+  s.colwise() += bias;
+  return s;
+}
+
+// ------------------------------------------------------------ network from the IR
+
+mon_network mon_network::from_model(const ir::model& m, const devices::shockley_parameters* diode) {
+  if (m.kind != ir::family::mon)
+    fail("/model", fmt::format("family is '{}' but a MON model is needed", m.kind == ir::family::kan ? "kan" : "kirchhoffnet"));
+  const auto inputs = need_size(m, "inputs", 1);
+  const auto hidden = need_size(m, "hidden", 1);
+  const auto outputs = need_size(m, "outputs", 1);
+  const auto n_stages = need_size(m, "stages", 1);
+
+  mon_network net;
+  const auto opt = m.options.find("diode");
+  const std::string opt_path = "/model/options/option[@name='diode']";
+  if (opt == m.options.end()) fail(opt_path, "the MON model needs option 'diode' (ideal or shockley)");
+  if (opt->second == "ideal") {
+    net.diode = mon_diode_kind::ideal;
+  } else if (opt->second == "shockley") {
+    net.diode = mon_diode_kind::shockley;
+    const std::string dev_path = "/model/devices/device[@role='diode']";
+    if (!diode) fail(dev_path, "option diode=shockley needs a diode device with Shockley parameters");
+    if (!(diode->is > 0.0) || !(diode->n > 0.0) || !(diode->vt > 0.0) || !std::isfinite(diode->is) || !std::isfinite(diode->n) ||
+        !std::isfinite(diode->vt))
+      fail(dev_path,
+           fmt::format("Shockley parameters is={} n={} vt={} must be positive and finite", diode->is, diode->n, diode->vt));
+    if (!(m.scale.volt > 0.0) || !(m.scale.ampere > 0.0))
+      fail("/model/scale", fmt::format("volt={} and ampere={} must be positive", m.scale.volt, m.scale.ampere));
+    net.law.is = diode->is / m.scale.ampere;
+    net.law.vt = diode->n * diode->vt / m.scale.volt;
+  } else {
+    fail(opt_path, fmt::format("diode is '{}' but must be 'ideal' or 'shockley'", opt->second));
+  }
+
+  const auto n = static_cast<std::size_t>(hidden);
+  for (std::int64_t s = 0; s < n_stages; ++s) {
+    mon_stage st;
+    st.inputs = s == 0 ? inputs : hidden;
+    st.hidden = hidden;
+    const auto in = static_cast<std::size_t>(st.inputs);
+    const auto prefix = fmt::format("stage{}.", s);
+    const auto& gb = need_tensor(m, prefix + "g_between", {n, n}, sign::nonnegative);
+    st.g_between = row_major(gb, hidden, hidden);
+    for (Index a = 0; a < hidden; ++a) {
+      if (st.g_between(a, a) != 0.0)
+        fail(tensor_path(prefix + "g_between"),
+             fmt::format("diagonal entry ({0},{0}) is {1} but must be 0", a, st.g_between(a, a)));
+      for (Index b = a + 1; b < hidden; ++b) {
+        const double x = st.g_between(a, b), y = st.g_between(b, a);
+        if (std::abs(x - y) > 1e-12 * std::max(std::abs(x), std::abs(y)))
+          fail(tensor_path(prefix + "g_between"),
+               fmt::format("not symmetric: ({},{}) is {} but ({},{}) is {}", a, b, x, b, a, y));
+        st.g_between(a, b) = st.g_between(b, a) = 0.5 * (x + y);
+      }
+    }
+    st.g_ground = vector_of(need_tensor(m, prefix + "g_ground", {n}, sign::nonnegative));
+    st.h_pos = row_major(need_tensor(m, prefix + "h_pos", {n, in}, sign::nonnegative), hidden, st.inputs);
+    st.h_neg = row_major(need_tensor(m, prefix + "h_neg", {n, in}, sign::nonnegative), hidden, st.inputs);
+    st.bias = vector_of(need_tensor(m, prefix + "bias", {n}, sign::any));
+    st.assemble(static_cast<int>(s));
+    net.stages.push_back(std::move(st));
+  }
+  const auto out = static_cast<std::size_t>(outputs);
+  net.readout_weight = row_major(need_tensor(m, "readout.weight", {out, n}, sign::any), outputs, hidden);
+  net.readout_bias = vector_of(need_tensor(m, "readout.bias", {out}, sign::any));
+  return net;
+}
+
+// ------------------------------------------------------------ forward
+
+namespace {
+
+// Scaled KKT residual of every column (see mon_equilibrium.hpp), from two
+// matrix products over the chunk.
+void ideal_residuals(const mon_stage& st, const MatrixXd& S, const Eigen::Ref<const MatrixXd>& V, std::vector<double>& out) {
+  const Index n = st.hidden, B = S.cols();
+  MatrixXd W = -S, R = S.cwiseAbs();
+  W.noalias() += st.G * V;
+  R.noalias() += st.G_abs * V.cwiseAbs();
+  out.assign(static_cast<std::size_t>(B), 0.0);
+  auto ratio = [](double x, double scale) {
+    if (scale > 0.0) return x / scale;
+    return x == 0.0 ? 0.0 : std::numeric_limits<double>::infinity();
+  };
+  for (Index b = 0; b < B; ++b) {
+    const double vmax = V.col(b).cwiseAbs().maxCoeff();
+    double res = std::isfinite(V.col(b).sum()) ? 0.0 : std::numeric_limits<double>::infinity();
+    for (Index j = 0; j < n; ++j) {
+      const double v = V(j, b), w = W(j, b), r = R(j, b);
+      res = std::max({res, ratio(std::max(-v, 0.0), vmax), ratio(std::max(-w, 0.0), r),
+                      std::min(ratio(std::abs(w), r), ratio(std::abs(v), vmax))});
+    }
+    out[static_cast<std::size_t>(b)] = res;
+  }
+}
+
+// Forward pass of one stage on a chunk of columns.
+void solve_stage_chunk(const mon_network& net, const mon_stage& st, const mon_options& opt, const Eigen::Ref<const MatrixXd>& x,
+                       Eigen::Ref<MatrixXd> v, mon_solve_report* reports, mon_linearization* lins) {
+  const Index n = st.hidden, B = x.cols();
+  const MatrixXd S = st.sources(x);
+  // The unconstrained solution U = G⁻¹S, then optionally a few batched
+  // Peaceman-Rachford iterations from it to guess the free sets.
+  MatrixXd U(n, B);
+  U.noalias() = st.G_inverse * S;
+  using start = mon_ideal_solver::start;
+  start how = start::monotone;
+  MatrixXd Z;
+  if (opt.warm_start == mon_warm_start::peaceman_rachford && opt.warm_start_iterations > 0) {
+    how = start::active_set;
+    // z ← 2·R_A(2·ReLU(z) − z) − (2·ReLU(z) − z),  R_A(y) = (I + αG)⁻¹(y + αs)
+    MatrixXd A = st.pr_alpha * st.G;
+    A.diagonal().array() += 1.0;
+    const MatrixXd resolvent = A.llt().solve(MatrixXd::Identity(n, n));
+    MatrixXd aS(n, B);
+    aS.noalias() = resolvent * (st.pr_alpha * S);
+    Z = U;
+    MatrixXd R(n, B), W(n, B);
+    for (int k = 0; k < opt.warm_start_iterations; ++k) {
+      R = 2.0 * Z.cwiseMax(0.0) - Z;
+      W.noalias() = resolvent * R;
+      Z = 2.0 * (W + aS) - R;
+    }
+  }
+  const MatrixXd& guess_from = Z.size() ? Z : U;
+  mon_solver_settings settings;
+  settings.tolerance = opt.tolerance;
+  settings.max_iterations = opt.max_iterations;
+  mon_ideal_solver ideal(st.G, &st.G_inverse, settings);
+  std::optional<mon_shockley_solver> shockley;
+  if (net.diode == mon_diode_kind::shockley) shockley.emplace(st.G, net.law, settings);
+  std::vector<std::uint8_t> guess(static_cast<std::size_t>(n));
+  for (Index b = 0; b < B; ++b) {
+    for (Index j = 0; j < n; ++j) guess[j] = guess_from(j, b) > 0.0;
+    auto vb = v.col(b);
+    reports[b] = ideal.solve_sets(S.col(b), U.col(b), vb, guess, how);
+    if (!shockley && lins) lins[b] = ideal.linearization();
+  }
+  if (!shockley) {
+    std::vector<double> res;
+    ideal_residuals(st, S, v, res);
+    for (Index b = 0; b < B; ++b) {
+      auto& rep = reports[b];
+      rep.residual = res[b];
+      rep.converged = rep.converged && res[b] <= opt.tolerance;
+      if (rep.converged) continue;
+      // A clamped-side solve that lost digits to the conditioning of G⁻¹:
+      // redo it on the free side.
+      auto vb = v.col(b);
+      const auto p = ideal.polish(S.col(b), vb);
+      rep.iterations += p.iterations;
+      rep.residual = p.residual;
+      rep.converged = p.converged;
+      if (lins) lins[b] = ideal.linearization();
+    }
+    return;
+  }
+  for (Index b = 0; b < B; ++b) {
+    auto vb = v.col(b);
+    const auto ideal_rep = reports[b];
+    shockley->start_from_ideal(S.col(b), vb);
+    auto rep = shockley->solve(S.col(b), vb, lins != nullptr);
+    rep.iterations += ideal_rep.iterations;
+    rep.fallback = ideal_rep.fallback;
+    reports[b] = rep;
+    if (lins) lins[b] = shockley->linearization();
+  }
+}
+
+}  // namespace
+
+mon_forward_result mon_forward(const mon_network& net, const MatrixXd& x, const mon_options& opt, bool keep_for_backward) {
+  SPICENN_ASSERT(!net.stages.empty(), "network has no stages");
+  if (x.rows() != net.inputs())
+    throw error(fmt::format("mon_forward: input has {} rows but the model has {} inputs", x.rows(), net.inputs()));
+  const Index B = x.cols();
+  const auto n_st = net.stages.size();
+  mon_forward_result res;
+  res.stages.resize(n_st);
+  for (std::size_t s = 0; s < n_st; ++s) {
+    auto& sr = res.stages[s];
+    sr.v.resize(net.stages[s].hidden, B);
+    sr.reports.resize(static_cast<std::size_t>(B));
+    if (keep_for_backward) sr.linearizations.resize(static_cast<std::size_t>(B));
+  }
+  if (keep_for_backward) res.stages[0].x = x;
+  res.y.resize(net.outputs(), B);
+
+  const int chunks = detail::chunk_count(B, detail::resolve_threads(opt.threads));
+  detail::parallel_chunks(B, chunks, [&](int, long b0, long b1) {
+    const Index c = b1 - b0;
+    for (std::size_t s = 0; s < n_st; ++s) {
+      auto& sr = res.stages[s];
+      const MatrixXd& src = s == 0 ? x : res.stages[s - 1].v;
+      const Eigen::Ref<const MatrixXd> in = src.middleCols(b0, c);
+      solve_stage_chunk(net, net.stages[s], opt, in, sr.v.middleCols(b0, c), sr.reports.data() + b0,
+                        keep_for_backward ? sr.linearizations.data() + b0 : nullptr);
+    }
+    auto y = res.y.middleCols(b0, c);
+    y.noalias() = net.readout_weight * res.stages.back().v.middleCols(b0, c);
+    y.colwise() += net.readout_bias;
+  });
+  if (keep_for_backward)
+    for (std::size_t s = 1; s < n_st; ++s) res.stages[s].x = res.stages[s - 1].v;
+
+  if (opt.require_convergence && !res.converged()) {
+    for (std::size_t s = 0; s < n_st; ++s)
+      for (Index b = 0; b < B; ++b) {
+        const auto& r = res.stages[s].reports[b];
+        if (!r.converged)
+          throw error(
+              fmt::format("MON equilibrium did not converge: stage {}, sample {}: scaled residual {:.3g} > "
+                          "tolerance {:.3g} after {} iterations",
+                          s, b, r.residual, opt.tolerance, r.iterations));
+      }
+  }
+  return res;
+}
+
+int mon_forward_result::max_iterations() const {
+  int m = 0;
+  for (const auto& s : stages)
+    for (const auto& r : s.reports) m = std::max(m, r.iterations);
+  return m;
+}
+
+double mon_forward_result::mean_iterations() const {
+  double sum = 0.0;
+  std::size_t count = 0;
+  for (const auto& s : stages)
+    for (const auto& r : s.reports) {
+      sum += r.iterations;
+      ++count;
+    }
+  return count ? sum / static_cast<double>(count) : 0.0;
+}
+
+double mon_forward_result::max_residual() const {
+  double m = 0.0;
+  for (const auto& s : stages)
+    for (const auto& r : s.reports) m = std::max(m, r.residual);
+  return m;
+}
+
+bool mon_forward_result::converged() const {
+  for (const auto& s : stages)
+    for (const auto& r : s.reports)
+      if (!r.converged) return false;
+  return true;
+}
+
+int mon_forward_result::fallbacks() const {
+  int f = 0;
+  for (const auto& s : stages)
+    for (const auto& r : s.reports) f += r.fallback ? 1 : 0;
+  return f;
+}
+
+// ------------------------------------------------------------ gradients
+
+namespace {
+
+// Sufficient statistics of the element formulas, additive over samples.
+struct stage_sums {
+  MatrixXd lv;  // Σ λ vᵀ   (hidden × hidden)
+  VectorXd d;   // Σ λ ∘ v
+  MatrixXd lx;  // Σ λ xᵀ   (hidden × inputs)
+  VectorXd l;   // Σ λ
+
+  stage_sums(Index n, Index in)
+      : lv(MatrixXd::Zero(n, n)), d(VectorXd::Zero(n)), lx(MatrixXd::Zero(n, in)), l(VectorXd::Zero(n)) {}
+
+  void add(const Eigen::Ref<const MatrixXd>& x, const Eigen::Ref<const MatrixXd>& v, const Eigen::Ref<const MatrixXd>& lambda) {
+    lv.noalias() += lambda * v.transpose();
+    d += lambda.cwiseProduct(v).rowwise().sum();
+    if (mostly_zero(x)) {
+      for (Index b = 0; b < x.cols(); ++b)
+        for (Index k = 0; k < x.rows(); ++k)
+          if (const double xk = x(k, b); xk != 0.0) lx.col(k).noalias() += lambda.col(b) * xk;
+    } else {
+      lx.noalias() += lambda * x.transpose();
+    }
+    l += lambda.rowwise().sum();
+  }
+  void merge(const stage_sums& o) {
+    lv += o.lv;
+    d += o.d;
+    lx += o.lx;
+    l += o.l;
+  }
+  // The element formulas straight into row-major vectors named like the ir
+  // tensors (what mon_store_gradient(finish()) gives, without temporaries).
+  void store(int index, std::map<std::string, std::vector<double>>& out) const {
+    const Index n = lv.rows(), in = lx.cols();
+    const auto prefix = fmt::format("stage{}.", index);
+    auto& gb = out[prefix + "g_between"];
+    gb.resize(static_cast<std::size_t>(n * n));
+    for (Index a = 0; a < n; ++a) {
+      gb[a * n + a] = 0.0;
+      for (Index b = a + 1; b < n; ++b) gb[a * n + b] = gb[b * n + a] = (lv(a, b) + lv(b, a)) - (d[a] + d[b]);
+    }
+    out[prefix + "g_ground"] = to_vector(-d);
+    auto& hp = out[prefix + "h_pos"];
+    auto& hn = out[prefix + "h_neg"];
+    hp.resize(static_cast<std::size_t>(n * in));
+    hn.resize(static_cast<std::size_t>(n * in));
+    for (Index j = 0; j < n; ++j)
+      for (Index k = 0; k < in; ++k) {
+        hp[j * in + k] = lx(j, k) - d[j];
+        hn[j * in + k] = -lx(j, k) - d[j];
+      }
+    out[prefix + "bias"] = to_vector(l);
+  }
+  // The same numbers as Eigen matrices (mon_element_gradients).
+  mon_stage_gradient finish() const {
+    const Index n = lv.rows(), in = lx.cols();
+    std::map<std::string, std::vector<double>> out;
+    store(0, out);
+    mon_stage_gradient g;
+    g.g_between = row_major(out.at("stage0.g_between"), n, n);
+    g.g_ground = vector_of(out.at("stage0.g_ground"));
+    g.h_pos = row_major(out.at("stage0.h_pos"), n, in);
+    g.h_neg = row_major(out.at("stage0.h_neg"), n, in);
+    g.bias = vector_of(out.at("stage0.bias"));
+    return g;
+  }
+};
+
+}  // namespace
+
+mon_stage_gradient mon_element_gradients(const MatrixXd& x, const MatrixXd& v, const MatrixXd& lambda) {
+  SPICENN_ASSERT(v.rows() == lambda.rows() && v.cols() == lambda.cols() && x.cols() == v.cols(),
+                 "x, v and lambda must have matching shapes");
+  stage_sums sums(v.rows(), x.rows());
+  sums.add(x, v, lambda);
+  return sums.finish();
+}
+
+MatrixXd mon_input_gradient(const mon_stage& stage, const MatrixXd& lambda) {
+  MatrixXd dx(stage.inputs, lambda.cols());
+  dx.noalias() = stage.H.transpose() * lambda;
+  return dx;
+}
+
+void mon_store_gradient(int index, const mon_stage_gradient& g, std::map<std::string, std::vector<double>>& out) {
+  const auto prefix = fmt::format("stage{}.", index);
+  out[prefix + "g_between"] = to_row_major(g.g_between);
+  out[prefix + "g_ground"] = to_vector(g.g_ground);
+  out[prefix + "h_pos"] = to_row_major(g.h_pos);
+  out[prefix + "h_neg"] = to_row_major(g.h_neg);
+  out[prefix + "bias"] = to_vector(g.bias);
+}
+
+void mon_store_readout_gradient(const MatrixXd& dL_dy, const MatrixXd& v_last, std::map<std::string, std::vector<double>>& out) {
+  SPICENN_ASSERT(dL_dy.cols() == v_last.cols(), "dL/dy and v must have the same batch size");
+  MatrixXd dC(dL_dy.rows(), v_last.rows());
+  dC.noalias() = dL_dy * v_last.transpose();
+  out["readout.weight"] = to_row_major(dC);
+  out["readout.bias"] = to_vector(dL_dy.rowwise().sum());
+}
+
+mon_gradients mon_backward(const mon_network& net, const mon_forward_result& fwd, const MatrixXd& dL_dy, const mon_options& opt,
+                           bool input_gradient) {
+  const auto n_st = net.stages.size();
+  SPICENN_ASSERT(fwd.stages.size() == n_st, "forward result does not match the network");
+  const Index B = fwd.y.cols();
+  if (dL_dy.rows() != net.outputs() || dL_dy.cols() != B)
+    throw error(
+        fmt::format("mon_backward: dL/dy is {}×{} but the outputs are {}×{}", dL_dy.rows(), dL_dy.cols(), net.outputs(), B));
+  for (std::size_t s = 0; s < n_st; ++s)
+    if (fwd.stages[s].linearizations.size() != static_cast<std::size_t>(B) || fwd.stages[s].x.cols() != B)
+      throw error("mon_backward: the forward pass was run without keep_for_backward");
+
+  mon_gradients grad;
+  grad.lambda.resize(n_st);
+  for (std::size_t s = 0; s < n_st; ++s) grad.lambda[s].resize(net.stages[s].hidden, B);
+  if (input_gradient) grad.inputs.resize(net.inputs(), B);
+
+  const int chunks = detail::chunk_count(B, detail::resolve_threads(opt.threads));
+  std::vector<std::vector<stage_sums>> sums(static_cast<std::size_t>(chunks));
+  detail::parallel_chunks(B, chunks, [&](int chunk, long b0, long b1) {
+    const Index c = b1 - b0;
+    auto& my = sums[static_cast<std::size_t>(chunk)];
+    for (const auto& st : net.stages) my.emplace_back(st.hidden, st.inputs);
+    MatrixXd dv(net.stages.back().hidden, c);
+    dv.noalias() = net.readout_weight.transpose() * dL_dy.middleCols(b0, c);
+    for (std::size_t s = n_st; s-- > 0;) {
+      const auto& fs = fwd.stages[s];
+      auto lam = grad.lambda[s].middleCols(b0, c);
+      for (Index b = 0; b < c; ++b)
+        fs.linearizations[static_cast<std::size_t>(b0 + b)].solve(dv.col(b), lam.col(b), &net.stages[s].G_inverse);
+      my[s].add(fs.x.middleCols(b0, c), fs.v.middleCols(b0, c), lam);
+      if (s > 0) {
+        dv.noalias() = net.stages[s].H.transpose() * lam;
+      } else if (input_gradient) {
+        grad.inputs.middleCols(b0, c).noalias() = net.stages[0].H.transpose() * lam;
+      }
+    }
+  });
+  for (std::size_t s = 0; s < n_st; ++s) {
+    for (int k = 1; k < chunks; ++k) sums[0][s].merge(sums[static_cast<std::size_t>(k)][s]);
+    sums[0][s].store(static_cast<int>(s), grad.parameters);
+  }
+  mon_store_readout_gradient(dL_dy, fwd.stages.back().v, grad.parameters);
+  return grad;
+}
+
+}  // namespace spicenn::models

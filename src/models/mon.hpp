@@ -1,0 +1,175 @@
+// Software model of the resistor-diode monotone operator network (MON,
+// models.md §2): typed parameters built from an ir::model, exact batched
+// equilibrium (ideal or Shockley diodes, cascaded stages), and gradients of a
+// loss with respect to every parameter tensor and the inputs by implicit
+// differentiation (the adjoint is the small-signal solve of the same circuit).
+//
+//   auto net = spicenn::models::mon_network::from_model(model);  // devices from the builtin registry
+//   auto fwd = spicenn::models::mon_forward(net, x);              // x: inputs × batch
+//   Eigen::MatrixXd dy;
+//   double loss = spicenn::models::softmax_cross_entropy(fwd.y, labels, &dy);
+//   auto grad = spicenn::models::mon_backward(net, fwd, dy);
+//   grad.parameters.at("stage0.h_pos");   // ∂L/∂h_pos, row-major like the ir tensor
+//   fwd.stages[0].v;                      // node voltages, hidden × batch
+//   grad.lambda[0];                       // adjoint node voltages λ, hidden × batch
+//
+// Batches: G, G⁻¹ and |G| depend only on the parameters, so one network
+// serves every sample. The forward pass computes the sources S = H X + bias
+// and the unconstrained solutions U = G⁻¹S as matrix products, finishes every
+// sample exactly with an active-set solve started from {U > 0} (each step
+// factors the smaller of G_FF over the free nodes or (G⁻¹)_CC over the
+// clamped ones; see mon_equilibrium.hpp), and checks every sample's KKT
+// residual with two more matrix products. Mostly-zero inputs (MNIST pixels)
+// are multiplied column by column over their nonzeros. With Shockley diodes
+// each sample's ideal solution starts a damped Newton solve of the diode
+// equations (a dense n×n factorization per step). Samples are spread over
+// `threads` std::threads (results agree to rounding for any thread count).
+//
+// Parameters are copied: rebuild the network (cheap) after the ir::model's
+// tensors change.
+#pragma once
+
+#include <Eigen/Core>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "devices/device.hpp"
+#include "ir/model.hpp"
+#include "models/mon_equilibrium.hpp"
+
+namespace spicenn::models {
+
+enum class mon_diode_kind { ideal, shockley };
+
+// One stage: hidden nodes over ground, driven by `inputs` voltage sources.
+struct mon_stage {
+  Eigen::Index inputs = 0;
+  Eigen::Index hidden = 0;
+  // The parameters (as in the ir tensors stage{s}.*).
+  Eigen::MatrixXd g_between;  // hidden × hidden, symmetric, zero diagonal, >= 0
+  Eigen::VectorXd g_ground;   // hidden, >= 0
+  Eigen::MatrixXd h_pos;      // hidden × inputs, >= 0, to +x_k
+  Eigen::MatrixXd h_neg;      // hidden × inputs, >= 0, to −x_k
+  Eigen::VectorXd bias;       // hidden, injected currents
+  // Derived by assemble().
+  Eigen::MatrixXd G;          // Laplacian(g_between) + diag(g_ground + Σ_k (h_pos + h_neg)_jk)
+  Eigen::MatrixXd H;          // h_pos − h_neg: s = H x + bias
+  Eigen::MatrixXd G_abs;      // |G| (residual scales)
+  Eigen::MatrixXd G_inverse;  // G⁻¹ >= 0 (an M-matrix inverse)
+  double pr_alpha = 1.0;      // Peaceman-Rachford step, 1/sqrt(λmin·λmax) estimated
+
+  // Builds the derived members; throws spicenn::validation_error (naming
+  // stage{index}.g_ground) when G is singular, i.e. some group of nodes has
+  // no conductance to ground or to an input.
+  void assemble(int index);
+  // s = H x + bias for every column of x.
+  Eigen::MatrixXd sources(const Eigen::Ref<const Eigen::MatrixXd>& x) const;
+};
+
+class mon_network {
+ public:
+  mon_diode_kind diode = mon_diode_kind::ideal;
+  mon_diode_law law;  // normalized; used when diode == shockley
+  std::vector<mon_stage> stages;
+  Eigen::MatrixXd readout_weight;  // outputs × hidden
+  Eigen::VectorXd readout_bias;    // outputs
+
+  Eigen::Index inputs() const { return stages.front().inputs; }
+  Eigen::Index hidden() const { return stages.front().hidden; }
+  Eigen::Index outputs() const { return readout_weight.rows(); }
+
+  // Validates what the MON needs (family, sizes, option diode, every tensor's
+  // presence, shape, sign and symmetry, and that G is nonsingular) and throws
+  // spicenn::validation_error naming the offending size, option or tensor.
+  // `diode`: the diode device's Shockley parameters (SI); required when the
+  // option diode is "shockley", ignored for "ideal".
+  static mon_network from_model(const ir::model& model, const devices::shockley_parameters* diode);
+  // Looks up the device with role "diode" in `registry` (defined in mon_devices.cpp).
+  static mon_network from_model(const ir::model& model, const devices::registry& registry);
+  // Same with devices::builtin_devices().
+  static mon_network from_model(const ir::model& model);
+};
+
+// Where the ideal-diode active-set solve starts.
+enum class mon_warm_start {
+  // {G⁻¹s > 0}: inside the solution's free set with a nonnegative restricted
+  // solution (M-matrix), so the solver only adds nodes (Chandrasekaran): at
+  // most n steps, typically 1-3. The fastest in bench_mon_software.
+  unconstrained,
+  // The positive set after warm_start_iterations batched Peaceman-Rachford
+  // iterations (monDEQ's solver, one n×n×batch product each); then
+  // primal-dual active-set steps. Fewer steps (≈1), more matrix products.
+  peaceman_rachford,
+};
+
+struct mon_options {
+  double tolerance = 1e-12;  // scaled residual every sample must reach (see mon_equilibrium.hpp)
+  int max_iterations = 200;  // Newton steps per sample (Shockley); the ideal solver needs <= n + 13
+  mon_warm_start warm_start = mon_warm_start::unconstrained;
+  int warm_start_iterations = 4;    // Peaceman-Rachford only
+  int threads = 0;                  // 0: std::thread::hardware_concurrency()
+  bool require_convergence = true;  // throw spicenn::error if a sample misses the tolerance
+};
+
+struct mon_stage_result {
+  Eigen::MatrixXd x;                              // the stage's inputs (inputs × batch); empty for stage 0 unless kept
+  Eigen::MatrixXd v;                              // equilibrium node voltages (hidden × batch)
+  std::vector<mon_solve_report> reports;          // per sample
+  std::vector<mon_linearization> linearizations;  // per sample, when kept for the backward pass
+};
+
+struct mon_forward_result {
+  std::vector<mon_stage_result> stages;
+  Eigen::MatrixXd y;  // outputs × batch
+
+  int max_iterations() const;
+  double mean_iterations() const;  // over samples and stages
+  double max_residual() const;
+  bool converged() const;
+  int fallbacks() const;  // samples that needed the ideal solver's monotone restart
+};
+
+// keep_for_backward: keep stage-0 inputs and per-sample factorizations for
+// mon_backward (training); false for inference.
+mon_forward_result mon_forward(const mon_network& net, const Eigen::MatrixXd& x, const mon_options& options = {},
+                               bool keep_for_backward = true);
+
+// ∂L/∂(parameters) summed over the batch, each stage's element formulas
+// applied to (x, v, λ) of that stage.
+struct mon_stage_gradient {
+  Eigen::MatrixXd g_between;  // ∂L/∂g_ab at (a,b) and (b,a); zero diagonal
+  Eigen::VectorXd g_ground;
+  Eigen::MatrixXd h_pos;
+  Eigen::MatrixXd h_neg;
+  Eigen::VectorXd bias;
+};
+
+// The element formulas, for a batch (columns = samples; sums over columns):
+//   ∂L/∂g_ab = −Σ (v_a − v_b)(λ_a − λ_b)     ∂L/∂g_ground_j = −Σ λ_j v_j
+//   ∂L/∂h_pos_jk = −Σ λ_j (v_j − x_k)        ∂L/∂h_neg_jk = −Σ λ_j (v_j + x_k)
+//   ∂L/∂bias_j = Σ λ_j
+// x: the stage's inputs, v: its node voltages, λ: the adjoint node voltages
+// (the response of the linearized circuit to injected currents ∂L/∂v). The
+// SPICE co-simulation calls this with v and λ read from ngspice.
+mon_stage_gradient mon_element_gradients(const Eigen::MatrixXd& x, const Eigen::MatrixXd& v, const Eigen::MatrixXd& lambda);
+// ∂L/∂x = Hᵀ λ (per column): what the previous stage (or the data) receives.
+Eigen::MatrixXd mon_input_gradient(const mon_stage& stage, const Eigen::MatrixXd& lambda);
+// Stores a stage's gradient under the ir tensor names stage{index}.*, row-major.
+void mon_store_gradient(int index, const mon_stage_gradient& g, std::map<std::string, std::vector<double>>& out);
+// Readout y = C v + e: stores ∂L/∂C = Σ dL_dy v_lastᵀ and ∂L/∂e = Σ dL_dy as
+// readout.weight / readout.bias.
+void mon_store_readout_gradient(const Eigen::MatrixXd& dL_dy, const Eigen::MatrixXd& v_last,
+                                std::map<std::string, std::vector<double>>& out);
+
+struct mon_gradients {
+  std::map<std::string, std::vector<double>> parameters;  // by ir tensor name, row-major like the tensor
+  Eigen::MatrixXd inputs;                                 // ∂L/∂X (inputs × batch), if requested
+  std::vector<Eigen::MatrixXd> lambda;                    // per stage: adjoint node voltages (hidden × batch)
+};
+
+// dL_dy: ∂L/∂y (outputs × batch) for the loss L of the whole batch.
+mon_gradients mon_backward(const mon_network& net, const mon_forward_result& forward, const Eigen::MatrixXd& dL_dy,
+                           const mon_options& options = {}, bool input_gradient = true);
+
+}  // namespace spicenn::models

@@ -1,0 +1,473 @@
+#include "models/mon_equilibrium.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.hpp"
+
+namespace spicenn::models {
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+namespace {
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+// In-place lower Cholesky of a square block with Eigen's own kernels (the
+// ones Eigen::LLT runs; used directly so the factor can live in a strided
+// buffer and grow). The unblocked kernel is ~30 % faster up to n ≈ 100.
+template <typename Block>
+bool cholesky_in_place(Block&& a) {
+  if (a.rows() <= 128) return Eigen::internal::llt_inplace<double, Eigen::Lower>::unblocked(a) == -1;
+  return Eigen::internal::llt_inplace<double, Eigen::Lower>::blocked(a) == -1;
+}
+
+// |x| / scale with 0/0 = 0 and x/0 = inf.
+double ratio(double x, double scale) {
+  if (scale > 0.0) return x / scale;
+  return x == 0.0 ? 0.0 : inf;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- diode law
+
+double mon_diode_law::current(double v) const { return is * std::expm1(-v / vt); }
+double mon_diode_law::conductance(double v) const { return is / vt * std::exp(-v / vt); }
+double mon_diode_law::energy(double v) const { return is * (v + vt * std::expm1(-v / vt)); }
+double mon_diode_law::voltage_for_current(double i) const { return -vt * std::log1p(i / is); }
+
+// ---------------------------------------------------------------- residuals
+
+double mon_ideal_residual(const MatrixXd& G, const Eigen::Ref<const VectorXd>& s, const Eigen::Ref<const VectorXd>& v) {
+  const VectorXd w = G * v - s;
+  const VectorXd r = G.cwiseAbs() * v.cwiseAbs() + s.cwiseAbs();
+  const double vmax = v.cwiseAbs().maxCoeff();
+  double res = 0.0;
+  for (Index j = 0; j < v.size(); ++j) {
+    const double neg_v = ratio(std::max(-v[j], 0.0), vmax);
+    const double neg_w = ratio(std::max(-w[j], 0.0), r[j]);
+    const double comp = std::min(ratio(std::abs(w[j]), r[j]), ratio(std::abs(v[j]), vmax));
+    res = std::max({res, neg_v, neg_w, comp});
+  }
+  if (!std::isfinite(v.sum())) res = inf;
+  return res;
+}
+
+double mon_shockley_residual(const MatrixXd& G, const Eigen::Ref<const VectorXd>& s, const mon_diode_law& law,
+                             const Eigen::Ref<const VectorXd>& v) {
+  const VectorXd i = v.unaryExpr([&](double x) { return law.current(x); });
+  const VectorXd f = G * v - s - i;
+  const VectorXd r = G.cwiseAbs() * v.cwiseAbs() + s.cwiseAbs() + i.cwiseAbs();
+  double res = 0.0;
+  for (Index j = 0; j < v.size(); ++j) res = std::max(res, ratio(std::abs(f[j]), r[j]));
+  if (!std::isfinite(f.sum())) res = inf;
+  return res;
+}
+
+// ---------------------------------------------------------------- linearization
+
+void mon_linearization::solve(const Eigen::Ref<const VectorXd>& rhs, Eigen::Ref<VectorXd> lambda,
+                              const MatrixXd* G_inverse) const {
+  const Index m = static_cast<Index>(nodes.size());
+  SPICENN_ASSERT(factor.rows() == m && factor.cols() == m, "linearization factor does not match its node list");
+  VectorXd b(m);
+  if (kind == side::free) {
+    for (Index p = 0; p < m; ++p) b[p] = rhs[nodes[p]];
+    factor.triangularView<Eigen::Lower>().solveInPlace(b);
+    factor.transpose().triangularView<Eigen::Upper>().solveInPlace(b);
+    lambda.setZero();
+    for (Index p = 0; p < m; ++p) lambda[nodes[p]] = b[p];
+    return;
+  }
+  SPICENN_ASSERT(G_inverse != nullptr, "a clamped-side linearization needs G⁻¹");
+  const MatrixXd& K = *G_inverse;
+  VectorXd r = rhs;
+  for (Index p = 0; p < m; ++p) r[nodes[p]] = 0.0;
+  lambda.noalias() = K * r;
+  for (Index p = 0; p < m; ++p) b[p] = -lambda[nodes[p]];
+  factor.triangularView<Eigen::Lower>().solveInPlace(b);
+  factor.transpose().triangularView<Eigen::Upper>().solveInPlace(b);
+  for (Index p = 0; p < m; ++p) lambda.noalias() += K.col(nodes[p]) * b[p];
+  for (Index p = 0; p < m; ++p) lambda[nodes[p]] = 0.0;
+}
+
+// ---------------------------------------------------------------- ideal diodes
+
+mon_ideal_solver::mon_ideal_solver(const MatrixXd& G, const MatrixXd* G_inverse, mon_solver_settings settings)
+    : G_(G),
+      K_(G_inverse),
+      G_abs_(G.cwiseAbs()),
+      settings_(settings),
+      n_(G.rows()),
+      L_(G.rows(), G.rows()),
+      idx_(static_cast<std::size_t>(G.rows())),
+      free_(static_cast<std::size_t>(G.rows())),
+      next_(static_cast<std::size_t>(G.rows())),
+      rhs_(G.rows()),
+      w_(G.rows()),
+      u_(G.rows()),
+      tmp_(G.rows()) {
+  SPICENN_ASSERT(G.rows() == G.cols(), "G must be square");
+  SPICENN_ASSERT(!G_inverse || (G_inverse->rows() == n_ && G_inverse->cols() == n_), "G_inverse size mismatch");
+}
+
+void mon_ideal_solver::set_free(const std::vector<std::uint8_t>& flags) {
+  m_free_ = 0;
+  for (Index j = 0; j < n_; ++j) {
+    free_[j] = flags[j] ? 1 : 0;
+    m_free_ += free_[j];
+  }
+  side_ = side::none;
+}
+
+bool mon_ideal_solver::factor_free() {
+  fm_ = 0;
+  for (Index j = 0; j < n_; ++j)
+    if (free_[j]) idx_[fm_++] = static_cast<int>(j);
+  for (int c = 0; c < fm_; ++c) {
+    const double* gc = G_.col(idx_[c]).data();
+    for (int r = c; r < fm_; ++r) L_(r, c) = gc[idx_[r]];
+  }
+  side_ = side::free;
+  return fm_ == 0 || cholesky_in_place(L_.topLeftCorner(fm_, fm_));
+}
+
+bool mon_ideal_solver::factor_clamped() {
+  fm_ = 0;
+  for (Index j = 0; j < n_; ++j)
+    if (!free_[j]) idx_[fm_++] = static_cast<int>(j);
+  for (int c = 0; c < fm_; ++c) {
+    const double* kc = K_->col(idx_[c]).data();
+    for (int r = c; r < fm_; ++r) L_(r, c) = kc[idx_[r]];
+  }
+  side_ = side::clamped;
+  return fm_ == 0 || cholesky_in_place(L_.topLeftCorner(fm_, fm_));
+}
+
+bool mon_ideal_solver::append_free(int first_new) {
+  const int mm = first_new, k = fm_ - first_new;
+  if (k == 0) return true;
+  if (mm == 0) return factor_free();
+  // T = L11⁻¹ G(F_old, F_new), kept in the unused upper block.
+  auto T = L_.block(0, mm, mm, k);
+  for (int c = 0; c < k; ++c) {
+    const double* gc = G_.col(idx_[mm + c]).data();
+    for (int r = 0; r < mm; ++r) T(r, c) = gc[idx_[r]];
+  }
+  L_.topLeftCorner(mm, mm).triangularView<Eigen::Lower>().solveInPlace(T);
+  auto L21 = L_.block(mm, 0, k, mm);
+  L21 = T.transpose();
+  auto L22 = L_.block(mm, mm, k, k);
+  for (int c = 0; c < k; ++c) {
+    const double* gc = G_.col(idx_[mm + c]).data();
+    for (int r = c; r < k; ++r) L22(r, c) = gc[idx_[mm + r]];
+  }
+  L22.selfadjointView<Eigen::Lower>().rankUpdate(L21, -1.0);
+  return cholesky_in_place(L22);
+}
+
+void mon_ideal_solver::solve_factor(Eigen::Ref<VectorXd> b) const {
+  if (fm_ == 0) return;
+  auto L = L_.topLeftCorner(fm_, fm_);
+  L.triangularView<Eigen::Lower>().solveInPlace(b);
+  L.transpose().triangularView<Eigen::Upper>().solveInPlace(b);
+}
+
+// Active-set steps from the current free set. monotone: nodes are only ever
+// nodes are only ever added (Chandrasekaran; at most n steps). Returns
+// converged = true when the set settled, false when the step budget ran out.
+mon_solve_report mon_ideal_solver::run(const Eigen::Ref<const VectorXd>& s, const Eigen::Ref<const VectorXd>& u,
+                                       Eigen::Ref<VectorXd> v, bool monotone) {
+  mon_solve_report rep;
+  const double delta = 0.1 * settings_.tolerance;
+  const int budget = monotone ? static_cast<int>(n_) + 1 : settings_.active_set_restart;
+  int append_from = -1;  // >= 0: the free factor covers idx_[0..append_from), extend it
+  for (;;) {
+    ++rep.iterations;
+    const bool clamped_side = K_ && !force_free_ && (n_ - m_free_) < m_free_;
+    bool ok = true;
+    if (clamped_side) {
+      // μ = −(G⁻¹)_CC⁻¹ u_C: the clamped diodes' currents; v = u + (G⁻¹)_{:,C} μ.
+      ok = factor_clamped();
+      SPICENN_ASSERT(ok, "(G⁻¹)_CC is not positive definite");
+      auto mu = rhs_.head(fm_);
+      for (int p = 0; p < fm_; ++p) mu[p] = -u[idx_[p]];
+      solve_factor(mu);
+      v = u;
+      for (int p = 0; p < fm_; ++p) v.noalias() += K_->col(idx_[p]) * mu[p];
+      for (int p = 0; p < fm_; ++p) {
+        v[idx_[p]] = 0.0;
+        w_[idx_[p]] = mu[p];
+      }
+    } else {
+      ok = append_from >= 0 ? append_free(append_from) : factor_free();
+      SPICENN_ASSERT(ok, "G_FF is not positive definite");
+      auto vF = rhs_.head(fm_);
+      for (int p = 0; p < fm_; ++p) vF[p] = s[idx_[p]];
+      solve_factor(vF);
+      v.setZero();
+      for (int p = 0; p < fm_; ++p) v[idx_[p]] = vF[p];
+      // w_C = (G v − s)_C; G is symmetric, so use its (contiguous) columns.
+      for (Index j = 0; j < n_; ++j)
+        if (!free_[j]) w_[j] = G_.col(j).dot(v) - s[j];
+    }
+    append_from = -1;
+    double vmax = 0.0;
+    for (Index j = 0; j < n_; ++j)
+      if (free_[j]) vmax = std::max(vmax, std::abs(v[j]));
+    int drops = 0, adds = 0;
+    for (Index j = 0; j < n_; ++j) {
+      next_[j] = free_[j];
+      if (free_[j]) {
+        if (!monotone && v[j] < -delta * vmax) {
+          next_[j] = 0;
+          ++drops;
+        }
+      } else if (w_[j] < 0.0) {
+        const double r = std::abs(s[j]) + G_abs_.col(j).dot(v.cwiseAbs());
+        if (w_[j] < -delta * r) {
+          next_[j] = 1;
+          ++adds;
+        }
+      }
+    }
+    if (drops == 0 && adds == 0) {
+      rep.converged = true;
+      return rep;
+    }
+    if (rep.iterations >= budget) {
+      rep.converged = false;
+      return rep;
+    }
+    const int next_free = m_free_ - drops + adds;
+    const bool next_clamped_side = K_ && !force_free_ && (n_ - next_free) < next_free;
+    if (drops == 0 && side_ == side::free && !next_clamped_side) {
+      // Only additions and the free side stays the smaller one: extend the factor.
+      append_from = fm_;
+      for (Index j = 0; j < n_; ++j)
+        if (next_[j] && !free_[j]) {
+          idx_[fm_++] = static_cast<int>(j);
+          free_[j] = 1;
+          ++m_free_;
+        }
+    } else {
+      set_free(next_);
+    }
+  }
+}
+
+double mon_ideal_solver::residual(const Eigen::Ref<const VectorXd>& s, const Eigen::Ref<const VectorXd>& v) {
+  // w = G v − s, r = |G||v| + |s| over the nonzero entries of v.
+  w_ = -s;
+  tmp_ = s.cwiseAbs();
+  double vmax = 0.0;
+  bool finite = true;
+  for (Index k = 0; k < n_; ++k) {
+    const double x = v[k];
+    if (x == 0.0) continue;
+    finite = finite && std::isfinite(x);
+    w_.noalias() += G_.col(k) * x;
+    tmp_.noalias() += G_abs_.col(k) * std::abs(x);
+    vmax = std::max(vmax, std::abs(x));
+  }
+  if (!finite) return inf;
+  double res = 0.0;
+  for (Index j = 0; j < n_; ++j) {
+    const double neg_v = ratio(std::max(-v[j], 0.0), vmax);
+    const double neg_w = ratio(std::max(-w_[j], 0.0), tmp_[j]);
+    const double comp = std::min(ratio(std::abs(w_[j]), tmp_[j]), ratio(std::abs(v[j]), vmax));
+    res = std::max({res, neg_v, neg_w, comp});
+  }
+  return res;
+}
+
+mon_solve_report mon_ideal_solver::solve_sets(const Eigen::Ref<const VectorXd>& s, const Eigen::Ref<const VectorXd>& u,
+                                              Eigen::Ref<VectorXd> v, std::span<const std::uint8_t> guess, start how) {
+  SPICENN_ASSERT(s.size() == n_ && v.size() == n_ && u.size() == n_, "size mismatch");
+  SPICENN_ASSERT(guess.empty() || static_cast<Index>(guess.size()) == n_, "guess size mismatch");
+  for (Index j = 0; j < n_; ++j) next_[j] = guess.empty() ? u[j] > 0.0 : guess[j] != 0;
+  set_free(next_);
+  mon_solve_report rep = run(s, u, v, how == start::monotone);
+  if (!rep.converged) {
+    // Guaranteed path: monotone from {u > 0}.
+    for (Index j = 0; j < n_; ++j) next_[j] = u[j] > 0.0;
+    set_free(next_);
+    const int before = rep.iterations;
+    rep = run(s, u, v, true);
+    rep.iterations += before;
+    rep.fallback = true;
+  }
+  rep.residual = std::numeric_limits<double>::quiet_NaN();
+  return rep;
+}
+
+mon_solve_report mon_ideal_solver::polish(const Eigen::Ref<const VectorXd>& s, Eigen::Ref<VectorXd> v) {
+  for (Index j = 0; j < n_; ++j) next_[j] = v[j] > 0.0;
+  set_free(next_);
+  force_free_ = true;
+  mon_solve_report rep = run(s, u_, v, false);  // u is not used on the free side
+  force_free_ = false;
+  rep.residual = residual(s, v);
+  rep.converged = rep.converged && rep.residual <= settings_.tolerance;
+  return rep;
+}
+
+mon_solve_report mon_ideal_solver::solve(const Eigen::Ref<const VectorXd>& s, Eigen::Ref<VectorXd> v,
+                                         std::span<const std::uint8_t> guess, start how, const VectorXd* u) {
+  SPICENN_ASSERT(s.size() == n_ && v.size() == n_, "size mismatch");
+  if (u) {
+    u_ = *u;
+  } else if (K_) {
+    u_.noalias() = *K_ * s;
+  } else {
+    if (!have_full_) {
+      full_.compute(G_);
+      SPICENN_ASSERT(full_.info() == Eigen::Success, "conductance matrix is not positive definite");
+      have_full_ = true;
+    }
+    u_ = full_.solve(s);
+  }
+  mon_solve_report rep = solve_sets(s, u_, v, guess, how);
+  rep.residual = residual(s, v);
+  const bool settled = rep.converged;
+  rep.converged = settled && rep.residual <= settings_.tolerance;
+  if (!rep.converged && side_ == side::clamped) {
+    const auto p = polish(s, v);
+    rep.iterations += p.iterations;
+    rep.residual = p.residual;
+    rep.converged = p.converged;
+  }
+  return rep;
+}
+
+mon_linearization mon_ideal_solver::linearization() const {
+  mon_linearization lin;
+  lin.kind = side_ == side::clamped ? mon_linearization::side::clamped : mon_linearization::side::free;
+  lin.nodes.assign(idx_.begin(), idx_.begin() + fm_);
+  lin.factor = L_.topLeftCorner(fm_, fm_).triangularView<Eigen::Lower>();
+  return lin;
+}
+
+void mon_ideal_solver::adjoint(const Eigen::Ref<const VectorXd>& rhs, Eigen::Ref<VectorXd> lambda) const {
+  linearization().solve(rhs, lambda, K_);
+}
+
+// ---------------------------------------------------------------- Shockley diodes
+
+mon_shockley_solver::mon_shockley_solver(const MatrixXd& G, mon_diode_law law, mon_solver_settings settings)
+    : G_(G),
+      law_(law),
+      settings_(settings),
+      n_(G.rows()),
+      G_abs_(G.cwiseAbs()),
+      K_(G.rows(), G.rows()),
+      grad_(G.rows()),
+      step_(G.rows()),
+      trial_(G.rows()),
+      cur_(G.rows()),
+      gd_(G.rows()),
+      Gv_(G.rows()) {
+  SPICENN_ASSERT(G.rows() == G.cols(), "G must be square");
+  SPICENN_ASSERT(law.is > 0.0 && law.vt > 0.0, "diode law needs is > 0 and vt > 0");
+}
+
+void mon_shockley_solver::start_from_ideal(const Eigen::Ref<const VectorXd>& s, Eigen::Ref<VectorXd> v) const {
+  // v holds the ideal solution; a clamped node carries w_j = (Gv − s)_j >= 0
+  // through its diode, which needs v_j = −vt·log(1 + w_j/is).
+  const VectorXd w = G_ * v - s;
+  for (Index j = 0; j < n_; ++j)
+    if (v[j] <= 0.0) v[j] = law_.voltage_for_current(std::max(w[j], 0.0));
+}
+
+mon_solve_report mon_shockley_solver::solve(const Eigen::Ref<const VectorXd>& s, Eigen::Ref<VectorXd> v, bool keep_factor) {
+  SPICENN_ASSERT(s.size() == n_ && v.size() == n_, "size mismatch");
+  mon_solve_report rep;
+  VectorXd x = v;
+  auto factor_at_x = [&] {
+    K_ = G_;
+    K_.diagonal() += gd_;
+    return cholesky_in_place(K_);
+  };
+  for (;;) {
+    // Gradient of E = KCL residual, and its scale.
+    Gv_.noalias() = G_ * x;
+    double res = 0.0;
+    for (Index j = 0; j < n_; ++j) {
+      cur_[j] = law_.current(x[j]);
+      gd_[j] = law_.conductance(x[j]);
+      grad_[j] = Gv_[j] - s[j] - cur_[j];
+    }
+    trial_.noalias() = G_abs_ * x.cwiseAbs();
+    for (Index j = 0; j < n_; ++j) res = std::max(res, ratio(std::abs(grad_[j]), trial_[j] + std::abs(s[j]) + std::abs(cur_[j])));
+    if (!std::isfinite(res)) res = inf;
+    rep.residual = res;
+    if (res <= settings_.tolerance || rep.iterations >= settings_.max_iterations) {
+      rep.converged = res <= settings_.tolerance;
+      if (keep_factor) {
+        const bool ok = factor_at_x();
+        SPICENN_ASSERT(ok, "G + diag(g_d) is not positive definite");
+      }
+      v = x;
+      return rep;
+    }
+    ++rep.iterations;
+    const bool ok = factor_at_x();
+    SPICENN_ASSERT(ok, "G + diag(g_d) is not positive definite");
+    step_ = -grad_;
+    K_.triangularView<Eigen::Lower>().solveInPlace(step_);
+    K_.transpose().triangularView<Eigen::Upper>().solveInPlace(step_);
+    // Line search on E(x + t·d) = E(x) + t·(Gx − s)ᵀd + ½t²·dᵀGd + Σ φ(x + t·d) − Σ φ(x).
+    const double slope = grad_.dot(step_);  // < 0 (Newton direction, K positive definite)
+    trial_.noalias() = G_ * step_;
+    const double lin = (Gv_ - s).dot(step_);
+    const double quad = 0.5 * step_.dot(trial_);
+    double phi0 = 0.0, mag = std::abs(0.5 * x.dot(Gv_)) + std::abs(s.dot(x));
+    for (Index j = 0; j < n_; ++j) {
+      const double p = law_.energy(x[j]);
+      phi0 += p;
+      mag += std::abs(p);
+    }
+    // Armijo on E. When even the predicted decrease is below what E can
+    // resolve (near the solution), a change within E's rounding noise is
+    // accepted instead: Newton then converges quadratically on the residual.
+    const double noise = 1e-14 * mag;
+    const bool at_noise = -slope <= 100.0 * noise;
+    double t = 1.0;
+    for (;;) {
+      trial_ = x + t * step_;
+      double phi = 0.0;
+      for (Index j = 0; j < n_; ++j) phi += law_.energy(trial_[j]);
+      const double dE = t * lin + t * t * quad + (phi - phi0);
+      if (std::isfinite(dE) && (dE <= 1e-4 * t * slope || (at_noise && dE <= noise))) break;
+      t *= 0.5;
+      if (t < 1e-20) break;  // no decrease possible: stalls, reported by the residual
+    }
+    if (t < 1e-20) {
+      rep.converged = false;
+      if (keep_factor) factor_at_x();
+      v = x;
+      return rep;
+    }
+    x = trial_;
+  }
+}
+
+mon_linearization mon_shockley_solver::linearization() const {
+  mon_linearization lin;
+  lin.nodes.resize(static_cast<std::size_t>(n_));
+  for (Index j = 0; j < n_; ++j) lin.nodes[j] = static_cast<int>(j);
+  lin.factor = K_.triangularView<Eigen::Lower>();
+  return lin;
+}
+
+void mon_shockley_solver::adjoint(const Eigen::Ref<const VectorXd>& rhs, Eigen::Ref<VectorXd> lambda) const {
+  lambda = rhs;
+  K_.triangularView<Eigen::Lower>().solveInPlace(lambda);
+  K_.transpose().triangularView<Eigen::Upper>().solveInPlace(lambda);
+}
+
+}  // namespace spicenn::models
