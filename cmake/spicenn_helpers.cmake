@@ -6,7 +6,7 @@ function(spicenn_add_library)
   add_library(spicenn::${ARG_NAME} ALIAS spicenn_${ARG_NAME})
   target_include_directories(spicenn_${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(spicenn_${ARG_NAME} PUBLIC ${ARG_DEPS})
-  target_compile_options(spicenn_${ARG_NAME} PRIVATE -Wall -Wextra -Wpedantic)
+  target_compile_options(spicenn_${ARG_NAME} PRIVATE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
 endfunction()
 
 # spicenn_add_test(NAME <test> SOURCES ... [LIBS ...] [LABELS ...] [TIMEOUT s])
@@ -15,7 +15,7 @@ function(spicenn_add_test)
   cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} GTest::gtest_main)
-  target_compile_options(${ARG_NAME} PRIVATE -Wall -Wextra)
+  target_compile_options(${ARG_NAME} PRIVATE -Wall -Wextra -Wno-missing-field-initializers)
   target_compile_definitions(${ARG_NAME} PRIVATE
     SPICENN_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     SPICENN_TEST_DATA_DIR="${CMAKE_CURRENT_SOURCE_DIR}/data")

@@ -1,24 +1,15 @@
-#include <fstream>
-#include <sstream>
-
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
 #include "cli/json.hpp"
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "spice/engine.hpp"
 
 namespace spicenn::cli {
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw error(fmt::format("{}: cannot open", path));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Node voltages of the current plot: vectors that are neither the sweep
 // scale nor branch currents nor device quantities.
@@ -55,7 +46,7 @@ void register_simulate(CLI::App& app) {
     spice::engine_options options;
     options.allow_control_blocks = a.allow_control;
     spice::engine eng(options);
-    eng.load(read_file(a.netlist));
+    eng.load(read_file(a.netlist, "netlist"));
     eng.command(a.analysis);
     auto names = a.probes.empty() ? node_voltage_names(eng) : a.probes;
     json_writer j;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/numbers.hpp"
 
 namespace spicenn::cli {
@@ -45,17 +46,7 @@ std::vector<std::int64_t> parse_size_list(std::string_view text, std::string_vie
 }
 
 void write_text_file(const std::filesystem::path& path, const std::string& text) {
-  auto temporary = path;
-  temporary += ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary);
-    if (!out) throw error(fmt::format("{}: cannot open for writing", temporary.string()));
-    out << text;
-    if (!out.flush()) throw error(fmt::format("{}: write failed", temporary.string()));
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) throw error(fmt::format("{}: cannot rename from {}: {}", path.string(), temporary.string(), ec.message()));
+  write_file_atomically(path, text, "file");
 }
 
 }  // namespace spicenn::cli

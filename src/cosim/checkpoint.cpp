@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/numbers.hpp"
 #include "ir/model_file.hpp"
 
@@ -48,26 +49,7 @@ void fnv(std::uint64_t& h, const void* data, std::size_t n) {
 // Writes text to path via a temporary file in the same directory, fsync and
 // rename.
 void write_atomically(const fs::path& path, const std::string& text) {
-  static std::atomic<unsigned> counter{0};
-  fs::path tmp = path;
-  tmp += fmt::format(".tmp.{}.{}", static_cast<long>(::getpid()), counter++);
-  auto fail = [&](const std::string& what) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw error(fmt::format("cannot write checkpoint file {}: {}", path.string(), what));
-  };
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(std::strerror(errno));
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-  int err = errno;
-  if (std::fclose(f) != 0 && ok) {
-    ok = false;
-    err = errno;
-  }
-  if (!ok) fail(std::strerror(err));
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) fail(ec.message());
+  write_file_atomically(path, text, "checkpoint file");
 }
 
 // Makes the renames in dir durable (best effort).

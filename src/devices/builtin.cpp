@@ -5,17 +5,12 @@
 #include <numbers>
 
 #include "core/error.hpp"
+#include "core/overloaded.hpp"
 
 namespace spicenn::devices {
 
 namespace {
 
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-overloaded(Ts...) -> overloaded<Ts...>;
 
 double bump_value(const bump_term& b, double v) {
   const double r = v / b.centre;

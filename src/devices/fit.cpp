@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/overloaded.hpp"
 #include "core/numbers.hpp"
 #include "devices/builtin.hpp"
 #include "devices/library_writer.hpp"
@@ -18,23 +20,9 @@ namespace spicenn::devices {
 
 namespace {
 
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-overloaded(Ts...) -> overloaded<Ts...>;
 
 constexpr std::size_t max_spline_knots = 200;
 
-std::string read_text_file(const std::filesystem::path& file, std::string_view what) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw error(fmt::format("cannot open {} '{}'", what, file.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw error(fmt::format("error while reading {} '{}'", what, file.string()));
-  return ss.str();
-}
 
 std::vector<std::string_view> split_lines(std::string_view text) {
   std::vector<std::string_view> lines;
@@ -193,7 +181,7 @@ iv_data parse_iv_csv(std::string_view text, std::string source_name) {
 }
 
 iv_data read_iv_csv(const std::filesystem::path& file) {
-  return parse_iv_csv(read_text_file(file, "I-V data file"), file.string());
+  return parse_iv_csv(read_file(file, "I-V data file"), file.string());
 }
 
 // ------------------------------------------------------------------ representations
@@ -423,7 +411,7 @@ void write_fitted_library(fitted_device& d, const std::filesystem::path& file) {
 
 fitted_device load_fitted_device(const std::filesystem::path& file) {
   const std::string fname = file.string();
-  const std::string text = read_text_file(file, "device library");
+  const std::string text = read_file(file, "device library");
   std::map<std::string, std::vector<std::string>> scalars;  // key -> words
   std::map<std::string, std::vector<double>> lists;
   std::map<std::string, std::size_t> key_line;

@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "core/error.hpp"
+#include "core/overloaded.hpp"
 #include "core/numbers.hpp"
 #include "devices/builtin.hpp"
 #include "devices/fit.hpp"
@@ -16,12 +17,6 @@ namespace spicenn::devices {
 
 namespace {
 
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-overloaded(Ts...) -> overloaded<Ts...>;
 
 constexpr std::size_t line_width = 100;
 

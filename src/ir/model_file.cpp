@@ -19,6 +19,7 @@
 #include <pugixml.hpp>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/numbers.hpp"
 #include "ir/names.hpp"
 #include "ir/schema.hpp"
@@ -539,26 +540,7 @@ void save_model(const model& m, const fs::path& path) {
   fs::path target = fs::absolute(path);
   std::string text = write_xml(m, rebased_devices(m, target.parent_path()));
 
-  static std::atomic<unsigned> counter{0};
-  fs::path tmp = target;
-  tmp += fmt::format(".tmp.{}.{}", static_cast<long>(::getpid()), counter++);
-  auto fail = [&](const std::string& what) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw error(fmt::format("cannot write model file {}: {}", path.string(), what));
-  };
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(std::strerror(errno));
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-  int err = errno;
-  if (std::fclose(f) != 0 && ok) {
-    ok = false;
-    err = errno;
-  }
-  if (!ok) fail(std::strerror(err));
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) fail(ec.message());
+  write_file_atomically(target, text, "model file");
 }
 
 }  // namespace spicenn::ir
