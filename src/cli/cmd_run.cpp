@@ -1,7 +1,72 @@
+// spicenn run MODEL.xml --engine software|spice --input "x0,x1,..." [--json]
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
+#include "cli/options.hpp"
+#include "core/error.hpp"
+#include "cosim/evaluator.hpp"
+#include "ir/model_file.hpp"
 
 namespace spicenn::cli {
 
-void register_run(CLI::App&) {}  // not implemented yet
+// --input as one column of the model's inputs (size "inputs", or "width0" for a KAN).
+Eigen::MatrixXd input_column(const ir::model& m, const std::string& text) {
+  auto values = parse_number_list(text, "--input");
+  auto it = m.sizes.find("inputs");
+  if (it == m.sizes.end()) it = m.sizes.find("width0");
+  if (it == m.sizes.end()) throw error("the model has no size 'inputs' (or 'width0')");
+  const auto n = static_cast<std::size_t>(it->second);
+  if (values.empty()) values.assign(n, 0.0);
+  if (values.size() != n) throw error(fmt::format("--input has {} values but the model has {} inputs", values.size(), n));
+  return Eigen::Map<const Eigen::VectorXd>(values.data(), static_cast<Eigen::Index>(n));
+}
+
+void register_run(CLI::App& app) {
+  struct args {
+    std::string model, engine = "software", input;
+    int threads = 0;
+    bool json = false;
+  };
+  static args a;
+  auto* cmd = app.add_subcommand("run",
+                                 "Evaluate a model on one input: outputs and hidden state, by the software "
+                                 "model or by ngspice");
+  cmd->add_option("model", a.model, "Model file (XML)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--engine", a.engine, "software (the family's C++ model) or spice (ngspice operating point)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"software", "spice"}));
+  cmd->add_option("--input", a.input,
+                  "Input values in normalized units (1 unit = the model's scale volt), comma-separated; default all "
+                  "zero");
+  cmd->add_option("--threads", a.threads, "Worker threads / ngspice instances; 0 = all cores")->capture_default_str();
+  cmd->add_flag("--json", a.json, R"({"outputs": [...], "hidden": [...]}; hidden lists every stage's units, stage by stage)");
+  cmd->callback([] {
+    const auto model = ir::load_model(a.model);
+    cosim::evaluator_options eo;
+    eo.threads = a.threads;
+    auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
+    const auto x = input_column(model, a.input);
+    const auto result = eval->forward(x);
+    std::vector<double> outputs(result.outputs.data(), result.outputs.data() + result.outputs.size());
+    std::vector<double> hidden;
+    for (const auto& h : result.hidden) hidden.insert(hidden.end(), h.data(), h.data() + h.size());
+    if (a.json) {
+      json_writer j;
+      j.begin_object().key("outputs").numbers(outputs).key("hidden").numbers(hidden);
+      j.key("stages").number(static_cast<double>(result.hidden.size())).key("engine").string(a.engine);
+      j.end_object();
+      fmt::print("{}\n", j.str());
+      return;
+    }
+    fmt::print("engine: {}\n", a.engine);
+    fmt::print("outputs: {:.10g}\n", fmt::join(outputs, ", "));
+    for (std::size_t s = 0; s < result.hidden.size(); ++s) {
+      const auto& h = result.hidden[s];
+      fmt::print("hidden stage {}: {:.10g}\n", s, fmt::join(std::vector<double>(h.data(), h.data() + h.size()), ", "));
+    }
+  });
+}
 
 }  // namespace spicenn::cli

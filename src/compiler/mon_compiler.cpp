@@ -25,6 +25,10 @@ std::pair<std::filesystem::path, std::string> diode_subcircuit(const ir::model& 
 
 }  // namespace
 
+std::vector<std::pair<std::string, double>> mon_precise_simulator_options() {
+  return {{"reltol", 1e-9}, {"vntol", 1e-12}, {"abstol", 1e-15}};
+}
+
 compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options) {
   if (m.kind != ir::family::mon)
     throw lowering_error(fmt::format("compile_mon: model family is '{}', not 'mon'", ir::to_string(m.kind)));
@@ -59,7 +63,11 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
     const double x = options.inputs.empty() ? 0.0 : options.inputs[k];
     w.instantiate(input_pair, {{"k", std::to_string(k)}, {"pos", pos[k]}, {"neg", neg[k]}, {"volts", spice_number(x * volt)}});
     out.input_sources.push_back("v" + pos[k]);
+    out.inverted_input_sources.push_back("e" + neg[k]);
   }
+  out.buffer_sources.resize(stages);
+  out.inverted_buffer_sources.resize(stages);
+  out.adjoint_sources.resize(stages);
 
   for (std::size_t s = 0; s < stages; ++s) {
     const std::size_t fan_in = s == 0 ? inputs : hidden;
@@ -72,6 +80,8 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
         pos[k] = fmt::format("b{}_{}", s, k);
         neg[k] = fmt::format("bn{}_{}", s, k);
         w.instantiate(buffer_pair, {{"source", hidden_node(s - 1, k)}, {"pos", pos[k]}, {"neg", neg[k]}});
+        out.buffer_sources[s].push_back("e" + pos[k]);
+        out.inverted_buffer_sources[s].push_back("e" + neg[k]);
       }
     }
     const auto prefix = fmt::format("stage{}.", s);
@@ -89,6 +99,10 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
       w.instantiate(diode_clamp, {{"name", fmt::format("d{}_{}", s, j)}, {"node", node}, {"subckt", diode}});
       if (double g = g_ground.at({j}); g > 0) w.resistor(fmt::format("rg{}_{}", s, j), node, "0", ohm / g);
       if (double b = bias.at({j}); b != 0) w.current_source(fmt::format("ib{}_{}", s, j), "0", node, b * ampere);
+      if (options.adjoint_sources) {
+        out.adjoint_sources[s].push_back(fmt::format("ij{}_{}", s, j));
+        w.current_source(out.adjoint_sources[s].back(), "0", node, 0.0);
+      }
       for (std::size_t k = j + 1; k < hidden; ++k)
         if (double g = g_between.at({j, k}); g > 0) w.resistor(fmt::format("rh{}_{}_{}", s, j, k), node, nodes[k], ohm / g);
       for (std::size_t k = 0; k < fan_in; ++k) {
@@ -118,6 +132,16 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
     }
     if (double e = readout_bias.at({o}); e != 0) w.current_source(fmt::format("ie{}", o), "0", sum, -e * ampere);
     out.output_nodes.push_back(node);
+  }
+  if (!options.simulator_options.empty()) {
+    std::string card = ".options";
+    for (const auto& [name, value] : options.simulator_options) {
+      if (!is_spice_identifier(name))
+        throw lowering_error(fmt::format("compile_mon: simulator option name '{}' is not an identifier", name));
+      card += fmt::format(" {}={}", name, spice_number(value));
+    }
+    w.blank_line();
+    w.card(card);
   }
   if (options.operating_point_card) {
     w.blank_line();

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/model.hpp"
@@ -24,11 +25,32 @@ struct mon_compile_options {
   std::vector<double> inputs;  // normalized input values; empty = all zero
   bool operating_point_card = true;  // append ".op" so `ngspice -b` prints the node voltages
   std::string source_name;  // shown in the header comment (e.g. the model file)
+  // Adds a zero current source `ij<s>_<j>` (dc 0, ac 0) from ground into
+  // every hidden node; co-simulation sets their AC magnitudes with `alter`
+  // to inject ∂L/∂v for the small-signal adjoint solve. No effect on the
+  // operating point.
+  bool adjoint_sources = false;
+  // Simulator options, written as one `.options name=value ...` card (names
+  // must be identifiers); empty = ngspice's defaults. See
+  // mon_precise_simulator_options().
+  std::vector<std::pair<std::string, double>> simulator_options;
 };
+
+// Tolerances for co-simulation: reltol=1e-9 vntol=1e-12 abstol=1e-15.
+// ngspice's defaults (reltol=1e-3) left node voltages up to 5e-4 (relative)
+// from the exact equilibrium; these give 1e-9 V (near-ideal diode) to
+// 6e-8 V (shockley_diode) (docs/cosimulation.md).
+std::vector<std::pair<std::string, double>> mon_precise_simulator_options();
 
 struct compiled_mon {
   std::string text;  // the netlist
   std::vector<std::string> input_sources;  // voltage source per input, e.g. "vx0"
+  std::vector<std::string> inverted_input_sources;  // VCVS of the inverted copy per input, e.g. "exn0"
+  // Stage s >= 1: VCVS buffers driving its inputs from stage s-1, "eb<s>_<k>"
+  // (+v) and "ebn<s>_<k>" (-v); [0] is empty.
+  std::vector<std::vector<std::string>> buffer_sources;
+  std::vector<std::vector<std::string>> inverted_buffer_sources;
+  std::vector<std::vector<std::string>> adjoint_sources;  // [stage][unit] "ij<s>_<j>" if requested
   std::vector<std::vector<std::string>> hidden_nodes;  // [stage][unit], e.g. "h0"
   std::vector<std::string> output_nodes;  // "out0", ...
   double volt = 1.0;  // physical volts per normalized unit (divide node voltages by this)

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "cosim/mon_evaluators.hpp"
 
 namespace spicenn::cosim {
 
@@ -22,8 +23,17 @@ engine_kind engine_kind_from_string(std::string_view name) {
   throw error(fmt::format("unknown engine '{}': choose software, spice or fd", name));
 }
 
-std::unique_ptr<evaluator> make_evaluator(const ir::model& m, engine_kind kind, const evaluator_options&) {
-  throw error(fmt::format("no {} evaluator for the {} family yet", to_string(kind), ir::to_string(m.kind)));
+std::unique_ptr<evaluator> make_evaluator(const ir::model& m, engine_kind kind, const evaluator_options& options) {
+  if (m.kind == ir::family::mon) {
+    switch (kind) {
+      case engine_kind::software: return make_mon_software_evaluator(m, options);
+      case engine_kind::spice: return make_mon_spice_evaluator(m, options);
+      case engine_kind::finite_differences: return make_mon_fd_evaluator(m, options);
+    }
+  }
+  throw error(fmt::format("the {} engine is not implemented yet for the {} family (implemented: mon with software, "
+                          "spice, fd)",
+                          to_string(kind), ir::to_string(m.kind)));
 }
 
 }  // namespace spicenn::cosim

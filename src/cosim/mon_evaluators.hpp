@@ -1,0 +1,74 @@
+// Evaluators for the resistor-diode MON family (models.md §2), one per engine:
+//
+//   software            models::mon (exact equilibrium, implicit gradient)
+//   spice               embedded ngspice: forward values from a batched DC
+//                       sweep, gradients by hardware linearization (one `ac`
+//                       small-signal solve per sample and stage)
+//   finite_differences  central differences of the ngspice forward loss,
+//                       recompiling the netlist per perturbed parameter
+//
+// Normally reached through cosim::make_evaluator; constructed directly by
+// tests and the benchmark.
+//
+//   auto eval = spicenn::cosim::make_mon_spice_evaluator(model, {.threads = 2});
+//   auto g = eval->gradient(x, labels);
+//   auto* spice = dynamic_cast<spicenn::cosim::mon_spice_evaluator*>(eval.get());
+//   spice->last_stats().ac_runs;   // what the last call cost
+//
+// The gradient formulas and how each quantity is read from ngspice are
+// described in docs/cosimulation.md.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cosim/evaluator.hpp"
+#include "ir/model.hpp"
+
+namespace spicenn::cosim {
+
+// ---------------------------------------------------------------- software
+
+std::unique_ptr<evaluator> make_mon_software_evaluator(const ir::model& m, const evaluator_options& options = {});
+
+// ---------------------------------------------------------------- spice
+
+// Counters of the last forward() / gradient() call of a spice evaluator.
+struct mon_spice_stats {
+  std::size_t loads = 0;    // decks parsed (one per chunk and engine)
+  std::size_t sweeps = 0;   // DC sweeps
+  std::size_t ac_runs = 0;  // small-signal solves (each includes ngspice's own operating point)
+  std::size_t alters = 0;   // alter commands
+  double seconds = 0.0;     // wall time of the call
+};
+
+class mon_spice_evaluator : public evaluator {
+ public:
+  ~mon_spice_evaluator() override = default;
+  // The compiled (un-batched) netlist of the current model, as handed to the
+  // batch sweep; for inspection and tests.
+  virtual const std::string& netlist() const = 0;
+  virtual const mon_spice_stats& last_stats() const = 0;
+  // Largest |node voltage| (volts) accepted from ngspice before a result is
+  // called implausible; derived from the model in set_model (see .cpp).
+  virtual double voltage_bound() const = 0;
+};
+
+std::unique_ptr<mon_spice_evaluator> make_mon_spice_evaluator(const ir::model& m, const evaluator_options& options = {});
+
+// ---------------------------------------------------------------- finite differences
+
+// Largest number of trainable parameter values the finite-difference engine
+// accepts (2 ngspice forward runs each).
+inline constexpr std::size_t mon_fd_max_parameters = 2000;
+
+std::unique_ptr<evaluator> make_mon_fd_evaluator(const ir::model& m, const evaluator_options& options = {});
+
+// ---------------------------------------------------------------- shared helpers
+
+// Names of the trainable tensors of a MON model, in model order.
+std::vector<std::string> mon_trainable_tensors(const ir::model& m);
+
+}  // namespace spicenn::cosim

@@ -1,0 +1,397 @@
+// The MON spice evaluator: forward values and gradients read from ngspice.
+//
+// Forward (per chunk of samples and engine): the compiled netlist, batched by
+// spice::evaluate_batch (inputs as pwl(v(spicenn_idx)) B-sources, one DC
+// sweep over the sample index), probes = every hidden node of every stage and
+// every output; node voltages ÷ scale.volt.
+//
+// Gradient (hardware linearization, models.md §2), on the same loaded chunk
+// deck, per sample k and stage s = S-1 .. 0:
+//   alter vspicenn_idx = k                       (once per sample)
+//   alter @ij<s>_<j>[acmag] = γ·r_j·ampere       (every hidden node j of stage s;
+//                                                 the other stages' sources at 0)
+//   ac lin 1 1 1                                  (ngspice's own operating point of
+//                                                 sample k, then the small-signal solve)
+//   λ_j = Re v(h<s>_<j>) / (γ·volt)
+// with r = Cᵀ ∂L/∂y for the last stage. The transfer to the previous stage,
+// r' = H_sᵀ λ_s, is read from the circuit as well: the AC branch currents of
+// the VCVS buffers that drive stage s, (i(eb<s>_<k>) − i(ebn<s>_<k>))/(γ·ampere);
+// for stage 0 the same currents of the input sources give ∂L/∂x. γ scales the
+// injection to a largest magnitude of one unit (the solve is linear).
+// Then ∂L/∂θ per stage from models::mon_element_gradients(x_s, v_s, λ_s) with
+// v from the DC sweep, and the readout gradients from ∂L/∂y and v.
+//
+// Plausibility: every node voltage of the sweep must lie within a bound
+// derived from the model (see voltage_bound_for), and every λ within the
+// bound |λ| ≤ G⁻¹|r| that holds for any diode conductances (K = G + diag(g_d)
+// is an M-matrix ≥ G, so 0 ≤ K⁻¹ ≤ G⁻¹ elementwise).
+#include <fmt/format.h>
+
+#include <Eigen/Cholesky>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <thread>
+
+#include "compiler/mon_compiler.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
+#include "cosim/mon_evaluators.hpp"
+#include "ir/schema.hpp"
+#include "models/loss.hpp"
+#include "models/mon.hpp"
+#include "spice/batch.hpp"
+#include "spice/engine.hpp"
+
+namespace spicenn::cosim {
+
+namespace {
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+MatrixXd row_major(const std::vector<double>& values, Index rows, Index cols) {
+  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(values.data(), rows, cols);
+}
+
+VectorXd vector_of(const std::vector<double>& values) {
+  return Eigen::Map<const VectorXd>(values.data(), static_cast<Index>(values.size()));
+}
+
+std::vector<double> to_row_major(const MatrixXd& m) {
+  std::vector<double> out(static_cast<std::size_t>(m.size()));
+  Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(out.data(), m.rows(), m.cols()) = m;
+  return out;
+}
+
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+// What the plausibility checks need from the parameters: per stage G⁻¹ and
+// |H| row sums, |bias|; the readout.
+struct stage_bounds {
+  MatrixXd G_inverse;   // >= 0
+  VectorXd h_abs_rows;  // Σ_k |h_pos| + |h_neg|  per node
+  VectorXd bias_abs;
+};
+
+stage_bounds bounds_of(const ir::model& m, int s) {
+  const Index n = m.size("hidden");
+  const Index in = s == 0 ? m.size("inputs") : n;
+  const auto p = fmt::format("stage{}.", s);
+  const MatrixXd gb = row_major(m.parameter(p + "g_between").values, n, n);
+  const VectorXd gg = vector_of(m.parameter(p + "g_ground").values);
+  const MatrixXd hp = row_major(m.parameter(p + "h_pos").values, n, in);
+  const MatrixXd hn = row_major(m.parameter(p + "h_neg").values, n, in);
+  MatrixXd G = -gb;
+  G.diagonal() = gg + gb.rowwise().sum() + hp.rowwise().sum() + hn.rowwise().sum();
+  Eigen::LLT<MatrixXd> llt(G);
+  if (llt.info() != Eigen::Success)
+    throw validation_error({}, fmt::format("/model/parameters/tensor[@name='{}g_ground']", p),
+                           fmt::format("stage {}: the conductance matrix G is singular (a node without a path to "
+                                       "ground or an input); the circuit has no unique operating point",
+                                       s));
+  stage_bounds b;
+  b.G_inverse = llt.solve(MatrixXd::Identity(n, n)).cwiseMax(0.0);
+  b.h_abs_rows = hp.cwiseAbs().rowwise().sum() + hn.cwiseAbs().rowwise().sum();
+  b.bias_abs = vector_of(m.parameter(p + "bias").values).cwiseAbs();
+  return b;
+}
+
+// A per-worker slice of the results.
+struct worker_result {
+  double loss_sum = 0.0;
+  mon_spice_stats stats;
+  std::exception_ptr error;
+};
+
+class mon_spice_evaluator_impl final : public mon_spice_evaluator {
+ public:
+  mon_spice_evaluator_impl(const ir::model& m, const evaluator_options& options) : options_(options) { set_model(m); }
+
+  engine_kind kind() const override { return engine_kind::spice; }
+  const std::string& netlist() const override { return net_.text; }
+  const mon_spice_stats& last_stats() const override { return stats_; }
+  double voltage_bound() const override { return last_bound_; }
+
+  void set_model(const ir::model& m) override {
+    if (m.kind != ir::family::mon) throw error(fmt::format("mon spice evaluator: model family is '{}'", ir::to_string(m.kind)));
+    ir::validate(m);  // sizes, shapes, signs, symmetry, devices
+    const auto stages = static_cast<int>(m.size("stages"));
+    compiler::mon_compile_options co;
+    co.operating_point_card = false;
+    co.adjoint_sources = true;
+    co.simulator_options = compiler::mon_precise_simulator_options();
+    co.source_name = "spicenn co-simulation";
+    net_ = compiler::compile_mon(m, co);
+    bounds_.clear();
+    for (int s = 0; s < stages; ++s) bounds_.push_back(bounds_of(m, s));
+    const Index n = m.size("hidden"), outs = m.size("outputs");
+    C_ = row_major(m.parameter("readout.weight").values, outs, n);
+    e_ = vector_of(m.parameter("readout.bias").values);
+    volt_ = m.scale.volt;
+    ampere_ = m.scale.ampere;
+    inputs_ = m.size("inputs");
+    trainable_ = mon_trainable_tensors(m);
+    // Diode reverse current (normalized) for the bound: a generous 1 uA.
+    leak_ = 1e-6 / ampere_;
+    input_branch_.clear();
+    for (const auto& src : net_.input_sources) input_branch_.push_back(spice::batch_source_name(src));
+  }
+
+  evaluation forward(const MatrixXd& x) override {
+    check_inputs(x);
+    evaluation out;
+    MatrixXd unused;
+    run(x, nullptr, out, nullptr, unused);
+    return out;
+  }
+
+  loss_gradient gradient(const MatrixXd& x, std::span<const int> labels) override {
+    check_inputs(x);
+    if (static_cast<Index>(labels.size()) != x.cols())
+      throw error(fmt::format("gradient: {} labels for {} samples", labels.size(), x.cols()));
+    loss_gradient out;
+    const auto stages = bounds_.size();
+    std::vector<MatrixXd> lambda(stages);
+    MatrixXd dy;
+    out.loss = run(x, &labels, out.forward, &lambda, out.inputs, &dy);
+    const auto& v = out.forward.hidden;
+    std::map<std::string, std::vector<double>> all;
+    for (std::size_t s = 0; s < stages; ++s) {
+      const MatrixXd& xs = s == 0 ? x : v[s - 1];
+      models::mon_store_gradient(static_cast<int>(s), models::mon_element_gradients(xs, v[s], lambda[s]), all);
+    }
+    MatrixXd dC = dy * v.back().transpose();
+    all["readout.weight"] = to_row_major(dC);
+    VectorXd de = dy.rowwise().sum();
+    all["readout.bias"] = std::vector<double>(de.data(), de.data() + de.size());
+    for (const auto& name : trainable_) {
+      auto it = all.find(name);
+      if (it == all.end()) throw internal_error(fmt::format("mon spice gradient: no gradient for '{}'", name));
+      out.parameters[name] = std::move(it->second);
+    }
+    return out;
+  }
+
+ private:
+  void check_inputs(const MatrixXd& x) const {
+    if (x.rows() != inputs_)
+      throw error(fmt::format("mon spice evaluator: input has {} rows but the model has {} inputs", x.rows(), inputs_));
+    if (!x.allFinite()) throw error("mon spice evaluator: inputs contain non-finite values");
+  }
+
+  // Largest plausible |node voltage| (volts) for inputs bounded by x_max:
+  // per stage ‖G⁻¹(|H|·1·x_max + |bias| + leak)‖∞ (the equilibrium satisfies
+  // |v| ≤ G⁻¹|s| up to the diode's reverse current), chained through the
+  // stages; the readout's ‖|C|‖∞·v_max + max|e|; then a factor 10 and 1 V of
+  // headroom. ngspice's absurd "converged" results (1e11 V) are far beyond.
+  double voltage_bound_for(double x_max) const {
+    double in = x_max, top = x_max;
+    for (const auto& b : bounds_) {
+      VectorXd src = b.h_abs_rows * in + b.bias_abs;
+      src.array() += leak_;
+      in = (b.G_inverse * src).maxCoeff();
+      top = std::max(top, in);
+    }
+    const double y = C_.cwiseAbs().rowwise().sum().maxCoeff() * in + (e_.size() ? e_.cwiseAbs().maxCoeff() : 0.0);
+    top = std::max(top, y);
+    return volt_ * (10.0 * top + 1.0);
+  }
+
+  spice::engine& engine_at(std::size_t i) {
+    while (engines_.size() <= i) engines_.push_back(std::make_unique<spice::engine>());
+    return *engines_[i];
+  }
+
+  // Runs forward (and the adjoint if lambda) over all samples; returns the
+  // mean loss (gradient) or 0.
+  double run(const MatrixXd& x, const std::span<const int>* labels, evaluation& fwd, std::vector<MatrixXd>* lambda, MatrixXd& dx,
+             MatrixXd* dy_out = nullptr) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Index B = x.cols();
+    const auto stages = bounds_.size();
+    const Index n = C_.cols(), outs = C_.rows();
+    fwd.outputs.resize(outs, B);
+    fwd.hidden.assign(stages, MatrixXd(n, B));
+    MatrixXd dy(outs, B);
+    if (lambda) {
+      lambda->assign(stages, MatrixXd::Zero(n, B));
+      dx.setZero(inputs_, B);
+    }
+    stats_ = {};
+    last_bound_ = voltage_bound_for(B ? x.cwiseAbs().maxCoeff() : 0.0);
+    if (B == 0) return 0.0;
+
+    const int threads = resolve_threads(options_.threads);
+    const Index per_engine_min = lambda ? 1 : 16;
+    const auto workers =
+        static_cast<std::size_t>(std::max<Index>(1, std::min<Index>(threads, (B + per_engine_min - 1) / per_engine_min)));
+    for (std::size_t w = 0; w < workers; ++w) engine_at(w);
+    std::vector<worker_result> results(workers);
+    auto work = [&](std::size_t w) {
+      try {
+        const Index b0 = B * static_cast<Index>(w) / static_cast<Index>(workers);
+        const Index b1 = B * static_cast<Index>(w + 1) / static_cast<Index>(workers);
+        run_range(*engines_[w], x, labels, b0, b1, fwd, dy, lambda, dx, results[w]);
+      } catch (...) {
+        results[w].error = std::current_exception();
+      }
+    };
+    if (workers == 1) {
+      work(0);
+    } else {
+      std::vector<std::thread> pool;
+      for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
+      work(0);
+      for (auto& t : pool) t.join();
+    }
+    double loss = 0.0;
+    for (const auto& r : results) {
+      if (r.error) std::rethrow_exception(r.error);
+      loss += r.loss_sum;
+      stats_.loads += r.stats.loads;
+      stats_.sweeps += r.stats.sweeps;
+      stats_.ac_runs += r.stats.ac_runs;
+      stats_.alters += r.stats.alters;
+    }
+    stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (dy_out) *dy_out = std::move(dy);
+    return labels ? loss / static_cast<double>(B) : 0.0;
+  }
+
+  void run_range(spice::engine& eng, const MatrixXd& x, const std::span<const int>* labels, Index b0, Index b1, evaluation& fwd,
+                 MatrixXd& dy, std::vector<MatrixXd>* lambda, MatrixXd& dx, worker_result& res) {
+    const auto stages = bounds_.size();
+    const Index n = C_.cols(), outs = C_.rows();
+    std::vector<std::string> probes;
+    for (const auto& stage : net_.hidden_nodes)
+      for (const auto& node : stage) probes.push_back(fmt::format("v({})", node));
+    for (const auto& node : net_.output_nodes) probes.push_back(fmt::format("v({})", node));
+    const Index B = x.cols();
+    const auto chunk = static_cast<Index>(std::max<std::size_t>(options_.spice_chunk, 1));
+    spice::batch_options bo;
+    bo.voltage_bound = last_bound_;
+    for (Index c0 = b0; c0 < b1; c0 += chunk) {
+      const Index m = std::min(chunk, b1 - c0);
+      bo.chunk_size = static_cast<std::size_t>(m);
+      const MatrixXd samples = x.middleCols(c0, m).transpose() * volt_;
+      MatrixXd values;
+      try {
+        values = spice::evaluate_batch(eng, net_.text, net_.input_sources, samples, probes, bo);
+      } catch (const spice::spice_error& e) {
+        throw simulation_error(fmt::format("mon spice forward, samples {}..{}: {}", c0, c0 + m - 1, e.what()));
+      }
+      ++res.stats.loads;
+      ++res.stats.sweeps;
+      Index col = 0;
+      for (std::size_t s = 0; s < stages; ++s)
+        for (Index j = 0; j < n; ++j, ++col) fwd.hidden[s].row(j).segment(c0, m) = values.col(col).transpose() / volt_;
+      for (Index o = 0; o < outs; ++o, ++col) fwd.outputs.row(o).segment(c0, m) = values.col(col).transpose() / volt_;
+      if (!labels) continue;
+
+      MatrixXd dyc;
+      res.loss_sum +=
+          models::softmax_cross_entropy(fwd.outputs.middleCols(c0, m), labels->subspan(c0, m), &dyc, models::reduction::sum);
+      dyc /= static_cast<double>(B);
+      dy.middleCols(c0, m) = dyc;
+      if (!lambda) continue;
+      adjoint_chunk(eng, c0, m, dyc, *lambda, dx, res);
+    }
+  }
+
+  // Per sample of the loaded chunk deck: the stage-by-stage AC solves.
+  void adjoint_chunk(spice::engine& eng, Index c0, Index m, const MatrixXd& dyc, std::vector<MatrixXd>& lambda, MatrixXd& dx,
+                     worker_result& res) {
+    const auto stages = bounds_.size();
+    const Index n = C_.cols();
+    std::vector<std::vector<double>> injected(stages, std::vector<double>(static_cast<std::size_t>(n), 0.0));
+    auto set_injection = [&](std::size_t s, Index j, double amps) {
+      double& cur = injected[s][static_cast<std::size_t>(j)];
+      if (cur == amps) return;
+      eng.alter(net_.adjoint_sources[s][static_cast<std::size_t>(j)], "acmag", amps);
+      cur = amps;
+      ++res.stats.alters;
+    };
+    auto real_of = [&](const std::string& vec) {
+      auto values = eng.complex_vector(vec);
+      if (values.size() != 1)
+        throw simulation_error(fmt::format("mon spice gradient: ac vector '{}' has {} points, expected 1", vec, values.size()));
+      return values[0].real();
+    };
+    for (Index r = 0; r < m; ++r) {
+      const Index b = c0 + r;
+      VectorXd rhs = C_.transpose() * dyc.col(r);  // ∂L/∂v of the last stage
+      eng.alter(std::string(spice::sample_index_source), static_cast<double>(r));
+      ++res.stats.alters;
+      for (std::size_t s = stages; s-- > 0;) {
+        const double top = rhs.cwiseAbs().maxCoeff();
+        if (!(top > 0.0)) break;  // no loss signal: λ = 0 here and below
+        if (!std::isfinite(top)) throw simulation_error("mon spice gradient: non-finite ∂L/∂v");
+        const double gamma = 1.0 / top;
+        for (std::size_t t = 0; t < stages; ++t)
+          for (Index j = 0; j < n; ++j) set_injection(t, j, t == s ? rhs[j] * gamma * ampere_ : 0.0);
+        try {
+          eng.ac(spice::ac_sweep::lin, 1, 1.0, 1.0);
+        } catch (const spice::spice_error& e) {
+          throw simulation_error(fmt::format("mon spice gradient, sample {}, stage {} small-signal solve: {}", b, s, e.what()));
+        }
+        ++res.stats.ac_runs;
+        // λ of stage s (normalized) and its plausibility: |λ| ≤ G⁻¹|r|.
+        const VectorXd limit = bounds_[s].G_inverse * rhs.cwiseAbs();
+        const double slack = 1e-9 * limit.maxCoeff() + 1e-300;
+        for (Index j = 0; j < n; ++j) {
+          const auto& node = net_.hidden_nodes[s][static_cast<std::size_t>(j)];
+          const double l = real_of(fmt::format("v({})", node)) / (gamma * volt_);
+          if (!std::isfinite(l) || std::abs(l) > limit[j] * (1.0 + 1e-6) + slack)
+            throw simulation_error(
+                fmt::format("mon spice gradient, sample {}: implausible small-signal solution at node '{}' (stage {}): "
+                            "λ = {} but any diode conductances give |λ| <= {}; ngspice's operating point for the AC "
+                            "analysis is probably wrong",
+                            b, node, s, format_double(l), format_double(limit[j])));
+          lambda[s](j, b) = l;
+        }
+        // Transfer to the previous stage (or the inputs) from the AC branch
+        // currents of the sources driving stage s.
+        const auto& pos = s == 0 ? input_branch_ : net_.buffer_sources[s];
+        const auto& neg = s == 0 ? net_.inverted_input_sources : net_.inverted_buffer_sources[s];
+        VectorXd next(static_cast<Index>(pos.size()));
+        for (std::size_t k = 0; k < pos.size(); ++k)
+          next[static_cast<Index>(k)] = (real_of(pos[k] + "#branch") - real_of(neg[k] + "#branch")) / (gamma * ampere_);
+        if (s == 0)
+          dx.col(b) = next;
+        else
+          rhs = next;
+      }
+    }
+    // Leave the deck's injections at zero (the deck is replaced per chunk anyway).
+    for (std::size_t t = 0; t < stages; ++t)
+      for (Index j = 0; j < n; ++j) set_injection(t, j, 0.0);
+  }
+
+  evaluator_options options_;
+  compiler::compiled_mon net_;
+  std::vector<stage_bounds> bounds_;
+  MatrixXd C_;
+  VectorXd e_;
+  double volt_ = 1.0, ampere_ = 1e-4, leak_ = 0.0;
+  Index inputs_ = 0;
+  std::vector<std::string> trainable_;
+  std::vector<std::string> input_branch_;
+  std::vector<std::unique_ptr<spice::engine>> engines_;
+  mon_spice_stats stats_;
+  double last_bound_ = 0.0;
+};
+
+}  // namespace
+
+std::unique_ptr<mon_spice_evaluator> make_mon_spice_evaluator(const ir::model& m, const evaluator_options& options) {
+  return std::make_unique<mon_spice_evaluator_impl>(m, options);
+}
+
+}  // namespace spicenn::cosim

@@ -1,0 +1,238 @@
+#include "cosim/verify.hpp"
+
+#include <fmt/format.h>
+
+#include <Eigen/Cholesky>
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.hpp"
+#include "core/random.hpp"
+#include "cosim/mon_evaluators.hpp"
+#include "devices/device.hpp"
+
+namespace spicenn::cosim {
+
+namespace {
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+// ngspice's default gmin: a conductance it puts across every diode junction.
+constexpr double ngspice_gmin = 1e-12;
+
+MatrixXd row_major(const std::vector<double>& values, Index rows, Index cols) {
+  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(values.data(), rows, cols);
+}
+
+std::optional<devices::shockley_parameters> diode_law(const ir::model& m) {
+  const auto* ref = m.find_device("diode");
+  if (!ref) return std::nullopt;
+  const auto* dev = devices::builtin_devices().find(ref->name);
+  if (!dev) return std::nullopt;
+  return dev->shockley();
+}
+
+std::string summary_of(const ir::model& m) {
+  const auto* d = m.find_device("diode");
+  const auto it = m.options.find("diode");
+  return fmt::format("mon {}-{}-{}, {} stage(s), diode {} ({})", m.size("inputs"), m.size("hidden"), m.size("outputs"),
+                     m.size("stages"), it == m.options.end() ? "?" : it->second, d ? d->name : "?");
+}
+
+verify_check make_check(std::string quantity, std::string reference, const MatrixXd& got, const MatrixXd& ref, double tolerance,
+                        bool relative, bool judged) {
+  verify_check c;
+  c.quantity = std::move(quantity);
+  c.reference = std::move(reference);
+  if (got.rows() != ref.rows() || got.cols() != ref.cols())
+    throw internal_error(fmt::format("verify: '{}' has shape {}x{} but the reference {}x{}", c.quantity, got.rows(), got.cols(),
+                                     ref.rows(), ref.cols()));
+  c.max_abs = got.size() ? (got - ref).cwiseAbs().maxCoeff() : 0.0;
+  c.scale = ref.size() ? ref.cwiseAbs().maxCoeff() : 0.0;
+  c.max_rel = c.scale > 0 ? c.max_abs / c.scale : 0.0;
+  c.tolerance = tolerance;
+  c.relative = relative;
+  c.judged = judged;
+  const double measured = relative ? (c.scale > 0 ? c.max_rel : c.max_abs) : c.max_abs;
+  c.passed = std::isfinite(measured) && measured <= tolerance;
+  return c;
+}
+
+MatrixXd as_matrix(const std::vector<double>& v) { return Eigen::Map<const VectorXd>(v.data(), static_cast<Index>(v.size())); }
+
+void compare_forward(verify_report& r, const evaluation& got, const evaluation& ref, const std::string& label, double hidden_tol,
+                     double output_tol, bool judged) {
+  r.checks.push_back(make_check("outputs", label, got.outputs, ref.outputs, output_tol, false, judged));
+  for (std::size_t s = 0; s < ref.hidden.size(); ++s)
+    r.checks.push_back(
+        make_check(fmt::format("hidden stage {}", s), label, got.hidden[s], ref.hidden[s], hidden_tol, false, judged));
+}
+
+void compare_gradient(verify_report& r, const loss_gradient& got, const loss_gradient& ref, const std::string& label, double tol,
+                      bool judged) {
+  for (const auto& [name, values] : ref.parameters) {
+    auto it = got.parameters.find(name);
+    if (it == got.parameters.end()) throw internal_error(fmt::format("verify: spice gave no gradient for '{}'", name));
+    r.checks.push_back(make_check("gradient " + name, label, as_matrix(it->second), as_matrix(values), tol, true, judged));
+  }
+  r.checks.push_back(make_check("gradient inputs", label, got.inputs, ref.inputs, tol, true, judged));
+}
+
+}  // namespace
+
+mon_ideal_bound mon_ideal_deviation_bound(const ir::model& m, const MatrixXd& x, const evaluation& ideal) {
+  const auto law = diode_law(m);
+  if (!law)
+    throw error(fmt::format("ideal-diode bound: the diode device '{}' has no Shockley parameters",
+                            m.find_device("diode") ? m.find_device("diode")->name : "?"));
+  const double volt = m.scale.volt, ampere = m.scale.ampere;
+  const double nvt = law->n * law->vt / volt, is = law->is / ampere;
+  const Index n = m.size("hidden"), stages = m.size("stages");
+  if (static_cast<Index>(ideal.hidden.size()) != stages) throw error("ideal-diode bound: hidden state per stage missing");
+  mon_ideal_bound out;
+  double previous = 0.0;  // bound of the stage's inputs (0 for the data)
+  for (Index s = 0; s < stages; ++s) {
+    const Index in = s == 0 ? m.size("inputs") : n;
+    const auto p = fmt::format("stage{}.", s);
+    const MatrixXd gb = row_major(m.parameter(p + "g_between").values, n, n);
+    const MatrixXd hp = row_major(m.parameter(p + "h_pos").values, n, in);
+    const MatrixXd hn = row_major(m.parameter(p + "h_neg").values, n, in);
+    const VectorXd gg = Eigen::Map<const VectorXd>(m.parameter(p + "g_ground").values.data(), n);
+    const VectorXd bias = Eigen::Map<const VectorXd>(m.parameter(p + "bias").values.data(), n);
+    MatrixXd G = -gb;
+    G.diagonal() = gg + gb.rowwise().sum() + hp.rowwise().sum() + hn.rowwise().sum();
+    const MatrixXd Ginv = G.llt().solve(MatrixXd::Identity(n, n));
+    const double ginv_norm = Ginv.cwiseAbs().rowwise().sum().maxCoeff();
+    const MatrixXd& xs = s == 0 ? x : ideal.hidden[static_cast<std::size_t>(s - 1)];
+    const MatrixXd& v = ideal.hidden[static_cast<std::size_t>(s)];
+    MatrixXd w = G * v - (hp - hn) * xs;
+    w.colwise() -= bias;
+    // Currents of the near-ideal diodes exceed the ideal clamping currents w
+    // by at most the off-diagonal conductances times the deviation (and the
+    // input conductances times the previous stage's deviation).
+    const VectorXd off = gb.rowwise().sum();
+    const VectorXd habs = hp.rowwise().sum() + hn.rowwise().sum();
+    const VectorXd wmax = w.cwiseMax(0.0).rowwise().maxCoeff();
+    // Reverse current: I_S plus ngspice's gmin across the junction at |v| + 1 V.
+    const double leak = is + ngspice_gmin * (v.cwiseAbs().maxCoeff() * volt + 1.0) / ampere;
+    double delta = 10.0 / volt;  // start above any possible deviation (10 V); the map is monotone
+    double drop = 0.0;
+    for (int it = 0; it < 20; ++it) {
+      const double current = (wmax + habs * previous + off * delta).maxCoeff();
+      drop = nvt * std::log1p(std::max(current, 0.0) / is);
+      delta = drop + leak * ginv_norm;
+    }
+    out.forward_drop = std::max(out.forward_drop, drop);
+    // The ideal stage is Lipschitz in its inputs with G⁻¹|H| (rows sum to
+    // <= 1, since G's row sums include every input conductance).
+    const double rho = (Ginv * (hp + hn)).rowwise().sum().maxCoeff();
+    previous = rho * previous + delta;
+    out.hidden = std::max(out.hidden, previous);
+  }
+  const MatrixXd C = row_major(m.parameter("readout.weight").values, m.size("outputs"), n);
+  out.outputs = C.cwiseAbs().rowwise().sum().maxCoeff() * previous;
+  return out;
+}
+
+verify_report verify_mon(const ir::model& model, const verify_options& options) { return verify_mon(model, model, options); }
+
+verify_report verify_mon(const ir::model& circuit, const ir::model& reference, const verify_options& options) {
+  if (circuit.kind != ir::family::mon || reference.kind != ir::family::mon)
+    throw error("verify: only the mon family is implemented so far");
+  for (const char* size : {"inputs", "hidden", "outputs", "stages"})
+    if (circuit.size(size) != reference.size(size))
+      throw error(fmt::format("verify: the circuit and reference models differ in size '{}'", size));
+  if (options.samples == 0) throw error("verify: --samples must be at least 1");
+
+  verify_report r;
+  r.model_summary = summary_of(circuit);
+  r.samples = options.samples;
+  r.seed = options.seed;
+  r.volt = circuit.scale.volt;
+  if (options.input_range) {
+    r.input_range = *options.input_range;
+  } else {
+    const auto& data = circuit.origin.data;
+    const bool images = data == "mnist" || data == "fashion-mnist";
+    r.input_range = images ? std::pair{0.0, 1.0} : std::pair{-1.0, 1.0};
+  }
+  if (!(r.input_range.first <= r.input_range.second))
+    throw error(fmt::format("verify: input range [{}, {}] is empty", r.input_range.first, r.input_range.second));
+
+  const Index inputs = circuit.size("inputs"), outputs = circuit.size("outputs");
+  const auto B = static_cast<Index>(options.samples);
+  rng gen(options.seed);
+  MatrixXd x(inputs, B);
+  for (Index b = 0; b < B; ++b)
+    for (Index k = 0; k < inputs; ++k) x(k, b) = gen.uniform(r.input_range.first, r.input_range.second);
+  std::vector<int> labels(static_cast<std::size_t>(B));
+  for (auto& l : labels) l = static_cast<int>(gen.below(static_cast<std::uint64_t>(outputs)));
+
+  if (outputs == 1)
+    r.notes.push_back(
+        "one output: the softmax cross-entropy and its gradient are identically zero, so the gradient "
+        "checks compare zeros");
+  evaluator_options eo;
+  eo.threads = options.threads;
+  auto spice = make_mon_spice_evaluator(circuit, eo);
+  const auto got = spice->gradient(x, labels);
+
+  const double fwd_tol = options.forward_tolerance_volts / r.volt;
+  const std::string diode = circuit.option("diode");
+  const auto law = diode_law(reference);
+  const std::string device = reference.find_device("diode") ? reference.find_device("diode")->name : "?";
+  auto exact = reference;
+  exact.options["diode"] = "shockley";
+  if (diode == "shockley" || law) {
+    const std::string label = fmt::format("software, {} law", device);
+    const auto ref = make_mon_software_evaluator(exact, eo)->gradient(x, labels);
+    compare_forward(r, got.forward, ref.forward, label, fwd_tol, fwd_tol, true);
+    // |ΔL| <= ‖softmax − onehot‖₁ · max|Δy| <= 2 max|Δy| per sample.
+    r.checks.push_back(make_check("loss", label, MatrixXd::Constant(1, 1, got.loss), MatrixXd::Constant(1, 1, ref.loss),
+                                  2.0 * fwd_tol, false, true));
+    compare_gradient(r, got, ref, label, options.gradient_tolerance, true);
+  }
+  if (diode == "ideal") {
+    const auto ref = make_mon_software_evaluator(reference, eo)->gradient(x, labels);
+    if (law) {
+      const auto bound = mon_ideal_deviation_bound(reference, x, ref.forward);
+      compare_forward(r, got.forward, ref.forward, "ideal MON (forward-drop bound)", bound.hidden + fwd_tol,
+                      bound.outputs + fwd_tol, true);
+    } else {
+      // No Shockley parameters: no derived bound; report only.
+      r.notes.push_back(
+          fmt::format("diode device '{}' has no Shockley parameters: no exact-law reference and no "
+                      "forward-drop bound; the ideal-MON comparison is reported only",
+                      device));
+      compare_forward(r, got.forward, ref.forward, "ideal MON (no bound: device has no Shockley law)", 0.0, 0.0, false);
+    }
+    compare_gradient(r, got, ref, "ideal MON (reported only)", options.gradient_tolerance, false);
+  }
+  for (const auto& c : r.checks)
+    if (c.judged && !c.passed) r.passed = false;
+  return r;
+}
+
+std::string to_text(const verify_report& r) {
+  std::string out = fmt::format("verify: {}; {} samples, seed {}, inputs ~ U({}, {}); units: normalized (1 = {} V)\n",
+                                r.model_summary, r.samples, r.seed, r.input_range.first, r.input_range.second, r.volt);
+  out += fmt::format("  {:<26} {:<40} {:>10} {:>10} {:>10} {:>16}  {}\n", "quantity", "reference", "max|diff|", "scale",
+                     "relative", "tolerance", "");
+  std::size_t judged = 0, failed = 0;
+  for (const auto& c : r.checks) {
+    const std::string tol = c.judged ? fmt::format("{:.3g} {}", c.tolerance, c.relative ? "rel" : "abs") : "-";
+    const char* verdict = !c.judged ? "(reported)" : c.passed ? "ok" : "FAILED";
+    judged += c.judged ? 1 : 0;
+    failed += c.judged && !c.passed ? 1 : 0;
+    out += fmt::format("  {:<26} {:<40} {:>10.3g} {:>10.3g} {:>10.3g} {:>16}  {}\n", c.quantity, c.reference, c.max_abs, c.scale,
+                       c.max_rel, tol, verdict);
+  }
+  for (const auto& n : r.notes) out += "note: " + n + "\n";
+  out += r.passed ? fmt::format("PASSED ({} checks within tolerance)\n", judged)
+                  : fmt::format("FAILED ({} of {} checks beyond tolerance)\n", failed, judged);
+  return out;
+}
+
+}  // namespace spicenn::cosim

@@ -1,0 +1,1 @@
+spicenn_add_test(NAME test_mon_cosim SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_mon_cosim.cpp LIBS spicenn::cosim LABELS spice)

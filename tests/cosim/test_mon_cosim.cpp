@@ -1,0 +1,404 @@
+// MON co-simulation: ngspice forward values and hardware-linearization
+// gradients against the software model, against finite differences through
+// ngspice, and the verify report. Tolerances are derived in
+// docs/cosimulation.md; every comparison prints its measured deviation.
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/random.hpp"
+#include "cosim/evaluator.hpp"
+#include "cosim/mon_evaluators.hpp"
+#include "cosim/verify.hpp"
+#include "devices/device.hpp"
+#include "ir/init.hpp"
+#include "models/loss.hpp"
+#include "models/mon.hpp"
+
+namespace spicenn::cosim {
+namespace {
+
+using Eigen::MatrixXd;
+
+MatrixXd random_inputs(Eigen::Index inputs, Eigen::Index batch, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  rng r(seed);
+  MatrixXd x(inputs, batch);
+  for (Eigen::Index b = 0; b < batch; ++b)
+    for (Eigen::Index k = 0; k < inputs; ++k) x(k, b) = r.uniform(lo, hi);
+  return x;
+}
+
+std::vector<int> random_labels(Eigen::Index batch, int classes, std::uint64_t seed) {
+  rng r(seed);
+  std::vector<int> y(static_cast<std::size_t>(batch));
+  for (auto& v : y) v = static_cast<int>(r.below(static_cast<std::uint64_t>(classes)));
+  return y;
+}
+
+double max_abs_diff(const MatrixXd& a, const MatrixXd& b) {
+  EXPECT_EQ(a.rows(), b.rows());
+  EXPECT_EQ(a.cols(), b.cols());
+  return (a - b).cwiseAbs().maxCoeff();
+}
+
+// The model with the diode's exact Shockley law in the software model:
+// option diode=shockley, same device (ideal_diode has IS = 1 fA, N = 0.001).
+ir::model exact_law(ir::model m) {
+  m.options["diode"] = "shockley";
+  return m;
+}
+
+// Largest deviation of every gradient tensor relative to that tensor's
+// largest magnitude (in the reference), and the inputs likewise.
+struct gradient_deviation {
+  double worst = 0.0;
+  std::string where;
+};
+
+gradient_deviation compare_gradients(const loss_gradient& got, const loss_gradient& ref) {
+  gradient_deviation d;
+  EXPECT_EQ(got.parameters.size(), ref.parameters.size());
+  for (const auto& [name, r] : ref.parameters) {
+    auto it = got.parameters.find(name);
+    if (it == got.parameters.end()) {
+      ADD_FAILURE() << "missing gradient " << name;
+      continue;
+    }
+    const auto& g = it->second;
+    EXPECT_EQ(g.size(), r.size()) << name;
+    double scale = 0.0, diff = 0.0;
+    for (std::size_t i = 0; i < r.size() && i < g.size(); ++i) {
+      scale = std::max(scale, std::abs(r[i]));
+      diff = std::max(diff, std::abs(g[i] - r[i]));
+    }
+    const double rel = scale > 0 ? diff / scale : diff;
+    if (rel >= d.worst) d = {rel, name};
+  }
+  const double scale = ref.inputs.cwiseAbs().maxCoeff();
+  const double rel = max_abs_diff(got.inputs, ref.inputs) / (scale > 0 ? scale : 1.0);
+  if (rel >= d.worst) d = {rel, "inputs"};
+  return d;
+}
+
+// ------------------------------------------------------------ software evaluator
+
+TEST(MonCosim, DispatchRefusesOtherFamiliesByName) {
+  auto kan = ir::init_kan({4, 3}, {"z15"}, 1);
+  try {
+    make_evaluator(kan, engine_kind::spice);
+    ADD_FAILURE() << "no error";
+  } catch (const error& e) {
+    EXPECT_NE(std::string(e.what()).find("kan"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not implemented"), std::string::npos) << e.what();
+  }
+}
+
+TEST(MonCosim, SoftwareEvaluatorGradientMatchesItsOwnLossByCentralDifferences) {
+  // Wiring check of the wrapper (names, trainable filter, mean loss); the
+  // model's own gradient is tested in tests/models.
+  auto m = ir::init_mon(3, 4, 3, 2, 5, "shockley");
+  m.parameter("readout.bias").trainable = false;
+  const MatrixXd x = random_inputs(3, 5, 11);
+  const auto labels = random_labels(5, 3, 12);
+  auto eval = make_evaluator(m, engine_kind::software);
+  const auto g = eval->gradient(x, labels);
+  EXPECT_EQ(g.parameters.count("readout.bias"), 0u);
+  ASSERT_EQ(g.parameters.size(), 11u);
+  EXPECT_NEAR(g.loss, models::softmax_cross_entropy(eval->forward(x).outputs, labels), 1e-12);
+  const double h = 1e-6;
+  for (const auto& [name, grad] : g.parameters) {
+    for (std::size_t i : {std::size_t{0}, grad.size() / 2, grad.size() - 1}) {
+      auto mp = m, mm = m;
+      auto& tp = mp.parameter(name);
+      if (tp.kind == ir::constraint::symmetric_nonnegative) {
+        const std::size_t n = tp.shape[0], a = i / n, b = i % n;
+        if (a == b) continue;
+        mp.parameter(name).values[a * n + b] += h, mp.parameter(name).values[b * n + a] += h;
+        mm.parameter(name).values[a * n + b] -= h, mm.parameter(name).values[b * n + a] -= h;
+      } else {
+        mp.parameter(name).values[i] += h;
+        mm.parameter(name).values[i] -= h;
+      }
+      eval->set_model(mp);
+      const double lp = models::softmax_cross_entropy(eval->forward(x).outputs, labels);
+      eval->set_model(mm);
+      const double lm = models::softmax_cross_entropy(eval->forward(x).outputs, labels);
+      EXPECT_NEAR(grad[i], (lp - lm) / (2 * h), 1e-6 * std::max(1.0, std::abs(grad[i]))) << name << "[" << i << "]";
+    }
+  }
+}
+
+// ------------------------------------------------------------ spice forward
+
+TEST(MonCosim, SpiceForwardMatchesSoftwareWithShockleyDiodesTo1uV) {
+  for (int stages : {1, 2}) {
+    const auto m = ir::init_mon(4, 6, 3, stages, 21 + stages, "shockley");
+    const MatrixXd x = random_inputs(4, 12, 31);
+    auto sw = make_evaluator(m, engine_kind::software);
+    auto sp = make_evaluator(m, engine_kind::spice);
+    const auto a = sp->forward(x), b = sw->forward(x);
+    ASSERT_EQ(a.hidden.size(), static_cast<std::size_t>(stages));
+    double dv = 0.0;
+    for (int s = 0; s < stages; ++s) dv = std::max(dv, max_abs_diff(a.hidden[s], b.hidden[s]));
+    const double dy = max_abs_diff(a.outputs, b.outputs);
+    std::printf("[measured] shockley, %d stage(s): max |dv| = %.3g V, max |dy| = %.3g V (signal scale %.3g V)\n", stages, dv, dy,
+                b.hidden.back().cwiseAbs().maxCoeff());
+    EXPECT_LE(dv, 1e-6);
+    EXPECT_LE(dy, 1e-6);
+  }
+}
+
+TEST(MonCosim, SpiceForwardOfTheNearIdealDiodeMatchesItsExactLawTo1uV) {
+  // Convergence of ngspice with IS = 1 fA, N = 0.001 at the tight tolerances.
+  for (int stages : {1, 2}) {
+    const auto m = ir::init_mon(4, 6, 3, stages, 41 + stages, "ideal");
+    const MatrixXd x = random_inputs(4, 12, 51);
+    auto sp = make_evaluator(m, engine_kind::spice);
+    auto law = make_evaluator(exact_law(m), engine_kind::software);
+    const auto a = sp->forward(x), b = law->forward(x);
+    double dv = 0.0;
+    for (int s = 0; s < stages; ++s) dv = std::max(dv, max_abs_diff(a.hidden[s], b.hidden[s]));
+    const double dy = max_abs_diff(a.outputs, b.outputs);
+    std::printf("[measured] ideal_diode vs its exact law, %d stage(s): max |dv| = %.3g V, max |dy| = %.3g V\n", stages, dv, dy);
+    EXPECT_LE(dv, 1e-6);
+    EXPECT_LE(dy, 1e-6);
+  }
+}
+
+TEST(MonCosim, SpiceForwardOfTheNearIdealDiodeIsWithinTheForwardDropBoundOfTheIdealMon) {
+  for (int stages : {1, 2}) {
+    const auto m = ir::init_mon(4, 6, 3, stages, 61 + stages, "ideal");
+    const MatrixXd x = random_inputs(4, 16, 71);
+    auto sp = make_evaluator(m, engine_kind::spice);
+    auto sw = make_evaluator(m, engine_kind::software);
+    const auto a = sp->forward(x), b = sw->forward(x);
+    const auto bound = mon_ideal_deviation_bound(m, x, b);
+    double dv = 0.0;
+    for (int s = 0; s < stages; ++s) dv = std::max(dv, max_abs_diff(a.hidden[s], b.hidden[s]));
+    // The derivation also says that, for the same inputs, the near-ideal
+    // voltages lie below the ideal ones (stage 0; later stages see different inputs).
+    const double below = (a.hidden[0] - b.hidden[0]).maxCoeff();
+    const double dy = max_abs_diff(a.outputs, b.outputs);
+    const double scale = b.hidden.back().cwiseAbs().maxCoeff();
+    std::printf(
+        "[measured] ideal_diode vs ideal MON, %d stage(s): max |dv| = %.3g V (bound %.3g V), max |dy| = "
+        "%.3g V (bound %.3g V), signal scale %.3g V\n",
+        stages, dv, bound.hidden, dy, bound.outputs, scale);
+    EXPECT_LE(dv, bound.hidden + 1e-6);
+    EXPECT_LE(dy, bound.outputs + 1e-6);
+    EXPECT_LE(below, 1e-6);
+    EXPECT_GT(dv, 1e-5) << "the near-ideal diode's forward drop should be visible";
+    // Per stage the bound is the forward drop at the largest diode current
+    // (0.64 mV at 0.1 mA): below 1e-3 of the 1 V unit; a cascade adds up.
+    EXPECT_LE(bound.forward_drop * m.scale.volt, 1e-3);
+    EXPECT_LE(bound.hidden * m.scale.volt, 1e-3 * stages);
+  }
+}
+
+// ------------------------------------------------------------ spice gradient
+
+TEST(MonCosim, SpiceGradientMatchesTheSoftwareImplicitGradientWithShockleyDiodes) {
+  for (int stages : {1, 2, 3}) {
+    const auto m = ir::init_mon(4, 6, 3, stages, 81 + stages, "shockley");
+    const MatrixXd x = random_inputs(4, 6, 91);
+    const auto labels = random_labels(6, 3, 92);
+    auto sw = make_evaluator(m, engine_kind::software);
+    auto sp = make_evaluator(m, engine_kind::spice);
+    const auto a = sp->gradient(x, labels), b = sw->gradient(x, labels);
+    const auto d = compare_gradients(a, b);
+    std::printf(
+        "[measured] spice vs software gradient, shockley, %d stage(s): loss %.12g vs %.12g, worst relative "
+        "deviation %.3g (%s)\n",
+        stages, a.loss, b.loss, d.worst, d.where.c_str());
+    EXPECT_NEAR(a.loss, b.loss, 1e-6);
+    EXPECT_LE(d.worst, 1e-5) << d.where;
+  }
+}
+
+TEST(MonCosim, SpiceGradientOfTheNearIdealDiodeMatchesItsExactLaw) {
+  for (int stages : {1, 2}) {
+    const auto m = ir::init_mon(4, 6, 3, stages, 101 + stages, "ideal");
+    const MatrixXd x = random_inputs(4, 6, 111);
+    const auto labels = random_labels(6, 3, 112);
+    auto sp = make_evaluator(m, engine_kind::spice);
+    auto law = make_evaluator(exact_law(m), engine_kind::software);
+    const auto d = compare_gradients(sp->gradient(x, labels), law->gradient(x, labels));
+    std::printf(
+        "[measured] spice vs software gradient, ideal_diode exact law, %d stage(s): worst relative deviation "
+        "%.3g (%s)\n",
+        stages, d.worst, d.where.c_str());
+    EXPECT_LE(d.worst, 1e-5) << d.where;
+  }
+}
+
+TEST(MonCosim, SpiceGradientOfTheNearIdealDiodeMatchesTheIdealMonAwayFromKinks) {
+  // Samples whose ideal solution has every node either well off its diode
+  // (v_j >= 0.05) or clamped with a clear current (w_j = (Gv - s)_j >= 0.05).
+  // To first order the near-ideal circuit differs by (a) the forward drop
+  // V_f ~ 0.65 mV shifting free nodes, relative V_f / min v_free, and (b) the
+  // finite diode conductance g_d = w / (N V_T) leaving λ_j ~ G_jj / g_d of
+  // the free value on clamped nodes. The gradient deviation, relative to
+  // each tensor's scale, must stay within the larger of the two.
+  for (int stages : {1, 2}) {
+    const auto m = ir::init_mon(4, 6, 3, stages, 182 + 2 * (stages - 1), "ideal");  // seeds 182, 184
+    const auto net = models::mon_network::from_model(m);
+    auto sw = make_evaluator(m, engine_kind::software);
+    const MatrixXd pool = random_inputs(4, 400, 191);
+    const auto f = sw->forward(pool);
+    const double margin = stages == 1 ? 0.05 : 0.01, nvt = 0.001 * 0.025864917007157463;  // ideal_diode, scale volt = 1
+    std::vector<Eigen::Index> keep;
+    double v_free_min = 1e9, ratio_max = 0.0;
+    for (Eigen::Index b = 0; b < pool.cols() && keep.size() < 6; ++b) {
+      bool ok = true;
+      double vmin = 1e9, ratio = 0.0;
+      for (int s = 0; s < stages && ok; ++s) {
+        const Eigen::VectorXd xs = s == 0 ? Eigen::VectorXd(pool.col(b)) : Eigen::VectorXd(f.hidden[s - 1].col(b));
+        const Eigen::VectorXd v = f.hidden[s].col(b);
+        const Eigen::VectorXd w = net.stages[s].G * v - net.stages[s].sources(xs);
+        for (Eigen::Index j = 0; j < v.size(); ++j) {
+          if (v[j] >= margin) {
+            vmin = std::min(vmin, v[j]);
+          } else if (v[j] == 0.0 && w[j] >= margin) {
+            ratio = std::max(ratio, net.stages[s].G(j, j) * nvt / w[j]);
+          } else {
+            ok = false;
+          }
+        }
+      }
+      if (!ok) continue;
+      keep.push_back(b);
+      v_free_min = std::min(v_free_min, vmin);
+      ratio_max = std::max(ratio_max, ratio);
+    }
+    ASSERT_GE(keep.size(), 3u) << "too few samples away from the kinks";
+    MatrixXd x(4, static_cast<Eigen::Index>(keep.size()));
+    for (std::size_t i = 0; i < keep.size(); ++i) x.col(static_cast<Eigen::Index>(i)) = pool.col(keep[i]);
+    const auto labels = random_labels(x.cols(), 3, 193);
+    auto sp = make_evaluator(m, engine_kind::spice);
+    const auto d = compare_gradients(sp->gradient(x, labels), sw->gradient(x, labels));
+    const double first_order = std::max(0.66e-3 / v_free_min, ratio_max);
+    std::printf(
+        "[measured] spice (ideal_diode) vs ideal MON gradient away from kinks, %d stage(s), %zu samples: worst "
+        "relative deviation %.3g (%s); first-order estimate %.3g\n",
+        stages, keep.size(), d.worst, d.where.c_str(), first_order);
+    EXPECT_LE(d.worst, first_order) << d.where;
+  }
+}
+
+TEST(MonCosim, SpiceGradientMatchesFiniteDifferencesThroughSpice) {
+  for (int stages : {1, 2}) {
+    const auto m = ir::init_mon(3, 4, 2, stages, 121 + stages, "shockley");
+    const MatrixXd x = random_inputs(3, 3, 131);
+    const auto labels = random_labels(3, 2, 132);
+    evaluator_options fd_options;
+    fd_options.fd_step = 1e-5;
+    auto sp = make_evaluator(m, engine_kind::spice);
+    auto fd = make_evaluator(m, engine_kind::finite_differences, fd_options);
+    const auto a = sp->gradient(x, labels), b = fd->gradient(x, labels);
+    const auto d = compare_gradients(a, b);
+    std::printf(
+        "[measured] spice vs finite differences through spice, %d stage(s): worst relative deviation %.3g "
+        "(%s)\n",
+        stages, d.worst, d.where.c_str());
+    EXPECT_LE(d.worst, 1e-4) << d.where;
+  }
+}
+
+TEST(MonCosim, BatchedSpiceGradientIsTheMeanOfPerSampleGradients) {
+  const auto m = ir::init_mon(3, 5, 3, 2, 141, "shockley");
+  const MatrixXd x = random_inputs(3, 5, 151);
+  const auto labels = random_labels(5, 3, 152);
+  evaluator_options two;
+  two.threads = 2;      // samples split over two engines
+  two.spice_chunk = 2;  // and several chunks per engine
+  auto sp = make_evaluator(m, engine_kind::spice, two);
+  const auto batch = sp->gradient(x, labels);
+  std::map<std::string, std::vector<double>> sum;
+  double loss = 0.0;
+  for (Eigen::Index b = 0; b < x.cols(); ++b) {
+    const auto one = sp->gradient(x.col(b), std::span<const int>(&labels[static_cast<std::size_t>(b)], 1));
+    loss += one.loss;
+    for (const auto& [name, g] : one.parameters) {
+      auto& s = sum[name];
+      s.resize(g.size(), 0.0);
+      for (std::size_t i = 0; i < g.size(); ++i) s[i] += g[i];
+    }
+    EXPECT_LE(max_abs_diff(one.inputs, batch.inputs.col(b) * static_cast<double>(x.cols())), 1e-9);
+  }
+  EXPECT_NEAR(batch.loss * x.cols(), loss, 1e-9);
+  double worst = 0.0;
+  for (const auto& [name, g] : batch.parameters)
+    for (std::size_t i = 0; i < g.size(); ++i)
+      worst = std::max(worst, std::abs(g[i] * static_cast<double>(x.cols()) - sum.at(name)[i]));
+  std::printf("[measured] batch x B vs sum of per-sample gradients: max |diff| = %.3g\n", worst);
+  EXPECT_LE(worst, 1e-9);
+}
+
+TEST(MonCosim, FiniteDifferencesRefuseLargeModelsWithAClearMessage) {
+  const auto m = ir::init_mon(784, 100, 10, 1, 1, "ideal");
+  try {
+    make_evaluator(m, engine_kind::finite_differences);
+    ADD_FAILURE() << "no error";
+  } catch (const error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("at most 2000"), std::string::npos) << what;
+    EXPECT_NE(what.find("spice engine"), std::string::npos) << what;
+  }
+}
+
+// ------------------------------------------------------------ verify
+
+TEST(MonCosim, VerifyPassesOnGoodModelsOfBothDiodeKinds) {
+  for (const char* diode : {"shockley", "ideal"}) {
+    const auto m = ir::init_mon(3, 5, 3, 2, 161, diode);
+    verify_options o;
+    o.samples = 6;
+    const auto r = verify_mon(m, o);
+    EXPECT_TRUE(r.passed) << to_text(r);
+    std::size_t judged = 0;
+    for (const auto& c : r.checks) judged += c.judged ? 1 : 0;
+    // outputs, 2 hidden, loss, 10 + 2 gradient tensors, inputs; ideal adds outputs and 2 hidden against the ideal MON.
+    EXPECT_EQ(judged, std::string(diode) == "ideal" ? 20u : 17u) << to_text(r);
+    std::printf("%s", to_text(r).c_str());
+  }
+}
+
+TEST(MonCosim, VerifyFailsWhenTheCircuitDiffersFromTheSoftwareModel) {
+  const auto m = ir::init_mon(3, 5, 3, 2, 171, "shockley");
+  verify_options o;
+  o.samples = 6;
+  // A 1 % error in one grounding resistor of stage 1.
+  auto broken = m;
+  broken.parameter("stage1.g_ground").values[2] *= 1.01;
+  const auto r = verify_mon(m, broken, o);
+  EXPECT_FALSE(r.passed) << to_text(r);
+  bool hidden1 = false, stage0_ok = false;
+  for (const auto& c : r.checks) {
+    if (c.quantity == "hidden stage 1") hidden1 = !c.passed;
+    if (c.quantity == "hidden stage 0") stage0_ok = c.passed;
+  }
+  EXPECT_TRUE(hidden1) << to_text(r);
+  EXPECT_TRUE(stage0_ok) << to_text(r);
+  // A readout weight off by 1 %: outputs fail, the hidden state does not.
+  auto readout = m;
+  readout.parameter("readout.weight").values[4] *= 1.01;
+  const auto r2 = verify_mon(m, readout, o);
+  EXPECT_FALSE(r2.passed) << to_text(r2);
+  for (const auto& c : r2.checks) {
+    if (c.quantity == "outputs") {
+      EXPECT_FALSE(c.passed) << to_text(r2);
+    }
+    if (c.quantity.rfind("hidden", 0) == 0) {
+      EXPECT_TRUE(c.passed) << to_text(r2);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace spicenn::cosim
