@@ -23,3 +23,13 @@ $spicenn simulate "$out/mon.cir" --probe out0 --probe out1 --probe h0 --probe h1
 
 echo "== 4. the same netlist in the ngspice program"
 ngspice -b "$out/mon.cir" 2>/dev/null | grep -E '^\s+(out0|out1|h0|h1)\s'
+
+echo "== 5. software model vs SPICE on 20 random inputs (outputs, hidden state, gradients)"
+$spicenn verify "$out/mon.xml" --samples 20
+
+echo "== 6. train the network against SPICE on two moons: forward values and gradients from ngspice"
+$spicenn train "$out/mon.xml" --data moons --engine spice --epochs 3 --batch 20 --lr 0.05 \
+  --out "$out/mon-moons.xml" --metrics "$out/mon-moons.csv" --fresh --progress lines
+
+echo "== 7. accuracy of the trained circuit, evaluated in SPICE (test split)"
+$spicenn eval "$out/mon-moons.xml" --data moons --engine spice
