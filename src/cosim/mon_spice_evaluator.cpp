@@ -35,6 +35,7 @@
 #include <thread>
 
 #include "compiler/mon_compiler.hpp"
+#include "models/tensor_eigen.hpp"
 #include "core/error.hpp"
 #include "core/numbers.hpp"
 #include "cosim/mon_evaluators.hpp"
@@ -46,25 +47,15 @@
 
 namespace spicenn::cosim {
 
+using models::row_major;
+using models::to_row_major;
+using models::vector_of;
+
 namespace {
 
 using Eigen::Index;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
-
-MatrixXd row_major(const std::vector<double>& values, Index rows, Index cols) {
-  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(values.data(), rows, cols);
-}
-
-VectorXd vector_of(const std::vector<double>& values) {
-  return Eigen::Map<const VectorXd>(values.data(), static_cast<Index>(values.size()));
-}
-
-std::vector<double> to_row_major(const MatrixXd& m) {
-  std::vector<double> out(static_cast<std::size_t>(m.size()));
-  Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(out.data(), m.rows(), m.cols()) = m;
-  return out;
-}
 
 int resolve_threads(int requested) {
   if (requested > 0) return requested;

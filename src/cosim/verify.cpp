@@ -1,4 +1,5 @@
 #include "cosim/verify.hpp"
+#include "models/tensor_eigen.hpp"
 
 #include <fmt/format.h>
 
@@ -13,6 +14,10 @@
 
 namespace spicenn::cosim {
 
+using models::row_major;
+using models::to_row_major;
+using models::vector_of;
+
 namespace {
 
 using Eigen::Index;
@@ -21,10 +26,6 @@ using Eigen::VectorXd;
 
 // ngspice's default gmin: a conductance it puts across every diode junction.
 constexpr double ngspice_gmin = 1e-12;
-
-MatrixXd row_major(const std::vector<double>& values, Index rows, Index cols) {
-  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(values.data(), rows, cols);
-}
 
 std::optional<devices::shockley_parameters> diode_law(const ir::model& m) {
   const auto* ref = m.find_device("diode");

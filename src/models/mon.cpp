@@ -1,4 +1,5 @@
 #include "models/mon.hpp"
+#include "models/tensor_eigen.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -57,21 +58,6 @@ const std::vector<double>& need_tensor(const ir::model& m, const std::string& na
   return t->values;
 }
 
-MatrixXd row_major(const std::vector<double>& values, Index rows, Index cols) {
-  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(values.data(), rows, cols);
-}
-
-VectorXd vector_of(const std::vector<double>& values) {
-  return Eigen::Map<const VectorXd>(values.data(), static_cast<Index>(values.size()));
-}
-
-std::vector<double> to_row_major(const MatrixXd& m) {
-  std::vector<double> out(static_cast<std::size_t>(m.size()));
-  Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(out.data(), m.rows(), m.cols()) = m;
-  return out;
-}
-
-std::vector<double> to_vector(const VectorXd& v) { return {v.data(), v.data() + v.size()}; }
 
 // First node of a connected group (through g_between > 0) none of whose
 // nodes has conductance to ground or to an input; −1 if there is none.

@@ -7,16 +7,11 @@
 #include <fmt/format.h>
 
 #include "core/numbers.hpp"
+#include "core/text.hpp"
 
 namespace spicenn::spice {
 
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::vector<std::string_view> split_words(std::string_view line) {
   std::vector<std::string_view> words;
@@ -48,7 +43,7 @@ const char* form = "input sources for batch evaluation must have the form 'V<nam
 
 }  // namespace
 
-std::string batch_source_name(std::string_view input_source) { return "bspicenn_" + lower(trim(input_source)); }
+std::string batch_source_name(std::string_view input_source) { return "bspicenn_" + to_lower(trim(input_source)); }
 
 std::string sweep_netlist(std::string_view netlist, const std::vector<std::string>& input_sources,
                           const Eigen::Ref<const Eigen::MatrixXd>& samples) {
@@ -67,7 +62,7 @@ std::string sweep_netlist(std::string_view netlist, const std::vector<std::strin
 
   std::vector<std::string> names;
   for (const auto& s : input_sources) {
-    std::string n = lower(trim(s));
+    std::string n = to_lower(trim(s));
     if (n.empty() || n.front() != 'v')
       throw netlist_error(fmt::format("batch evaluation: input '{}' is not a voltage source name (V...)", s), {}, 0,
                           {});
@@ -84,7 +79,7 @@ std::string sweep_netlist(std::string_view netlist, const std::vector<std::strin
   for (std::size_t i = 1; i < lines.size(); ++i) {
     auto words = split_words(lines[i]);
     if (words.empty()) continue;
-    std::string first = lower(words[0]);
+    std::string first = to_lower(words[0]);
     if (first == ".subckt") ++depth;
     if (first == ".ends") depth = std::max(0, depth - 1);
     if (depth > 0) continue;
@@ -99,7 +94,7 @@ std::string sweep_netlist(std::string_view netlist, const std::vector<std::strin
       throw netlist_error(fmt::format("batch evaluation: input source '{}' is defined twice (lines {} and {})",
                                       input_sources[j], found[j], i + 1),
                           {}, i + 1, std::string(lines[i]));
-    bool ok = (words.size() == 4 && lower(words[3]) != "dc") || (words.size() == 5 && lower(words[3]) == "dc");
+    bool ok = (words.size() == 4 && to_lower(words[3]) != "dc") || (words.size() == 5 && to_lower(words[3]) == "dc");
     bool continued = i + 1 < lines.size() && trim(lines[i + 1]).substr(0, 1) == "+";
     if (!ok || continued)
       throw netlist_error(fmt::format("batch evaluation: {}; input source '{}' is not", form, input_sources[j]), {},
@@ -148,9 +143,9 @@ Eigen::MatrixXd evaluate_batch(engine& eng, std::string_view netlist, const std:
   // Vector names of the sweep: an input source's own current is its B source's.
   std::vector<std::string> vectors;
   for (const auto& p : probes) {
-    std::string name = lower(trim(p));
+    std::string name = to_lower(trim(p));
     for (const auto& s : input_sources) {
-      std::string src = lower(trim(s));
+      std::string src = to_lower(trim(s));
       if (name == "i(" + src + ")") name = "i(" + batch_source_name(src) + ")";
       if (name == src + "#branch") name = batch_source_name(src) + "#branch";
     }

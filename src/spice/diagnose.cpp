@@ -10,30 +10,25 @@
 #include <fmt/format.h>
 
 #include "core/numbers.hpp"
+#include "core/text.hpp"
 #include "spice/errors.hpp"
 
 namespace spicenn::spice {
 
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool icontains(std::string_view text, std::string_view needle) {
-  return lower(text).find(lower(needle)) != std::string::npos;
+  return to_lower(text).find(to_lower(needle)) != std::string::npos;
 }
 
 bool istarts_with(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && lower(text.substr(0, prefix.size())) == lower(prefix);
+  return text.size() >= prefix.size() && to_lower(text.substr(0, prefix.size())) == to_lower(prefix);
 }
 
 std::string first_token(std::string_view line) {
   line = trim(line);
   auto end = line.find_first_of(" \t");
-  return lower(line.substr(0, end));
+  return to_lower(line.substr(0, end));
 }
 
 // Lowercase, whitespace runs collapsed to one blank.
@@ -169,11 +164,11 @@ std::string join(const std::vector<std::string>& lines) {
 // converged), else the first row holding nan.
 std::string blamed_node(const std::vector<output_line>& out) {
   for (const auto& l : out) {
-    auto pos = lower(l.text).find("check node ");
+    auto pos = to_lower(l.text).find("check node ");
     if (pos != std::string::npos) return first_token(std::string_view(l.text).substr(pos + 11));
   }
   for (const auto& l : out) {
-    auto pos = lower(l.text).find("trouble with ");
+    auto pos = to_lower(l.text).find("trouble with ");
     if (pos == std::string::npos) continue;
     std::string_view rest = trim(std::string_view(l.text).substr(pos + 13));
     std::string what = first_token(rest);
@@ -191,7 +186,7 @@ std::string blamed_node(const std::vector<output_line>& out) {
     if (istarts_with(t, "Last Node Voltages")) in_table = true;
     if (!in_table || t.empty() || t.front() == '-' || istarts_with(t, "Node") || istarts_with(t, "Last")) continue;
     if (t.size() > 2 && t.back() == '*') return first_token(t);
-    if (nan_row.empty() && lower(t).find("nan") != std::string::npos) nan_row = first_token(t);
+    if (nan_row.empty() && to_lower(t).find("nan") != std::string::npos) nan_row = first_token(t);
   }
   return nan_row;
 }
@@ -293,7 +288,7 @@ void check_command_output(std::string_view command, command_kind kind, const std
   bool aborted = false, timestep = false, converge_words = false;
   const output_line* first_error = nullptr;
   for (const auto& l : output) {
-    const std::string t = lower(l.text);
+    const std::string t = to_lower(l.text);
     if (t.find("timestep too small") != std::string::npos) timestep = true;
     if (t.find("simulation(s) aborted") != std::string::npos || t.find("solution failed") != std::string::npos ||
         t.find("doanalyses:") != std::string::npos)

@@ -1,4 +1,5 @@
 #include "spice/engine.hpp"
+#include "core/text.hpp"
 
 #include <locale.h>
 
@@ -31,21 +32,15 @@ namespace {
 // ngspice's vector type codes (ngspice/sim.h: enum simulation_types).
 constexpr int sv_voltage = 3;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string first_word(std::string_view text) {
   text = trim(text);
-  return lower(text.substr(0, text.find_first_of(" \t")));
+  return to_lower(text.substr(0, text.find_first_of(" \t")));
 }
 
 // Names that go into commands must be one word with no characters that the
 // ngspice command parser would interpret.
 std::string checked_name(std::string_view what, std::string_view name) {
-  std::string n = lower(trim(name));
+  std::string n = to_lower(trim(name));
   bool ok = !n.empty();
   for (char c : n) {
     if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c)) ||
@@ -391,7 +386,7 @@ class engine::impl {
 
   std::optional<vector_copy> find_vector(std::string_view name) {
     ensure_started();
-    std::string n = lower(trim(name));
+    std::string n = to_lower(trim(name));
     begin_call(false);
     vector_copy out;
     {
@@ -430,7 +425,7 @@ class engine::impl {
 
   void check_node_voltages(double bound, const std::string& context, const std::vector<std::string>& ignore = {}) {
     std::vector<std::string> skip;
-    for (const auto& n : ignore) skip.push_back(lower(trim(n)));
+    for (const auto& n : ignore) skip.push_back(to_lower(trim(n)));
     for (const auto& name : vector_names()) {
       if (name.size() > 6 && name.compare(name.size() - 6, 6, "-sweep") == 0) continue;
       if (std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
@@ -505,7 +500,7 @@ void engine::tran(double step, double stop, const tran_options& options) {
 }
 
 void engine::sens(std::string_view output) {
-  std::string out = lower(trim(output));
+  std::string out = to_lower(trim(output));
   for (char c : out) {
     if (std::iscntrl(static_cast<unsigned char>(c)) || std::strchr(";\"'`\\<>|&$", c))
       throw command_error("sens", fmt::format("invalid sens output '{}'", output), {});
