@@ -20,6 +20,7 @@
 #include <cmath>
 #include <vector>
 
+#include "bench_inputs.hpp"
 #include "core/random.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/mon_evaluators.hpp"
@@ -28,26 +29,12 @@
 namespace {
 
 using namespace spicenn;
+using spicenn::bench::labels_for;
+using spicenn::bench::mnist_like;
 
 const ir::model& bench_model() {
   static const ir::model m = ir::init_mon(784, 100, 10, 1, /*seed=*/7, "ideal");
   return m;
-}
-
-Eigen::MatrixXd mnist_like(Eigen::Index batch, std::uint64_t seed) {
-  rng r(seed);
-  Eigen::MatrixXd x = Eigen::MatrixXd::Zero(784, batch);
-  for (Eigen::Index b = 0; b < batch; ++b)
-    for (Eigen::Index k = 0; k < 784; ++k)
-      if (r.uniform() < 0.19) x(k, b) = r.uniform(0.5, 1.0);
-  return x;
-}
-
-std::vector<int> labels_for(Eigen::Index batch, std::uint64_t seed) {
-  rng r(seed);
-  std::vector<int> y(static_cast<std::size_t>(batch));
-  for (auto& v : y) v = static_cast<int>(r.below(10));
-  return y;
 }
 
 void per_sample(benchmark::State& state, Eigen::Index batch) { state.SetItemsProcessed(state.iterations() * batch); }

@@ -14,6 +14,7 @@
 
 #include <vector>
 
+#include "bench_inputs.hpp"
 #include "core/random.hpp"
 #include "ir/init.hpp"
 #include "models/loss.hpp"
@@ -22,6 +23,8 @@
 namespace {
 
 using namespace spicenn;
+using spicenn::bench::labels_for;
+using spicenn::bench::mnist_like;
 
 // bias_shift moves every bias by this many units of its own scale: 0 keeps
 // init_mon's (mostly conducting-off, v > 0) network; negative values clamp
@@ -33,22 +36,6 @@ ir::model bench_model(double bias_shift) {
     for (auto& x : b.values) x += bias_shift * 1.4;
   }
   return m;
-}
-
-Eigen::MatrixXd mnist_like(Eigen::Index batch, std::uint64_t seed) {
-  rng r(seed);
-  Eigen::MatrixXd x = Eigen::MatrixXd::Zero(784, batch);
-  for (Eigen::Index b = 0; b < batch; ++b)
-    for (Eigen::Index k = 0; k < 784; ++k)
-      if (r.uniform() < 0.19) x(k, b) = r.uniform(0.5, 1.0);
-  return x;
-}
-
-std::vector<int> labels_for(Eigen::Index batch, std::uint64_t seed) {
-  rng r(seed);
-  std::vector<int> y(static_cast<std::size_t>(batch));
-  for (auto& v : y) v = static_cast<int>(r.below(10));
-  return y;
 }
 
 models::mon_options options_from(const benchmark::State& state) {
