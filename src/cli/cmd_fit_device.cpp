@@ -1,3 +1,9 @@
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>  // environ
+
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -5,6 +11,28 @@
 #include "devices/fit.hpp"
 
 namespace spicenn::cli {
+
+namespace {
+
+// PNG plots are the SVG plot rasterised by rsvg-convert (Debian librsvg2-bin,
+// installed by scripts/install-deps.sh), run without a shell.
+void write_png_plot(const devices::iv_data& data, const devices::device& fit, const std::filesystem::path& png) {
+  auto svg = png;
+  svg += ".tmp.svg";
+  devices::write_fit_plot_svg(data, fit, svg);
+  std::string out = png.string(), in = svg.string();
+  std::vector<char*> argv = {const_cast<char*>("rsvg-convert"), const_cast<char*>("-o"), out.data(), in.data(), nullptr};
+  pid_t pid = 0;
+  int status = 0;
+  const int spawned = posix_spawnp(&pid, "rsvg-convert", nullptr, nullptr, argv.data(), environ);
+  if (spawned == 0) waitpid(pid, &status, 0);
+  std::error_code ec;
+  std::filesystem::remove(svg, ec);
+  if (spawned != 0) throw error(fmt::format("--plot {}: PNG needs rsvg-convert (apt-get install librsvg2-bin); write .svg instead", out));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw error(fmt::format("--plot {}: rsvg-convert failed", out));
+}
+
+}  // namespace
 
 void register_fit_device(CLI::App& app) {
   struct args {
@@ -26,11 +54,11 @@ void register_fit_device(CLI::App& app) {
   cmd->add_option("--knots", a.knots, "Spline knots (default: every point up to 32, else 32)")->needs(spline);
   degree->excludes(spline);
   cmd->add_option("-o,--output", a.output, "Library file to write (.lib)")->required();
-  cmd->add_option("--plot", a.plot, "Also write a plot of data and fit (.svg)");
+  cmd->add_option("--plot", a.plot, "Also write a plot of data and fit (.svg, or .png via rsvg-convert)");
   cmd->callback([] {
     if (a.degree < 0 && !a.spline) throw error("fit-device: give --degree N or --spline");
-    if (!a.plot.empty() && !a.plot.ends_with(".svg"))
-      throw error(fmt::format("fit-device: --plot writes SVG; '{}' should end in .svg", a.plot));
+    if (!a.plot.empty() && !a.plot.ends_with(".svg") && !a.plot.ends_with(".png"))
+      throw error(fmt::format("fit-device: --plot writes SVG or PNG; '{}' should end in .svg or .png", a.plot));
     auto data = devices::read_iv_csv(a.csv);
     devices::fit_options options;
     if (a.spline) {
@@ -48,7 +76,8 @@ void register_fit_device(CLI::App& app) {
     fmt::print("max error {:.4g} A, rms error {:.4g} A\n", s.max_error, s.rms_error);
     fmt::print("wrote {} (subcircuit {} (anode cathode))\n", a.output, a.name);
     if (!a.plot.empty()) {
-      devices::write_fit_plot_svg(data, fit, a.plot);
+      if (a.plot.ends_with(".png")) write_png_plot(data, fit, a.plot);
+      else devices::write_fit_plot_svg(data, fit, a.plot);
       fmt::print("wrote {}\n", a.plot);
     }
   });

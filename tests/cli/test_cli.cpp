@@ -122,6 +122,13 @@ TEST(Cli, FitDeviceWritesALibraryAndReportsTheError) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(fs::exists(lib));
   EXPECT_NE(r.output.find("max error"), std::string::npos);
+  auto png = temp("fit.png");
+  auto plotted = run("fit-device " + data.string() + " --name cubic --degree 3 -o " + lib.string() + " --plot " + png.string());
+  ASSERT_EQ(plotted.status, 0) << plotted.output;
+  std::ifstream png_file(png, std::ios::binary);
+  char magic[8] = {};
+  png_file.read(magic, 8);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG") << "not a PNG file";
   auto bad = run("fit-device " + data.string() + " --name Cubic --degree 3 -o " + lib.string());
   EXPECT_NE(bad.status, 0);
   auto neither = run("fit-device " + data.string() + " --name cubic -o " + lib.string());
