@@ -16,6 +16,7 @@
 
 #include "bench_inputs.hpp"
 #include "core/random.hpp"
+#include "devices/device.hpp"
 #include "ir/init.hpp"
 #include "models/loss.hpp"
 #include "models/mon.hpp"
@@ -104,7 +105,7 @@ void args(benchmark::internal::Benchmark* b) {
 void BM_mon_infer_shockley(benchmark::State& state) {
   auto model = bench_model(-1.0);
   model.options["diode"] = "shockley";
-  const devices::shockley_parameters diode{2.52e-9, 1.752, 0.025852};
+  const auto diode = *devices::builtin_devices().get("shockley_diode").shockley();
   const auto net = models::mon_network::from_model(model, &diode);
   models::mon_options opt;
   opt.threads = static_cast<int>(state.range(0));

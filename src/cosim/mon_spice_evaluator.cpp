@@ -79,8 +79,7 @@ stage_bounds bounds_of(const ir::model& m, int s) {
   const VectorXd gg = vector_of(m.parameter(p + "g_ground").values);
   const MatrixXd hp = row_major(m.parameter(p + "h_pos").values, n, in);
   const MatrixXd hn = row_major(m.parameter(p + "h_neg").values, n, in);
-  MatrixXd G = -gb;
-  G.diagonal() = gg + gb.rowwise().sum() + hp.rowwise().sum() + hn.rowwise().sum();
+  const MatrixXd G = models::mon_conductance_matrix(gb, gg, hp, hn);
   Eigen::LLT<MatrixXd> llt(G);
   if (llt.info() != Eigen::Success)
     throw validation_error({}, fmt::format("/model/parameters/tensor[@name='{}g_ground']", p),

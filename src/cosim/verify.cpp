@@ -11,6 +11,7 @@
 #include "core/random.hpp"
 #include "cosim/mon_evaluators.hpp"
 #include "devices/device.hpp"
+#include "models/mon.hpp"
 
 namespace spicenn::cosim {
 
@@ -102,8 +103,7 @@ mon_ideal_bound mon_ideal_deviation_bound(const ir::model& m, const MatrixXd& x,
     const MatrixXd hn = row_major(m.parameter(p + "h_neg").values, n, in);
     const VectorXd gg = Eigen::Map<const VectorXd>(m.parameter(p + "g_ground").values.data(), n);
     const VectorXd bias = Eigen::Map<const VectorXd>(m.parameter(p + "bias").values.data(), n);
-    MatrixXd G = -gb;
-    G.diagonal() = gg + gb.rowwise().sum() + hp.rowwise().sum() + hn.rowwise().sum();
+    const MatrixXd G = models::mon_conductance_matrix(gb, gg, hp, hn);
     const MatrixXd Ginv = G.llt().solve(MatrixXd::Identity(n, n));
     const double ginv_norm = Ginv.cwiseAbs().rowwise().sum().maxCoeff();
     const MatrixXd& xs = s == 0 ? x : ideal.hidden[static_cast<std::size_t>(s - 1)];

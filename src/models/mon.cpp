@@ -88,10 +88,16 @@ Index floating_node(const mon_stage& st) {
 
 // ------------------------------------------------------------ stage
 
+MatrixXd mon_conductance_matrix(const MatrixXd& g_between, const VectorXd& g_ground, const MatrixXd& h_pos,
+                                const MatrixXd& h_neg) {
+  MatrixXd G = -g_between;
+  G.diagonal() = g_ground + g_between.rowwise().sum() + h_pos.rowwise().sum() + h_neg.rowwise().sum();
+  return G;
+}
+
 void mon_stage::assemble(int index) {
   const Index n = hidden;
-  G = -g_between;
-  G.diagonal() = g_ground + g_between.rowwise().sum() + h_pos.rowwise().sum() + h_neg.rowwise().sum();
+  G = mon_conductance_matrix(g_between, g_ground, h_pos, h_neg);
   H = h_pos - h_neg;
   G_abs = G.cwiseAbs();
   Eigen::LLT<MatrixXd> llt(G);

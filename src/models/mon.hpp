@@ -67,6 +67,11 @@ struct mon_stage {
   Eigen::MatrixXd sources(const Eigen::Ref<const Eigen::MatrixXd>& x) const;
 };
 
+// G = Laplacian(g_between) + diag(g_ground + Σ_k (h_pos + h_neg)_jk): the
+// conductance matrix of one stage (hidden × hidden), from its parameters.
+Eigen::MatrixXd mon_conductance_matrix(const Eigen::MatrixXd& g_between, const Eigen::VectorXd& g_ground,
+                                       const Eigen::MatrixXd& h_pos, const Eigen::MatrixXd& h_neg);
+
 class mon_network {
  public:
   mon_diode_kind diode = mon_diode_kind::ideal;
