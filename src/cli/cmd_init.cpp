@@ -57,7 +57,7 @@ void register_init(CLI::App& app) {
   mon->add_option("--stages", a.stages, "Cascaded stages (stage s drives stage s+1 through buffers)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  mon->add_option("--diode", a.diode, "ideal (ReLU; near-ideal diode in SPICE) or shockley (diode ReLU)")
+  mon->add_option("--diode", a.diode, "ideal (ReLU; piecewise-linear diode pwl_diode in SPICE) or shockley (diode ReLU; shockley_diode)")
       ->capture_default_str()
       ->check(CLI::IsMember({"ideal", "shockley"}));
   add_common(mon, a);

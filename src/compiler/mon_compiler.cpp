@@ -1,5 +1,6 @@
 #include "compiler/mon_compiler.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -92,12 +93,30 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
     const auto& bias = m.parameter(prefix + "bias");
     w.blank_line();
     w.comment(fmt::format("stage {}: {} hidden units", s, hidden));
+    if (!options.literal_input_pairs)
+      w.comment("input pairs merged: rp/rn = |h_pos - h_neg| to the copy of that sign; 2*min(h_pos, h_neg) in rg");
     std::vector<std::string> nodes;
     for (std::size_t j = 0; j < hidden; ++j) nodes.push_back(hidden_node(s, j));
     for (std::size_t j = 0; j < hidden; ++j) {
       const auto& node = nodes[j];
+      // The crossbar row of node j, and the ground conductance the merged
+      // input pairs add (see mon_compiler.hpp).
+      std::vector<std::pair<std::string, double>> crossbar;  // (name, conductance) to pos[k] / neg[k]
+      std::vector<std::string> crossbar_node;
+      double pair_ground = 0.0;
+      for (std::size_t k = 0; k < fan_in; ++k) {
+        const double gp = h_pos.at({j, k}), gn = h_neg.at({j, k});
+        if (options.literal_input_pairs) {
+          if (gp > 0) crossbar.emplace_back(fmt::format("rp{}_{}_{}", s, j, k), gp), crossbar_node.push_back(pos[k]);
+          if (gn > 0) crossbar.emplace_back(fmt::format("rn{}_{}_{}", s, j, k), gn), crossbar_node.push_back(neg[k]);
+          continue;
+        }
+        pair_ground += 2.0 * std::min(gp, gn);
+        if (gp > gn) crossbar.emplace_back(fmt::format("rp{}_{}_{}", s, j, k), gp - gn), crossbar_node.push_back(pos[k]);
+        if (gn > gp) crossbar.emplace_back(fmt::format("rn{}_{}_{}", s, j, k), gn - gp), crossbar_node.push_back(neg[k]);
+      }
       w.instantiate(diode_clamp, {{"name", fmt::format("d{}_{}", s, j)}, {"node", node}, {"subckt", diode}});
-      if (double g = g_ground.at({j}); g > 0) w.resistor(fmt::format("rg{}_{}", s, j), node, "0", ohm / g);
+      if (double g = g_ground.at({j}) + pair_ground; g > 0) w.resistor(fmt::format("rg{}_{}", s, j), node, "0", ohm / g);
       if (double b = bias.at({j}); b != 0) w.current_source(fmt::format("ib{}_{}", s, j), "0", node, b * ampere);
       if (options.adjoint_sources) {
         out.adjoint_sources[s].push_back(fmt::format("ij{}_{}", s, j));
@@ -105,10 +124,8 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
       }
       for (std::size_t k = j + 1; k < hidden; ++k)
         if (double g = g_between.at({j, k}); g > 0) w.resistor(fmt::format("rh{}_{}_{}", s, j, k), node, nodes[k], ohm / g);
-      for (std::size_t k = 0; k < fan_in; ++k) {
-        if (double g = h_pos.at({j, k}); g > 0) w.resistor(fmt::format("rp{}_{}_{}", s, j, k), node, pos[k], ohm / g);
-        if (double g = h_neg.at({j, k}); g > 0) w.resistor(fmt::format("rn{}_{}_{}", s, j, k), node, neg[k], ohm / g);
-      }
+      for (std::size_t i = 0; i < crossbar.size(); ++i)
+        w.resistor(crossbar[i].first, node, crossbar_node[i], ohm / crossbar[i].second);
     }
     out.hidden_nodes.push_back(std::move(nodes));
   }

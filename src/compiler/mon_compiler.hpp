@@ -8,6 +8,18 @@
 // the readout y = C v + e is a crossbar from buffered +/- copies of the last
 // stage into ideal transimpedance stages.
 //
+// Input pairs: the model's h_pos[j,k] to +x_k and h_neg[j,k] to −x_k draw
+// the current (h_pos − h_neg)·x_k − (h_pos + h_neg)·v_j into node j. One
+// resistor of conductance |h_pos − h_neg| to the copy with the difference's
+// sign, plus 2·min(h_pos, h_neg) added to the ground conductance, draws
+// exactly the same current for every x and v, so by default the compiler
+// emits that: half the crossbar resistors (and an ngspice matrix half the
+// size, which on a 784-100 network is the difference between a matrix that
+// fits in cache and one that does not; docs/results.md). The node voltages,
+// the branch currents of the input sources (and so ∂L/∂x) and every
+// gradient formula are unchanged. literal_input_pairs = true writes one
+// resistor per model conductance instead.
+//
 //   auto m = spicenn::ir::load_model("mon.xml");
 //   auto net = spicenn::compiler::compile_mon(m, {.inputs = {0.2, 0.7}});
 //   write(net.text);   // runs in `ngspice -b` and in spicenn::spice::engine
@@ -30,6 +42,8 @@ struct mon_compile_options {
   // to inject ∂L/∂v for the small-signal adjoint solve. No effect on the
   // operating point.
   bool adjoint_sources = false;
+  // One resistor per h_pos / h_neg value instead of one per input pair (see above).
+  bool literal_input_pairs = false;
   // Simulator options, written as one `.options name=value ...` card (names
   // must be identifiers); empty = ngspice's defaults. See
   // mon_precise_simulator_options().

@@ -12,9 +12,9 @@
 //   - diode = shockley: ngspice vs the software model with the same diode law:
 //     forward to `forward_tolerance_volts`, gradients to `gradient_tolerance`
 //     relative to each tensor's largest magnitude;
-//   - diode = ideal: (a) the same against the software model with the near-
-//     ideal device's exact Shockley law (IS, N of the device, e.g. ideal_diode),
-//     and (b) ngspice vs the ideal ReLU MON: forward within the forward-drop
+//   - diode = ideal: (a) for a Shockley device (e.g. ideal_diode) the same
+//     against the software model with the device's exact law (IS, N), and
+//     (b) for every device ngspice vs the ideal ReLU MON: forward within the forward-drop
 //     bound of mon_ideal_deviation_bound; the gradient deviation from the
 //     ideal MON is reported but not judged (no uniform bound exists near the
 //     kinks, see docs/cosimulation.md).
@@ -77,15 +77,16 @@ std::string to_text(const verify_report& report);
 
 // Bound on |ngspice(near-ideal diode) − ideal MON| (normalized units), from
 // the ideal solution `ideal` of inputs `x` (columns = samples), derived in
-// docs/cosimulation.md: per stage the largest diode forward drop
-// N·V_T·ln(1 + I/I_S) at the largest clamping current I, plus the reverse
-// current I_S (and ngspice's gmin leak) times ‖G⁻¹‖∞, accumulated over the
+// docs/cosimulation.md: per stage the largest diode forward drop at the
+// largest clamping current I (Shockley device: N·V_T·ln(1 + I/I_S);
+// piecewise-linear device: I/g_on), plus the reverse current (I_S and
+// ngspice's gmin leak; g_off·|V|) times ‖G⁻¹‖∞, accumulated over the
 // stages; outputs: max_o Σ_j |C_oj| times the last stage's bound. Throws
-// spicenn::error if the diode device has no Shockley parameters.
+// spicenn::error if the diode device has neither kind of parameters.
 struct mon_ideal_bound {
   double hidden = 0.0;        // on every hidden node voltage (largest over the stages)
   double outputs = 0.0;       // on every output
-  double forward_drop = 0.0;  // the largest N·V_T·ln(1 + I/I_S) used (normalized)
+  double forward_drop = 0.0;  // the largest forward drop used (normalized)
 };
 mon_ideal_bound mon_ideal_deviation_bound(const ir::model& model, const Eigen::MatrixXd& x, const evaluation& ideal);
 

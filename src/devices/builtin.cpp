@@ -62,6 +62,26 @@ double shockley_device::conductance(double volts) const {
 
 std::filesystem::path shockley_device::library_file() const { return builtin_library(library_file_, name_); }
 
+// ---------------------------------------------------------------- piecewise linear
+
+piecewise_linear_diode::piecewise_linear_diode(std::string name, std::string description, piecewise_linear_parameters p,
+                                               std::filesystem::path library_file)
+    : name_(std::move(name)), description_(std::move(description)), params_(p), library_file_(std::move(library_file)) {
+  SPICENN_ASSERT(is_valid_device_name(name_), "device name must match [a-z][a-z0-9_]*");
+  SPICENN_ASSERT(p.g_on > p.g_off && p.g_off >= 0, "piecewise-linear diode needs g_on > g_off >= 0");
+}
+
+double piecewise_linear_diode::current(double volts) const {
+  return params_.g_on * std::max(volts, 0.0) + params_.g_off * volts;
+}
+
+// At V = 0: the forward branch.
+double piecewise_linear_diode::conductance(double volts) const {
+  return (volts >= 0 ? params_.g_on : 0.0) + params_.g_off;
+}
+
+std::filesystem::path piecewise_linear_diode::library_file() const { return builtin_library(library_file_, name_); }
+
 // ---------------------------------------------------------------- formulas
 
 double formula_current(const ndr_formula& f, double v) {

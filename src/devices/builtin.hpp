@@ -55,6 +55,30 @@ class shockley_device final : public device {
   std::filesystem::path library_file_;
 };
 
+// A piecewise-linear diode realised in SPICE as a behavioural current source
+// `B1 anode cathode I = g_on*uramp(V) + g_off*V`: a model of an ideal
+// (ReLU) diode with no junction physics, no gmin and no exponential, so
+// Newton's method needs no voltage limiting and a DC sweep settles in about
+// as many iterations as diodes change state.
+class piecewise_linear_diode final : public device {
+ public:
+  piecewise_linear_diode(std::string name, std::string description, piecewise_linear_parameters p,
+                         std::filesystem::path library_file = {});
+  std::string_view name() const override { return name_; }
+  std::string_view description() const override { return description_; }
+  double current(double volts) const override;
+  double conductance(double volts) const override;
+  std::optional<piecewise_linear_parameters> piecewise_linear() const override { return params_; }
+  std::filesystem::path library_file() const override;
+  const piecewise_linear_parameters& parameters() const { return params_; }
+
+ private:
+  std::string name_;
+  std::string description_;
+  piecewise_linear_parameters params_;
+  std::filesystem::path library_file_;
+};
+
 // Esaki tunnel diode (anchors.md):
 //   I = ip*(V/vp)*exp(1 - V/vp) + iv*exp(a*(V - vv)) + is*(exp(V/(n*vt)) - 1)
 struct esaki_parameters {
@@ -140,6 +164,7 @@ class ndr_device final : public device {
 // The builtin parameter sets (documented in docs/devices.md).
 shockley_parameters shockley_diode_parameters();
 shockley_parameters ideal_diode_parameters();
+piecewise_linear_parameters pwl_diode_parameters();
 esaki_parameters esaki_builtin_parameters();
 schulman_parameters rtd_builtin_parameters();
 bump_curve_parameters a21_parameters();

@@ -9,6 +9,10 @@ shockley_parameters shockley_diode_parameters() { return {2.52e-9, 1.752, ngspic
 
 shockley_parameters ideal_diode_parameters() { return {1e-15, 0.001, ngspice_vt_27c}; }
 
+// 1e4 S forward: a forward drop of 1 nV per 10 uA (the MON current unit is
+// 100 uA); 1e-12 S reverse, ngspice's gmin.
+piecewise_linear_parameters pwl_diode_parameters() { return {1e4, 1e-12}; }
+
 esaki_parameters esaki_builtin_parameters() {
   // Germanium tunnel diode of the 1N3716 class: tunnel peak 4.7 mA at 65 mV,
   // excess current 0.4 mA at 0.35 V, diffusion current reaching the peak
@@ -82,6 +86,9 @@ std::vector<std::unique_ptr<device>> make_builtin_devices() {
   out.push_back(std::make_unique<shockley_device>(
       "ideal_diode", "near-ideal diode for ReLU networks (N = 0.001: < 0.8 mV forward drop up to 10 mA)",
       ideal_diode_parameters()));
+  out.push_back(std::make_unique<piecewise_linear_diode>(
+      "pwl_diode", "piecewise-linear ideal diode for ReLU networks (behavioural: 1e4 S forward, 1e-12 S reverse)",
+      pwl_diode_parameters()));
   out.push_back(std::make_unique<ndr_device>("esaki", "germanium-like Esaki tunnel diode, window 0-0.5 V",
                                              esaki_builtin_parameters(), voltage_window{0.0, 0.5}));
   out.push_back(std::make_unique<ndr_device>("rtd", "Schulman resonant-tunnelling diode, window 0-1.2 V",

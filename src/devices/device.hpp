@@ -36,6 +36,13 @@ struct shockley_parameters {
   double vt = 0.025852;  // thermal voltage kT/q at 300 K, V
 };
 
+// Piecewise-linear diode: I = g_on * max(V, 0) + g_off * V. An ideal diode
+// (ReLU clamp) up to a forward drop of I / g_on and a leak of g_off * V.
+struct piecewise_linear_parameters {
+  double g_on = 1e4;    // S, forward conductance
+  double g_off = 1e-12; // S, reverse conductance
+};
+
 class device {
  public:
   virtual ~device() = default;
@@ -49,6 +56,8 @@ class device {
   virtual std::optional<voltage_window> window() const { return std::nullopt; }
   // Defined for diode-like devices that follow the Shockley law.
   virtual std::optional<shockley_parameters> shockley() const { return std::nullopt; }
+  // Defined for piecewise-linear diodes.
+  virtual std::optional<piecewise_linear_parameters> piecewise_linear() const { return std::nullopt; }
 
   // Library file that defines subcircuit name() with pins (anode cathode):
   // absolute path (builtin devices: under device_models/).
@@ -69,7 +78,7 @@ class registry {
   std::vector<std::unique_ptr<device>> devices_;
 };
 
-// Adds shockley_diode, ideal_diode, esaki, rtd, a21, z21, z15, zaz21.
+// Adds shockley_diode, ideal_diode, pwl_diode, esaki, rtd, a21, z21, z15, zaz21.
 void register_builtin_devices(registry& r);
 
 // A process-wide registry holding the builtin devices (built on first use).

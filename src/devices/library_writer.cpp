@@ -153,6 +153,19 @@ std::string shockley_text(const shockley_device& d) {
   return out;
 }
 
+std::string piecewise_linear_text(const piecewise_linear_diode& d) {
+  const auto& p = d.parameters();
+  std::string out = header(d);
+  out += fmt::format(
+      "* Piecewise-linear law I = G_ON*max(V,0) + G_OFF*V, G_ON = {} S, G_OFF = {} S.\n"
+      "* A behavioural source, not a junction: no gmin, no voltage limiting, no temperature.\n",
+      format_double(p.g_on), format_double(p.g_off));
+  out += fmt::format(".subckt {} anode cathode\n", d.name());
+  out += fmt::format("B1 anode cathode I = {}*uramp(V(anode,cathode)) + {}*V(anode,cathode)\n", num(p.g_on), num(p.g_off));
+  out += fmt::format(".ends {}\n", d.name());
+  return out;
+}
+
 std::string ndr_text(const ndr_device& d) {
   const voltage_window w = *d.window();
   std::string out = header(d);
@@ -223,6 +236,7 @@ std::string current_expression(const device& d, std::string_view v) {
 
 std::string library_text(const device& d) {
   if (const auto* s = dynamic_cast<const shockley_device*>(&d)) return shockley_text(*s);
+  if (const auto* l = dynamic_cast<const piecewise_linear_diode*>(&d)) return piecewise_linear_text(*l);
   if (const auto* n = dynamic_cast<const ndr_device*>(&d)) return ndr_text(*n);
   if (const auto* f = dynamic_cast<const fitted_device*>(&d)) return fitted_text(*f);
   throw error(fmt::format("device '{}': no SPICE library writer for this device type", d.name()));

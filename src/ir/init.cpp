@@ -58,6 +58,12 @@ void add_zero_tensors(model& m) {
 
 }  // namespace
 
+std::string default_mon_diode_device(std::string_view diode) {
+  if (diode == "ideal") return "pwl_diode";
+  if (diode == "shockley") return "shockley_diode";
+  throw error(fmt::format("MON diode must be ideal or shockley, not '{}'", diode));
+}
+
 model init_mon(std::int64_t inputs, std::int64_t hidden, std::int64_t outputs, std::int64_t stages,
                std::uint64_t seed, std::string_view diode) {
   if (diode != "ideal" && diode != "shockley")
@@ -67,7 +73,7 @@ model init_mon(std::int64_t inputs, std::int64_t hidden, std::int64_t outputs, s
   m.sizes = {{"inputs", inputs}, {"hidden", hidden}, {"outputs", outputs}, {"stages", stages}};
   m.options = {{"diode", std::string(diode)}};
   m.scale = physical_scale{1.0, 1e-4, 1e4, 1e-9, 1e-5};
-  m.devices.push_back({"diode", std::string(diode) + "_diode", ""});
+  m.devices.push_back({"diode", default_mon_diode_device(diode), ""});
   m.origin.seed = seed;
   m.origin.created_by = created_by(fmt::format("init_mon(inputs={}, hidden={}, outputs={}, stages={}, diode={})",
                                                inputs, hidden, outputs, stages, diode));

@@ -23,7 +23,13 @@
 
 namespace spicenn::ir {
 
-// Resistor-diode MON. diode is "ideal" (device ideal_diode) or "shockley"
+// The SPICE device realising a MON diode law by default: "ideal" ->
+// pwl_diode (piecewise linear, 1e4 S forward: within nanovolts of the ideal
+// clamp and a few Newton iterations per operating point; ideal_diode, the
+// N = 0.001 exponential, is the alternative), "shockley" -> shockley_diode.
+std::string default_mon_diode_device(std::string_view diode);
+
+// Resistor-diode MON. diode is "ideal" (device pwl_diode) or "shockley"
 // (shockley_diode). Scale volt = 1, ampere = 1e-4 (G_unit = 100 uS).
 // For each stage with fan-in n_in (inputs, then hidden):
 //   h_pos, h_neg ~ U(0,1)/sqrt(n_in); g_between ~ U(0,1)/sqrt(hidden),

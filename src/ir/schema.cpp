@@ -22,7 +22,7 @@ constexpr std::int64_t max_depth = 4096;      // stages, layers
 constexpr std::int64_t max_slices = 65536;
 constexpr std::int64_t max_bases = 64;
 
-const std::vector<std::string> mon_diodes = {"ideal_diode", "shockley_diode"};
+const std::vector<std::string> mon_diodes = {"pwl_diode", "ideal_diode", "shockley_diode"};
 const std::vector<std::string> kan_bases = {"a21", "z21", "z15", "zaz21", "esaki", "rtd"};
 
 std::string join_names(const std::vector<std::string>& names, std::size_t limit = 30) {
@@ -298,10 +298,14 @@ void check_devices(const model& m, const family_schema& s, const checker& ck) {
         ck.fail(path, fmt::format("builtin device '{}' cannot serve as {} ({}); allowed builtins: {}", d.name,
                                   d.role, spec->meaning, join_names(spec->builtins)));
       if (m.kind == family::mon && m.options.count("diode")) {
-        std::string want = m.options.at("diode") + "_diode";
-        if (d.name != want)
-          ck.fail(path, fmt::format("option diode = {} needs the builtin device {} (or a library device), not {}",
-                                    m.options.at("diode"), want, d.name));
+        // ideal: a device that realises the clamp (piecewise-linear or the
+        // N = 0.001 exponential); shockley: the Shockley diode.
+        const std::string& law = m.options.at("diode");
+        const std::vector<std::string> allowed =
+            law == "ideal" ? std::vector<std::string>{"pwl_diode", "ideal_diode"} : std::vector<std::string>{"shockley_diode"};
+        if (std::find(allowed.begin(), allowed.end(), d.name) == allowed.end())
+          ck.fail(path, fmt::format("option diode = {} needs the builtin device {} (or a library device), not {}", law,
+                                    fmt::join(allowed, " or "), d.name));
       }
     } else {
       if (!is_safe_library_path(d.library))

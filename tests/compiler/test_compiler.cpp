@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include <Eigen/Dense>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "compiler/mon_compiler.hpp"
@@ -81,8 +82,10 @@ std::map<std::string, double> ngspice_operating_point(const std::string& deck) {
 }
 
 // Independent reference: Newton on KCL of one stage, G v - s - i_d(v) = 0,
-// with the diode (anode at ground) injecting is*(exp(-v/(n vt)) - 1).
-Eigen::VectorXd newton_stage(const ir::model& m, std::size_t s, const Eigen::VectorXd& x, const devices::shockley_parameters& d) {
+// with the diode (anode at ground, so V_diode = -v) injecting the device's
+// own C++ current law. Steps are limited to 2 n*vt downwards for Shockley
+// devices (the exponential); piecewise-linear diodes need no limiting.
+Eigen::VectorXd newton_stage(const ir::model& m, std::size_t s, const Eigen::VectorXd& x, const devices::device& d) {
   const auto n = static_cast<Eigen::Index>(m.size("hidden"));
   const auto p = "stage" + std::to_string(s) + ".";
   const auto& gb = m.parameter(p + "g_between");
@@ -106,49 +109,98 @@ Eigen::VectorXd newton_stage(const ir::model& m, std::size_t s, const Eigen::Vec
     }
     G(j, j) = diag;
   }
-  const double is = d.is / m.scale.ampere, nvt = d.n * d.vt / m.scale.volt;
+  const double volt = m.scale.volt, ampere = m.scale.ampere;
+  const double max_down = d.shockley() ? 2 * d.shockley()->n * d.shockley()->vt / volt : INFINITY;
   Eigen::VectorXd v = Eigen::VectorXd::Zero(n);
   for (int it = 0; it < 200; ++it) {
-    Eigen::VectorXd e = (-v.array() / nvt).exp();
-    Eigen::VectorXd f = G * v - src - (is * (e.array() - 1.0)).matrix();
+    Eigen::VectorXd f = G * v - src;
     Eigen::MatrixXd J = G;
-    J.diagonal() += (is / nvt * e.array()).matrix();
+    for (Eigen::Index j = 0; j < n; ++j) {
+      f(j) -= d.current(-v(j) * volt) / ampere;
+      J(j, j) += d.conductance(-v(j) * volt) * volt / ampere;
+    }
     Eigen::VectorXd step = J.lu().solve(f);
-    // Damped: never move a node by more than 2 thermal voltages downwards at once.
     double scale = 1.0;
     for (Eigen::Index j = 0; j < n; ++j)
-      if (step(j) > 2 * nvt) scale = std::min(scale, 2 * nvt / step(j));
+      if (step(j) > max_down) scale = std::min(scale, max_down / step(j));
     v -= scale * step;
     if (step.cwiseAbs().maxCoeff() < 1e-15) break;
   }
   return v;
 }
 
-TEST(MonCompiler, NetlistRunsInNgspiceAndMatchesAnIndependentNewtonSolve) {
-  for (std::size_t stages : {1u, 2u}) {
-    auto m = ir::init_mon(3, 5, 2, stages, 17 + stages, "shockley");
-    const auto& diode = devices::builtin_devices().get(m.device("diode").name);
-    ASSERT_TRUE(diode.shockley().has_value());
-    std::vector<double> input = {0.8, -0.3, 0.45};
-    auto net = compile_mon(m, {.inputs = input, .source_name = "test"});
-    auto volts = ngspice_operating_point(net.text);
-
-    Eigen::VectorXd x = Eigen::Map<Eigen::VectorXd>(input.data(), 3);
-    Eigen::VectorXd v;
-    for (std::size_t s = 0; s < stages; ++s) {
-      v = newton_stage(m, s, x, *diode.shockley());
-      for (Eigen::Index j = 0; j < v.size(); ++j)
-        EXPECT_NEAR(volts.at(net.hidden_nodes[s][j]) / net.volt, v(j), 1e-6) << net.hidden_nodes[s][j];
-      x = v;
-    }
-    const auto& C = m.parameter("readout.weight");
-    const auto& e = m.parameter("readout.bias");
-    for (std::size_t o = 0; o < 2; ++o) {
-      double y = e.values[o];
-      for (Eigen::Index j = 0; j < v.size(); ++j) y += C.values[o * v.size() + j] * v(j);
-      EXPECT_NEAR(volts.at(net.output_nodes[o]) / net.volt, y, 1e-6) << net.output_nodes[o];
-    }
+// Compiles m at `input`, runs it in the ngspice program and checks every
+// hidden node and output against the Newton reference.
+void expect_netlist_matches_newton(const ir::model& m, const std::vector<double>& input, const mon_compile_options& base) {
+  const auto& diode = devices::builtin_devices().get(m.device("diode").name);
+  auto options = base;
+  options.inputs = input;
+  options.source_name = "test";
+  auto net = compile_mon(m, options);
+  auto volts = ngspice_operating_point(net.text);
+  Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(input.data(), static_cast<Eigen::Index>(input.size()));
+  Eigen::VectorXd v;
+  for (std::size_t s = 0; s < static_cast<std::size_t>(m.size("stages")); ++s) {
+    v = newton_stage(m, s, x, diode);
+    for (Eigen::Index j = 0; j < v.size(); ++j)
+      EXPECT_NEAR(volts.at(net.hidden_nodes[s][j]) / net.volt, v(j), 1e-6) << diode.name() << " " << net.hidden_nodes[s][j];
+    x = v;
   }
+  const auto& C = m.parameter("readout.weight");
+  const auto& e = m.parameter("readout.bias");
+  for (std::size_t o = 0; o < net.output_nodes.size(); ++o) {
+    double y = e.values[o];
+    for (Eigen::Index j = 0; j < v.size(); ++j) y += C.values[o * v.size() + j] * v(j);
+    EXPECT_NEAR(volts.at(net.output_nodes[o]) / net.volt, y, 1e-6) << diode.name() << " " << net.output_nodes[o];
+  }
+}
+
+TEST(MonCompiler, NetlistRunsInNgspiceAndMatchesAnIndependentNewtonSolve) {
+  for (std::size_t stages : {1u, 2u})
+    for (const char* diode : {"shockley", "ideal"})
+      for (bool literal : {false, true}) {
+        SCOPED_TRACE(fmt::format("{} stage(s), {} diode, {} input pairs", stages, diode, literal ? "literal" : "merged"));
+        auto m = ir::init_mon(3, 5, 2, stages, 17 + stages, diode);
+        // negative biases so that some diodes conduct
+        auto& bias = m.parameter("stage0.bias").values;
+        bias[1] = -0.9;
+        bias[3] = -0.7;
+        expect_netlist_matches_newton(m, {0.8, -0.3, 0.45}, {.literal_input_pairs = literal});
+      }
+}
+
+// Merging an input pair keeps the current (h_pos - h_neg) x - (h_pos + h_neg) v
+// with one resistor: count the crossbar resistors and check the ground
+// conductance that absorbs 2 min(h_pos, h_neg).
+TEST(MonCompiler, MergedInputPairsUseOneResistorPerPair) {
+  auto m = ir::init_mon(4, 3, 2, 1, 5, "ideal");
+  auto& hp = m.parameter("stage0.h_pos").values;
+  auto& hn = m.parameter("stage0.h_neg").values;
+  hp[0] = 0.5, hn[0] = 0.2;  // (0,0): 0.3 to +x0, 0.4 to ground
+  hp[1] = 0.1, hn[1] = 0.6;  // (0,1): 0.5 to -x1, 0.2 to ground
+  hp[2] = 0.3, hn[2] = 0.3;  // (0,2): no crossbar resistor, 0.6 to ground
+  hp[3] = 0.0, hn[3] = 0.0;  // (0,3): nothing
+  const auto merged = compile_mon(m).text;
+  const auto literal = compile_mon(m, {.literal_input_pairs = true}).text;
+  auto count = [](const std::string& text, const std::regex& re) {
+    return std::distance(std::sregex_iterator(text.begin(), text.end(), re), std::sregex_iterator());
+  };
+  const std::regex crossbar(R"((^|\n)r[pn]0_\d+_\d+ )");
+  std::ptrdiff_t pairs = 0, values = 0;
+  for (std::size_t i = 0; i < hp.size(); ++i) {
+    pairs += hp[i] != hn[i];
+    values += (hp[i] > 0) + (hn[i] > 0);
+  }
+  EXPECT_EQ(count(merged, crossbar), pairs);
+  EXPECT_EQ(count(literal, crossbar), values);
+  EXPECT_NE(merged.find("rp0_0_0 h0 x0 33333.33333333333"), std::string::npos) << merged;  // 1e4 ohm / 0.3
+  EXPECT_NE(merged.find("rn0_0_1 h0 xn1 20000"), std::string::npos) << merged;             // 1e4 ohm / 0.5
+  EXPECT_EQ(merged.find("rp0_0_2 "), std::string::npos);
+  EXPECT_EQ(merged.find("rn0_0_2 "), std::string::npos);
+  const double g0 = m.parameter("stage0.g_ground").values[0] + 0.4 + 0.2 + 0.6;
+  std::smatch rg;
+  ASSERT_TRUE(std::regex_search(merged, rg, std::regex(R"(\nrg0_0 h0 0 (\S+)\n)")));
+  EXPECT_NEAR(std::stod(rg[1]), 1e4 / g0, 1e-9 * 1e4 / g0);
 }
 
 TEST(MonCompiler, RejectsWrongInputCountAndFamily) {

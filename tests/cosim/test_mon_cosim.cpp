@@ -54,6 +54,58 @@ ir::model exact_law(ir::model m) {
   return m;
 }
 
+// An ideal-diode MON realised with the N = 0.001 exponential diode
+// ideal_diode instead of the default piecewise-linear pwl_diode.
+ir::model init_near_ideal(std::int64_t inputs, std::int64_t hidden, std::int64_t outputs, std::int64_t stages,
+                          std::uint64_t seed) {
+  auto m = ir::init_mon(inputs, hidden, outputs, stages, seed, "ideal");
+  m.devices = {{"diode", "ideal_diode", ""}};
+  return m;
+}
+
+// Samples of `pool` whose ideal solution keeps every node away from its
+// kink: free with v_j >= margin or clamped with current w_j >= margin.
+// Reports the smallest free voltage and the largest G_jj / w_j of a
+// clamped node.
+struct away_from_kinks {
+  MatrixXd x;
+  double v_free_min = 1e9;
+  double clamped_g_over_w = 0.0;
+};
+
+away_from_kinks samples_away_from_kinks(const ir::model& m, const MatrixXd& pool, double margin, std::size_t wanted) {
+  const auto net = models::mon_network::from_model(m);
+  const auto f = make_evaluator(m, engine_kind::software)->forward(pool);
+  const auto stages = static_cast<int>(m.size("stages"));
+  away_from_kinks out;
+  std::vector<Eigen::Index> keep;
+  for (Eigen::Index b = 0; b < pool.cols() && keep.size() < wanted; ++b) {
+    bool ok = true;
+    double vmin = 1e9, ratio = 0.0;
+    for (int s = 0; s < stages && ok; ++s) {
+      const Eigen::VectorXd xs = s == 0 ? Eigen::VectorXd(pool.col(b)) : Eigen::VectorXd(f.hidden[s - 1].col(b));
+      const Eigen::VectorXd v = f.hidden[s].col(b);
+      const Eigen::VectorXd w = net.stages[s].G * v - net.stages[s].sources(xs);
+      for (Eigen::Index j = 0; j < v.size(); ++j) {
+        if (v[j] >= margin) {
+          vmin = std::min(vmin, v[j]);
+        } else if (v[j] == 0.0 && w[j] >= margin) {
+          ratio = std::max(ratio, net.stages[s].G(j, j) / w[j]);
+        } else {
+          ok = false;
+        }
+      }
+    }
+    if (!ok) continue;
+    keep.push_back(b);
+    out.v_free_min = std::min(out.v_free_min, vmin);
+    out.clamped_g_over_w = std::max(out.clamped_g_over_w, ratio);
+  }
+  out.x.resize(pool.rows(), static_cast<Eigen::Index>(keep.size()));
+  for (std::size_t i = 0; i < keep.size(); ++i) out.x.col(static_cast<Eigen::Index>(i)) = pool.col(keep[i]);
+  return out;
+}
+
 // Largest deviation of every gradient tensor relative to that tensor's
 // largest magnitude (in the reference), and the inputs likewise.
 struct gradient_deviation {
@@ -157,7 +209,7 @@ TEST(MonCosim, SpiceForwardMatchesSoftwareWithShockleyDiodesTo1uV) {
 TEST(MonCosim, SpiceForwardOfTheNearIdealDiodeMatchesItsExactLawTo1uV) {
   // Convergence of ngspice with IS = 1 fA, N = 0.001 at the tight tolerances.
   for (int stages : {1, 2}) {
-    const auto m = ir::init_mon(4, 6, 3, stages, 41 + stages, "ideal");
+    const auto m = init_near_ideal(4, 6, 3, stages, 41 + stages);
     const MatrixXd x = random_inputs(4, 12, 51);
     auto sp = make_evaluator(m, engine_kind::spice);
     auto law = make_evaluator(exact_law(m), engine_kind::software);
@@ -173,7 +225,7 @@ TEST(MonCosim, SpiceForwardOfTheNearIdealDiodeMatchesItsExactLawTo1uV) {
 
 TEST(MonCosim, SpiceForwardOfTheNearIdealDiodeIsWithinTheForwardDropBoundOfTheIdealMon) {
   for (int stages : {1, 2}) {
-    const auto m = ir::init_mon(4, 6, 3, stages, 61 + stages, "ideal");
+    const auto m = init_near_ideal(4, 6, 3, stages, 61 + stages);
     const MatrixXd x = random_inputs(4, 16, 71);
     auto sp = make_evaluator(m, engine_kind::spice);
     auto sw = make_evaluator(m, engine_kind::software);
@@ -223,7 +275,7 @@ TEST(MonCosim, SpiceGradientMatchesTheSoftwareImplicitGradientWithShockleyDiodes
 
 TEST(MonCosim, SpiceGradientOfTheNearIdealDiodeMatchesItsExactLaw) {
   for (int stages : {1, 2}) {
-    const auto m = ir::init_mon(4, 6, 3, stages, 101 + stages, "ideal");
+    const auto m = init_near_ideal(4, 6, 3, stages, 101 + stages);
     const MatrixXd x = random_inputs(4, 6, 111);
     const auto labels = random_labels(6, 3, 112);
     auto sp = make_evaluator(m, engine_kind::spice);
@@ -246,39 +298,13 @@ TEST(MonCosim, SpiceGradientOfTheNearIdealDiodeMatchesTheIdealMonAwayFromKinks) 
   // the free value on clamped nodes. The gradient deviation, relative to
   // each tensor's scale, must stay within the larger of the two.
   for (int stages : {1, 2}) {
-    const auto m = ir::init_mon(4, 6, 3, stages, 182 + 2 * (stages - 1), "ideal");  // seeds 182, 184
-    const auto net = models::mon_network::from_model(m);
+    const auto m = init_near_ideal(4, 6, 3, stages, 182 + 2 * (stages - 1));  // seeds 182, 184
     auto sw = make_evaluator(m, engine_kind::software);
-    const MatrixXd pool = random_inputs(4, 400, 191);
-    const auto f = sw->forward(pool);
     const double margin = stages == 1 ? 0.05 : 0.01, nvt = 0.001 * 0.025864917007157463;  // ideal_diode, scale volt = 1
-    std::vector<Eigen::Index> keep;
-    double v_free_min = 1e9, ratio_max = 0.0;
-    for (Eigen::Index b = 0; b < pool.cols() && keep.size() < 6; ++b) {
-      bool ok = true;
-      double vmin = 1e9, ratio = 0.0;
-      for (int s = 0; s < stages && ok; ++s) {
-        const Eigen::VectorXd xs = s == 0 ? Eigen::VectorXd(pool.col(b)) : Eigen::VectorXd(f.hidden[s - 1].col(b));
-        const Eigen::VectorXd v = f.hidden[s].col(b);
-        const Eigen::VectorXd w = net.stages[s].G * v - net.stages[s].sources(xs);
-        for (Eigen::Index j = 0; j < v.size(); ++j) {
-          if (v[j] >= margin) {
-            vmin = std::min(vmin, v[j]);
-          } else if (v[j] == 0.0 && w[j] >= margin) {
-            ratio = std::max(ratio, net.stages[s].G(j, j) * nvt / w[j]);
-          } else {
-            ok = false;
-          }
-        }
-      }
-      if (!ok) continue;
-      keep.push_back(b);
-      v_free_min = std::min(v_free_min, vmin);
-      ratio_max = std::max(ratio_max, ratio);
-    }
-    ASSERT_GE(keep.size(), 3u) << "too few samples away from the kinks";
-    MatrixXd x(4, static_cast<Eigen::Index>(keep.size()));
-    for (std::size_t i = 0; i < keep.size(); ++i) x.col(static_cast<Eigen::Index>(i)) = pool.col(keep[i]);
+    const auto away = samples_away_from_kinks(m, random_inputs(4, 400, 191), margin, 6);
+    const MatrixXd& x = away.x;
+    const double v_free_min = away.v_free_min, ratio_max = away.clamped_g_over_w * nvt;
+    ASSERT_GE(x.cols(), 3) << "too few samples away from the kinks";
     const auto labels = random_labels(x.cols(), 3, 193);
     auto sp = make_evaluator(m, engine_kind::spice);
     const auto d = compare_gradients(sp->gradient(x, labels), sw->gradient(x, labels));
@@ -286,8 +312,46 @@ TEST(MonCosim, SpiceGradientOfTheNearIdealDiodeMatchesTheIdealMonAwayFromKinks) 
     std::printf(
         "[measured] spice (ideal_diode) vs ideal MON gradient away from kinks, %d stage(s), %zu samples: worst "
         "relative deviation %.3g (%s); first-order estimate %.3g\n",
-        stages, keep.size(), d.worst, d.where.c_str(), first_order);
+        stages, static_cast<std::size_t>(x.cols()), d.worst, d.where.c_str(), first_order);
     EXPECT_LE(d.worst, first_order) << d.where;
+  }
+}
+
+// The piecewise-linear diode (pwl_diode, 1e4 S forward) realises the ideal
+// MON itself: forward within the bound I/g_on + g_off leak (nanovolts), and
+// away from the kinks the gradient to first order G_jj/g_on ~ 1e-8 of the
+// free value on clamped nodes, i.e. to ngspice's own tolerances.
+TEST(MonCosim, SpiceWithThePiecewiseLinearDiodeMatchesTheIdealMon) {
+  for (int stages : {1, 2}) {
+    const auto m = ir::init_mon(4, 6, 3, stages, 201 + stages, "ideal");
+    ASSERT_EQ(m.device("diode").name, "pwl_diode");
+    auto sp = make_evaluator(m, engine_kind::spice);
+    auto sw = make_evaluator(m, engine_kind::software);
+    // forward on unfiltered inputs
+    const MatrixXd x = random_inputs(4, 16, 211);
+    const auto a = sp->forward(x), b = sw->forward(x);
+    const auto bound = mon_ideal_deviation_bound(m, x, b);
+    double dv = 0.0;
+    for (int s = 0; s < stages; ++s) dv = std::max(dv, max_abs_diff(a.hidden[s], b.hidden[s]));
+    const double dy = max_abs_diff(a.outputs, b.outputs);
+    std::printf("[measured] pwl_diode vs ideal MON, %d stage(s): max |dv| = %.3g V (bound %.3g V), max |dy| = %.3g V (bound %.3g V)\n",
+                stages, dv, bound.hidden, dy, bound.outputs);
+    EXPECT_LE(bound.hidden * m.scale.volt, 1e-7);
+    EXPECT_LE(dv, bound.hidden + 1e-8);
+    EXPECT_LE(dy, bound.outputs + 1e-8);
+    // gradient away from the kinks (some diodes conducting: negative biases)
+    auto mm = m;
+    for (auto& v : mm.parameter("stage0.bias").values) v -= 0.6;
+    auto sp2 = make_evaluator(mm, engine_kind::spice);
+    auto sw2 = make_evaluator(mm, engine_kind::software);
+    const auto away = samples_away_from_kinks(mm, random_inputs(4, 400, 213), 0.01, 6);
+    ASSERT_GE(away.x.cols(), 3) << "too few samples away from the kinks";
+    ASSERT_LT(away.clamped_g_over_w, 1e9) << "no diode conducts in these samples";
+    const auto labels = random_labels(away.x.cols(), 3, 214);
+    const auto d = compare_gradients(sp2->gradient(away.x, labels), sw2->gradient(away.x, labels));
+    std::printf("[measured] pwl_diode vs ideal MON gradient away from kinks, %d stage(s): worst relative deviation %.3g (%s)\n",
+                stages, d.worst, d.where.c_str());
+    EXPECT_LE(d.worst, 1e-5) << d.where;
   }
 }
 
@@ -354,17 +418,21 @@ TEST(MonCosim, FiniteDifferencesRefuseLargeModelsWithAClearMessage) {
 
 // ------------------------------------------------------------ verify
 
-TEST(MonCosim, VerifyPassesOnGoodModelsOfBothDiodeKinds) {
-  for (const char* diode : {"shockley", "ideal"}) {
-    const auto m = ir::init_mon(3, 5, 3, 2, 161, diode);
+TEST(MonCosim, VerifyPassesOnGoodModelsOfEveryDiodeKind) {
+  for (const char* device : {"shockley_diode", "pwl_diode", "ideal_diode"}) {
+    const std::string dev = device;
+    auto m = ir::init_mon(3, 5, 3, 2, 161, dev == "shockley_diode" ? "shockley" : "ideal");
+    m.devices = {{"diode", dev, ""}};
     verify_options o;
     o.samples = 6;
     const auto r = verify_mon(m, o);
     EXPECT_TRUE(r.passed) << to_text(r);
     std::size_t judged = 0;
     for (const auto& c : r.checks) judged += c.judged ? 1 : 0;
-    // outputs, 2 hidden, loss, 10 + 2 gradient tensors, inputs; ideal adds outputs and 2 hidden against the ideal MON.
-    EXPECT_EQ(judged, std::string(diode) == "ideal" ? 20u : 17u) << to_text(r);
+    // Against one software model: outputs, 2 hidden, loss, 10 + 2 gradient tensors, inputs (17).
+    // shockley_diode: its exact law. pwl_diode: the ideal MON. ideal_diode: its exact law, plus
+    // outputs and 2 hidden against the ideal MON within the forward-drop bound.
+    EXPECT_EQ(judged, dev == "ideal_diode" ? 20u : 17u) << to_text(r);
     std::printf("%s", to_text(r).c_str());
   }
 }

@@ -25,6 +25,9 @@ std::vector<double> test_voltages(const dev::device& d) {
   if (auto w = d.window()) {
     const double span = w->hi - w->lo;
     for (int i = 1; i < 200; ++i) v.push_back(w->lo + span * i / 200.0);
+  } else if (d.piecewise_linear()) {
+    // both branches, never within the difference step of the kink at 0
+    for (int i = 0; i < 100; ++i) v.push_back(-0.5 + 0.005 + 0.01 * i);
   } else {
     const auto p = *d.shockley();
     const double vmax = p.n * p.vt * std::log(1e-2 / p.is);  // ~10 mA
@@ -35,9 +38,9 @@ std::vector<double> test_voltages(const dev::device& d) {
 
 }  // namespace
 
-TEST(DeviceRegistry, HoldsTheEightBuiltins) {
+TEST(DeviceRegistry, HoldsTheNineBuiltins) {
   const auto names = dev::builtin_devices().names();
-  const std::vector<std::string> expected = {"a21", "esaki", "ideal_diode", "rtd", "shockley_diode",
+  const std::vector<std::string> expected = {"a21", "esaki", "ideal_diode", "pwl_diode", "rtd", "shockley_diode",
                                              "z15", "z21",   "zaz21"};
   EXPECT_EQ(names, expected);
   for (const auto& n : names) {
@@ -46,7 +49,8 @@ TEST(DeviceRegistry, HoldsTheEightBuiltins) {
     EXPECT_FALSE(d.description().empty());
     EXPECT_TRUE(d.library_file().is_absolute()) << d.library_file();
     EXPECT_EQ(d.library_file().filename().string(), n + ".lib");
-    EXPECT_TRUE(d.window().has_value() != d.shockley().has_value()) << n;
+    // exactly one kind: NDR curve, Shockley diode or piecewise-linear diode
+    EXPECT_EQ(int(d.window().has_value()) + int(d.shockley().has_value()) + int(d.piecewise_linear().has_value()), 1) << n;
   }
 }
 
@@ -57,7 +61,7 @@ TEST(DeviceRegistry, UnknownNameListsKnownDevices) {
   } catch (const spicenn::error& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("unknown device 'z16'"), std::string::npos) << what;
-    EXPECT_NE(what.find("a21, esaki, ideal_diode, rtd, shockley_diode, z15, z21, zaz21"), std::string::npos) << what;
+    EXPECT_NE(what.find("a21, esaki, ideal_diode, pwl_diode, rtd, shockley_diode, z15, z21, zaz21"), std::string::npos) << what;
   }
   EXPECT_EQ(dev::builtin_devices().find("nope"), nullptr);
   EXPECT_TRUE(dev::builtin_devices().contains("zaz21"));
@@ -95,6 +99,18 @@ TEST(DeviceRegistry, ModelsDirFollowsEnvironment) {
   EXPECT_EQ(builtin("z21").library_file(), std::filesystem::path("/opt/somewhere/models/z21.lib"));
   ::unsetenv("SPICENN_DEVICE_MODELS");
   EXPECT_EQ(dev::device_models_dir(), compiled);
+}
+
+TEST(BuiltinDevices, PiecewiseLinearDiodeIsAClampWithTwoSlopes) {
+  const auto& d = builtin("pwl_diode");
+  const auto p = *d.piecewise_linear();
+  EXPECT_EQ(p.g_on, 1e4);
+  EXPECT_EQ(p.g_off, 1e-12);
+  EXPECT_EQ(d.current(0.0), 0.0);
+  EXPECT_DOUBLE_EQ(d.current(1e-8), 1e-8 * (1e4 + 1e-12));  // 100 uA at 10 nV forward
+  EXPECT_DOUBLE_EQ(d.current(-2.0), -2e-12);                 // leak
+  EXPECT_EQ(d.conductance(-1e-3), 1e-12);
+  EXPECT_EQ(d.conductance(1e-3), 1e4 + 1e-12);
 }
 
 // Analytic dI/dV against central differences, for every builtin.

@@ -109,6 +109,22 @@ TEST(DeviceModelFiles, DiodeSubcircuitsMatchShockleyParameters) {
   }
 }
 
+// The piecewise-linear diode in ngspice against its law, over both branches
+// and around the kink (1e-9 relative: ngspice's parsing of the constants and
+// its solution of the linear sweep circuit).
+TEST(DeviceModelFiles, PiecewiseLinearDiodeMatchesItsLawInNgspice) {
+  const auto& d = dev::builtin_devices().get("pwl_diode");
+  const auto sweeps = sweep_device(d.library_file(), "pwl_diode", {{-2.0, 2.0, 0.01}, {-1e-6, 1e-6, 1e-8}});
+  std::size_t checked = 0;
+  for (const auto& pts : sweeps)
+    for (const auto& pt : pts) {
+      const double law = d.current(pt.volts);
+      EXPECT_NEAR(pt.amps, law, 1e-9 * std::abs(law) + 1e-21) << "at " << pt.volts << " V";
+      ++checked;
+    }
+  EXPECT_EQ(checked, 401u + 201u);
+}
+
 // The near-ideal diode converges in circuits: a rectifier driven through a
 // resistor, and a random 12-node resistor-diode (MON-like) network solved
 // cold (op) and along a DC sweep; once with ngspice's default tolerances and

@@ -51,7 +51,7 @@ TEST(IrInit, MonIsValidAndWellScaled) {
   model m = init_mon(100, 50, 10, 2, 7);
   validate(m);
   EXPECT_EQ(m.option("diode"), "ideal");
-  EXPECT_EQ(m.device("diode").name, "ideal_diode");
+  EXPECT_EQ(m.device("diode").name, "pwl_diode");
   EXPECT_EQ(m.scale.volt, 1.0);
   EXPECT_EQ(m.scale.ampere, 1e-4);
   EXPECT_EQ(m.origin.seed, 7u);
