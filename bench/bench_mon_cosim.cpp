@@ -1,8 +1,13 @@
 // Per-sample cost of the MON co-simulation engines on a 784 → 100 → 10
-// single-stage network (ir::init_mon, seed 7, fully connected: ~157,000
-// resistors; near-ideal diodes in SPICE), MNIST-like inputs (19 % of pixels
-// lit in [0.5, 1]):
+// single-stage network. The model: $SPICENN_BENCH_MODEL if set (e.g. the
+// trained MNIST model of scripts/reproduce-mon-mnist.sh, with MNIST test
+// images as inputs when its provenance says mnist or fashion-mnist), else
+// ir::init_mon seed 7 (fully connected, pwl_diode) with MNIST-like inputs
+// (19 % of pixels lit in [0.5, 1]):
 //   software_forward     models::mon forward, batch 200
+//   spice_cold_op        the reference point: load the compiled netlist of
+//                        one sample and run `op` (what one sample costs
+//                        without batching), per sample
 //   spice_forward        ngspice batched DC sweep (load + sweep per chunk)
 //   spice_gradient       forward sweep + per sample one `ac` (hardware
 //                        linearization, includes ngspice's own operating point)
@@ -20,11 +25,18 @@
 #include <cmath>
 #include <vector>
 
+#include <cstdlib>
+#include <numeric>
+
 #include "bench_inputs.hpp"
+#include "compiler/mon_compiler.hpp"
 #include "core/random.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/mon_evaluators.hpp"
+#include "data/dataset.hpp"
 #include "ir/init.hpp"
+#include "ir/model_file.hpp"
+#include "spice/engine.hpp"
 
 namespace {
 
@@ -33,8 +45,21 @@ using spicenn::bench::labels_for;
 using spicenn::bench::mnist_like;
 
 const ir::model& bench_model() {
-  static const ir::model m = ir::init_mon(784, 100, 10, 1, /*seed=*/7, "ideal");
+  static const ir::model m = [] {
+    const char* file = std::getenv("SPICENN_BENCH_MODEL");
+    return file && *file ? ir::load_model(file) : ir::init_mon(784, 100, 10, 1, /*seed=*/7, "ideal");
+  }();
   return m;
+}
+
+// The first `batch` test images of the model's data set, or MNIST-like inputs.
+Eigen::MatrixXd bench_inputs(Eigen::Index batch) {
+  const auto& data = bench_model().origin.data;
+  if (data != "mnist" && data != "fashion-mnist") return mnist_like(batch, 1);
+  static const auto test = data::load_dataset(data, data::split::test);
+  std::vector<std::size_t> idx(static_cast<std::size_t>(batch));
+  std::iota(idx.begin(), idx.end(), std::size_t{0});
+  return test.batch_features(idx);
 }
 
 void per_sample(benchmark::State& state, Eigen::Index batch) { state.SetItemsProcessed(state.iterations() * batch); }
@@ -44,7 +69,7 @@ void BM_software_forward(benchmark::State& state) {
   cosim::evaluator_options o;
   o.threads = static_cast<int>(state.range(1));
   auto eval = cosim::make_evaluator(bench_model(), cosim::engine_kind::software, o);
-  const auto x = mnist_like(batch, 1);
+  const auto x = bench_inputs(batch);
   for (auto _ : state) benchmark::DoNotOptimize(eval->forward(x));
   per_sample(state, batch);
 }
@@ -56,30 +81,54 @@ void report(benchmark::State& state, const cosim::mon_spice_stats& s, Eigen::Ind
   state.counters["loads"] = static_cast<double>(s.loads);
 }
 
+// One sample without batching: its netlist loaded and solved cold (`op`),
+// as `spicenn compile --input ...` + ngspice would. Samples differ, so each
+// iteration takes the next one.
+void BM_spice_cold_op(benchmark::State& state) {
+  const Eigen::Index samples = state.range(0);
+  const auto x = bench_inputs(samples);
+  std::vector<std::string> decks;
+  for (Eigen::Index b = 0; b < samples; ++b) {
+    compiler::mon_compile_options co;
+    co.inputs.assign(x.col(b).data(), x.col(b).data() + x.rows());
+    co.operating_point_card = false;
+    co.simulator_options = compiler::mon_precise_simulator_options();
+    decks.push_back(compiler::compile_mon(bench_model(), co).text);
+  }
+  spice::engine eng;
+  Eigen::Index b = 0;
+  for (auto _ : state) {
+    eng.load(decks[static_cast<std::size_t>(b++ % samples)]);
+    eng.op();
+  }
+  per_sample(state, 1);
+}
+BENCHMARK(BM_spice_cold_op)->Args({3})->Iterations(3)->Unit(benchmark::kSecond)->UseRealTime();
+
 void BM_spice_forward(benchmark::State& state) {
   const Eigen::Index batch = state.range(0);
   cosim::evaluator_options o;
   o.threads = static_cast<int>(state.range(1));
   auto eval = cosim::make_mon_spice_evaluator(bench_model(), o);
-  const auto x = mnist_like(batch, 1);
+  const auto x = bench_inputs(batch);
   for (auto _ : state) benchmark::DoNotOptimize(eval->forward(x));
   report(state, eval->last_stats(), batch);
   per_sample(state, batch);
 }
-BENCHMARK(BM_spice_forward)->Args({16, 1})->Args({32, 2})->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK(BM_spice_forward)->Args({16, 1})->Args({500, 1})->Args({1000, 2})->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
 void BM_spice_gradient(benchmark::State& state) {
   const Eigen::Index batch = state.range(0);
   cosim::evaluator_options o;
   o.threads = static_cast<int>(state.range(1));
   auto eval = cosim::make_mon_spice_evaluator(bench_model(), o);
-  const auto x = mnist_like(batch, 1);
+  const auto x = bench_inputs(batch);
   const auto labels = labels_for(batch, 2);
   for (auto _ : state) benchmark::DoNotOptimize(eval->gradient(x, labels));
   report(state, eval->last_stats(), batch);
   per_sample(state, batch);
 }
-BENCHMARK(BM_spice_gradient)->Args({4, 1})->Args({8, 2})->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK(BM_spice_gradient)->Args({16, 1})->Args({32, 2})->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
 // Finite differences: the fd engine refuses this model (too many values), so
 // its unit of work — a perturbed model compiled, loaded and swept, twice per
@@ -90,7 +139,7 @@ void BM_fd_per_parameter(benchmark::State& state) {
   cosim::evaluator_options o;
   o.threads = 1;
   auto eval = cosim::make_mon_spice_evaluator(bench_model(), o);
-  const auto x = mnist_like(batch, 1);
+  const auto x = bench_inputs(batch);
   std::size_t trainable = 0;
   for (const auto& name : cosim::mon_trainable_tensors(bench_model())) trainable += bench_model().parameter(name).values.size();
   double seconds = 0.0;

@@ -1,4 +1,5 @@
 #include <fstream>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -6,13 +7,16 @@
 #include "cli/options.hpp"
 #include "compiler/mon_compiler.hpp"
 #include "core/error.hpp"
+#include "cosim/mon_evaluators.hpp"
+#include "data/dataset.hpp"
 #include "ir/model_file.hpp"
 
 namespace spicenn::cli {
 
 void register_compile(CLI::App& app) {
   struct args {
-    std::string model, output, input;
+    std::string model, output, input, data;
+    std::size_t limit = 100;
     bool literal_pairs = false;
   };
   static args a;
@@ -24,8 +28,29 @@ void register_compile(CLI::App& app) {
   cmd->add_flag("--literal-pairs", a.literal_pairs,
                "One resistor per h_pos/h_neg conductance instead of one per input pair with the difference (same "
                "node voltages; twice the crossbar)");
+  auto* data = cmd->add_option("--data", a.data,
+                               "Write the batched sweep deck of the co-simulation instead: the first --limit test samples "
+                               "of this data set (moons, circles, spirals, mnist, fashion-mnist) as pwl inputs of one DC "
+                               "sweep, with .dc and .print cards");
+  cmd->add_option("--limit", a.limit, "Samples in the --data sweep deck")->capture_default_str()->check(CLI::PositiveNumber);
+  data->excludes(cmd->get_option("--input"));
   cmd->callback([] {
     auto m = ir::load_model(a.model);
+    if (!a.data.empty()) {
+      if (m.kind != ir::family::mon)
+        throw error(fmt::format("{}: compile supports the 'mon' family so far; this model is '{}'", a.model, ir::to_string(m.kind)));
+      const auto test = data::load_dataset(a.data, data::split::test);
+      std::vector<std::size_t> idx(std::min(a.limit, test.size()));
+      std::iota(idx.begin(), idx.end(), std::size_t{0});
+      const auto deck = cosim::mon_sweep_deck(m, test.batch_features(idx), a.literal_pairs);
+      if (a.output.empty()) {
+        fmt::print("{}", deck);
+        return;
+      }
+      write_text_file(a.output, deck);
+      fmt::print(stderr, "spicenn: wrote {} ({} {} test samples in one DC sweep)\n", a.output, idx.size(), a.data);
+      return;
+    }
     if (m.kind != ir::family::mon)
       throw error(fmt::format("{}: compile supports the 'mon' family so far; this model is '{}'", a.model, ir::to_string(m.kind)));
     auto net = compiler::compile_mon(m, {.inputs = parse_number_list(a.input, "--input"),

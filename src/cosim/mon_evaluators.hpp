@@ -58,6 +58,13 @@ class mon_spice_evaluator : public evaluator {
 
 std::unique_ptr<mon_spice_evaluator> make_mon_spice_evaluator(const ir::model& m, const evaluator_options& options = {});
 
+// The deck a spice evaluator's forward pass loads for inputs x (inputs ×
+// samples, normalized), plus `.dc` over the sample index and `.print dc` of
+// the outputs, so that the same batched sweep runs in `ngspice -b` (e.g. to
+// count its Newton iterations with `rusage`). `spicenn compile --data`.
+// literal_input_pairs: see compiler::mon_compile_options.
+std::string mon_sweep_deck(const ir::model& m, const Eigen::MatrixXd& x, bool literal_input_pairs = false);
+
 // ---------------------------------------------------------------- finite differences
 
 // Largest number of trainable parameter values the finite-difference engine

@@ -93,6 +93,17 @@ stage_bounds bounds_of(const ir::model& m, int s) {
   return b;
 }
 
+// The netlist the evaluator batches: tight tolerances, adjoint sources, no .op.
+compiler::compiled_mon compile_for_cosimulation(const ir::model& m, bool literal_input_pairs = false) {
+  compiler::mon_compile_options co;
+  co.literal_input_pairs = literal_input_pairs;
+  co.operating_point_card = false;
+  co.adjoint_sources = true;
+  co.simulator_options = compiler::mon_precise_simulator_options();
+  co.source_name = "spicenn co-simulation";
+  return compiler::compile_mon(m, co);
+}
+
 // A per-worker slice of the results.
 struct worker_result {
   double loss_sum = 0.0;
@@ -113,12 +124,7 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
     if (m.kind != ir::family::mon) throw error(fmt::format("mon spice evaluator: model family is '{}'", ir::to_string(m.kind)));
     ir::validate(m);  // sizes, shapes, signs, symmetry, devices
     const auto stages = static_cast<int>(m.size("stages"));
-    compiler::mon_compile_options co;
-    co.operating_point_card = false;
-    co.adjoint_sources = true;
-    co.simulator_options = compiler::mon_precise_simulator_options();
-    co.source_name = "spicenn co-simulation";
-    net_ = compiler::compile_mon(m, co);
+    net_ = compile_for_cosimulation(m);
     bounds_.clear();
     for (int s = 0; s < stages; ++s) bounds_.push_back(bounds_of(m, s));
     const Index n = m.size("hidden"), outs = m.size("outputs");
@@ -379,6 +385,21 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
 };
 
 }  // namespace
+
+std::string mon_sweep_deck(const ir::model& m, const MatrixXd& x, bool literal_input_pairs) {
+  if (m.kind != ir::family::mon) throw error(fmt::format("mon sweep deck: model family is '{}'", ir::to_string(m.kind)));
+  ir::validate(m);
+  if (x.rows() != m.size("inputs") || x.cols() < 1)
+    throw error(fmt::format("mon sweep deck: inputs are {}x{}, the model has {} inputs", x.rows(), x.cols(), m.size("inputs")));
+  const auto net = compile_for_cosimulation(m, literal_input_pairs);
+  std::string deck = spice::sweep_netlist(net.text, net.input_sources, x.transpose() * m.scale.volt);
+  std::string cards = fmt::format(".dc {} 0 {} 1\n.print dc", spice::sample_index_source, std::max<Index>(x.cols() - 1, 1));
+  for (const auto& node : net.output_nodes) cards += fmt::format(" v({})", node);
+  cards += "\n";
+  const auto end = deck.rfind("\n.end");
+  if (end == std::string::npos) return deck + cards + ".end\n";
+  return deck.insert(end + 1, cards);
+}
 
 std::unique_ptr<mon_spice_evaluator> make_mon_spice_evaluator(const ir::model& m, const evaluator_options& options) {
   return std::make_unique<mon_spice_evaluator_impl>(m, options);

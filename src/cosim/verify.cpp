@@ -227,7 +227,7 @@ verify_report verify_mon(const ir::model& circuit, const ir::model& reference, c
     const auto ref = make_mon_software_evaluator(reference, eo)->gradient(x, labels);
     // A piecewise-linear device is the ideal clamp up to I/g_on: its circuit
     // is judged against the ideal MON in full (gradients too: the small-signal
-    // circuit differs by G_jj/g_on on clamped nodes, ~1e-8 at 1e4 S, unless a
+    // circuit differs by G_jj/g_on on clamped nodes, ~1e-10 at 1e6 S, unless a
     // node lies within nanovolts of its kink).
     const auto* dev = diode_device(reference);
     const bool piecewise = dev && dev->piecewise_linear();

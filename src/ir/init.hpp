@@ -24,7 +24,7 @@
 namespace spicenn::ir {
 
 // The SPICE device realising a MON diode law by default: "ideal" ->
-// pwl_diode (piecewise linear, 1e4 S forward: within nanovolts of the ideal
+// pwl_diode (piecewise linear, 1e6 S forward: within a nanovolt of the ideal
 // clamp and a few Newton iterations per operating point; ideal_diode, the
 // N = 0.001 exponential, is the alternative), "shockley" -> shockley_diode.
 std::string default_mon_diode_device(std::string_view diode);

@@ -7,6 +7,11 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -317,9 +322,9 @@ TEST(MonCosim, SpiceGradientOfTheNearIdealDiodeMatchesTheIdealMonAwayFromKinks) 
   }
 }
 
-// The piecewise-linear diode (pwl_diode, 1e4 S forward) realises the ideal
+// The piecewise-linear diode (pwl_diode, 1e6 S forward) realises the ideal
 // MON itself: forward within the bound I/g_on + g_off leak (nanovolts), and
-// away from the kinks the gradient to first order G_jj/g_on ~ 1e-8 of the
+// away from the kinks the gradient to first order G_jj/g_on ~ 1e-10 of the
 // free value on clamped nodes, i.e. to ngspice's own tolerances.
 TEST(MonCosim, SpiceWithThePiecewiseLinearDiodeMatchesTheIdealMon) {
   for (int stages : {1, 2}) {
@@ -414,6 +419,36 @@ TEST(MonCosim, FiniteDifferencesRefuseLargeModelsWithAClearMessage) {
     EXPECT_NE(what.find("at most 2000"), std::string::npos) << what;
     EXPECT_NE(what.find("spice engine"), std::string::npos) << what;
   }
+}
+
+// The batched deck written by `spicenn compile --data` runs in the ngspice
+// program and gives the ideal MON's outputs (printed to 7 digits).
+TEST(MonCosim, SweepDeckRunsInTheNgspiceProgram) {
+  const auto m = ir::init_mon(3, 5, 2, 2, 221, "ideal");
+  const MatrixXd x = random_inputs(3, 7, 222);
+  const auto deck = mon_sweep_deck(m, x);
+  const auto path = std::filesystem::temp_directory_path() / "spicenn_test_sweep_deck.cir";
+  std::ofstream(path) << deck;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(("ngspice -b " + path.string() + " 2>&1").c_str(), "r"), pclose);
+  std::string output;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
+  // rows "index  sweep  v(out0)  v(out1)"
+  std::map<int, std::vector<double>> rows;
+  std::istringstream lines(output);
+  for (std::string l; std::getline(lines, l);) {
+    std::istringstream in(l);
+    int index;
+    double sweep, y0, y1;
+    if (in >> index >> sweep >> y0 >> y1) rows[index] = {y0, y1};
+  }
+  ASSERT_EQ(rows.size(), 7u) << output;
+  const auto ref = make_evaluator(m, engine_kind::software)->forward(x);
+  for (int b = 0; b < 7; ++b)
+    for (int o = 0; o < 2; ++o)
+      EXPECT_NEAR(rows[b][static_cast<std::size_t>(o)], ref.outputs(o, b), 1e-5 * std::abs(ref.outputs(o, b)) + 1e-6)
+          << "sample " << b << ", output " << o;
+  std::filesystem::remove(path);
 }
 
 // ------------------------------------------------------------ verify

@@ -104,13 +104,13 @@ TEST(DeviceRegistry, ModelsDirFollowsEnvironment) {
 TEST(BuiltinDevices, PiecewiseLinearDiodeIsAClampWithTwoSlopes) {
   const auto& d = builtin("pwl_diode");
   const auto p = *d.piecewise_linear();
-  EXPECT_EQ(p.g_on, 1e4);
+  EXPECT_EQ(p.g_on, 1e6);
   EXPECT_EQ(p.g_off, 1e-12);
   EXPECT_EQ(d.current(0.0), 0.0);
-  EXPECT_DOUBLE_EQ(d.current(1e-8), 1e-8 * (1e4 + 1e-12));  // 100 uA at 10 nV forward
-  EXPECT_DOUBLE_EQ(d.current(-2.0), -2e-12);                 // leak
+  EXPECT_DOUBLE_EQ(d.current(1e-10), 1e-10 * (1e6 + 1e-12));  // 100 uA at 0.1 nV forward
+  EXPECT_DOUBLE_EQ(d.current(-2.0), -2e-12);                   // leak
   EXPECT_EQ(d.conductance(-1e-3), 1e-12);
-  EXPECT_EQ(d.conductance(1e-3), 1e4 + 1e-12);
+  EXPECT_EQ(d.conductance(1e-3), 1e6 + 1e-12);
 }
 
 // Analytic dI/dV against central differences, for every builtin.
