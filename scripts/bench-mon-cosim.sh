@@ -4,9 +4,10 @@
 #   1. Newton iterations and time per point of a 200-image batched DC sweep
 #      in the ngspice program (`rusage`): pwl_diode, pwl_diode with the
 #      literal netlist (one resistor per conductance), ideal_diode;
-#   2. one cold `.op` in the ngspice program: the default netlist and the
-#      literal one (one resistor per conductance, ideal_diode), the MON
-#      issue's reference point;
+#   2. one cold `.op` in the ngspice program (wall time, parse included) for
+#      the literal netlist (one resistor per conductance, ideal_diode: the
+#      MON issue's reference point), and for the default netlist in three
+#      pairs with the 200-image sweep (wall time / 200), each pair's ratio;
 #   3. build/bench/bench_mon_cosim on the trained model with MNIST test
 #      images (software forward, cold op, batched forward, gradient).
 # Trains the model first (about a minute) if scripts/reproduce-mon-mnist.sh
@@ -40,7 +41,7 @@ for variant in pwl pwl-literal exp; do
     "$out/bench/sweep-$variant.log"
 done
 
-echo "== one cold .op of the first test image (ngspice -b)"
+echo "== one cold .op of the first test image vs the 200-image sweep, wall time in the ngspice program"
 image=$(python3 - <<'PY'
 import os
 d = open(os.path.expanduser(os.environ.get("SPICENN_DATA_DIR", "~/.cache/spicenn")) + "/mnist/t10k-images-idx3-ubyte", "rb").read()
@@ -49,9 +50,14 @@ PY
 )
 $spicenn compile "$out/bench/pwl.xml" --input "$image" -o "$out/bench/cold-default.cir" 2>/dev/null
 $spicenn compile "$out/bench/exp.xml" --input "$image" --literal-pairs -o "$out/bench/cold-literal.cir" 2>/dev/null
-for net in default literal; do
-  /usr/bin/time -f "$net netlist (%C): %e s wall" ngspice -b "$out/bench/cold-$net.cir" > "$out/bench/cold-$net.log" 2>&1 || true
-  grep -E "wall" "$out/bench/cold-$net.log"
+wall() { /usr/bin/time -f "%e" -o "$out/bench/wall.txt" ngspice -b "$1" > /dev/null 2>&1; cat "$out/bench/wall.txt"; }
+echo "literal netlist with ideal_diode (the MON issue's reference form): cold .op $(wall "$out/bench/cold-literal.cir") s"
+# This machine's neighbours change memory-bound timings by up to 2x within a
+# minute, so the default netlist is measured in alternating pairs.
+for pair in 1 2 3; do
+  cold=$(wall "$out/bench/cold-default.cir")
+  sweep=$(wall "$out/bench/sweep-pwl.cir")
+  awk -v c="$cold" -v s="$sweep" -v p="$pair" 'BEGIN {printf "pair %d: cold .op %.2f s, sweep %.1f s = %.1f ms per image: %.1fx cheaper per image\n", p, c, s, 1000*s/200, c/(s/200)}'
 done
 
 echo "== bench_mon_cosim on $model"

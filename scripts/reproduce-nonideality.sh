@@ -16,7 +16,7 @@ $spicenn init mon --inputs 2 --hidden 16 --outputs 2 --seed 3 -o "$out/init.xml"
 $spicenn train "$out/init.xml" --data "$data" --engine software --epochs 30 --lr 0.03 --batch 32 --seed 1 \
   --out "$out/ideal.xml" --fresh --progress off
 echo "ideal diodes, software:            $(accuracy "$out/ideal.xml" software)"
-echo "ideal diodes, SPICE (ideal_diode): $(accuracy "$out/ideal.xml" spice)"
+echo "ideal diodes, SPICE (pwl_diode):   $(accuracy "$out/ideal.xml" spice)"
 $spicenn set-diode "$out/ideal.xml" --diode shockley -o "$out/shockley.xml"
 echo "Shockley diodes, SPICE, before:    $(accuracy "$out/shockley.xml" spice)"
 $spicenn train "$out/shockley.xml" --data "$data" --engine spice --epochs 1 --lr 0.01 --batch 32 --seed 1 \
