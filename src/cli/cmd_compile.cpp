@@ -63,6 +63,12 @@ void register_compile(CLI::App& app) {
     write_text_file(a.output, net.text);
     fmt::print(stderr, "spicenn: wrote {} ({} elements; outputs {}, hidden nodes {}..)\n", a.output, net.elements,
                fmt::join(net.output_nodes, ","), net.hidden_nodes.front().front());
+    const auto& r = net.resistors;
+    if (r.count)
+      fmt::print(stderr,
+                 "spicenn: {} resistors from {:.3g} to {:.3g} ohm; outside 1 kohm..1 Mohm (1 mS..1 uS): {} below, {} above{}\n",
+                 r.count, r.min_ohms, r.max_ohms, r.below_1k, r.above_1meg,
+                 r.below_1k + r.above_1meg ? " (`spicenn prune` removes the weakest conductances)" : "");
   });
 }
 

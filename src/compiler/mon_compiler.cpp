@@ -1,6 +1,5 @@
 #include "compiler/mon_compiler.hpp"
 
-#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -9,6 +8,7 @@
 #include "compiler/netlist_writer.hpp"
 #include "core/error.hpp"
 #include "core/numbers.hpp"
+#include "ir/prune.hpp"
 
 namespace spicenn::compiler {
 
@@ -101,19 +101,19 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
       const auto& node = nodes[j];
       // The crossbar row of node j, and the ground conductance the merged
       // input pairs add (see mon_compiler.hpp).
-      std::vector<std::pair<std::string, double>> crossbar;  // (name, conductance) to pos[k] / neg[k]
-      std::vector<std::string> crossbar_node;
+      struct crossbar_resistor {
+        std::string name;
+        const std::string& node;
+        double conductance;
+      };
+      std::vector<crossbar_resistor> crossbar;
       double pair_ground = 0.0;
       for (std::size_t k = 0; k < fan_in; ++k) {
-        const double gp = h_pos.at({j, k}), gn = h_neg.at({j, k});
-        if (options.literal_input_pairs) {
-          if (gp > 0) crossbar.emplace_back(fmt::format("rp{}_{}_{}", s, j, k), gp), crossbar_node.push_back(pos[k]);
-          if (gn > 0) crossbar.emplace_back(fmt::format("rn{}_{}_{}", s, j, k), gn), crossbar_node.push_back(neg[k]);
-          continue;
-        }
-        pair_ground += 2.0 * std::min(gp, gn);
-        if (gp > gn) crossbar.emplace_back(fmt::format("rp{}_{}_{}", s, j, k), gp - gn), crossbar_node.push_back(pos[k]);
-        if (gn > gp) crossbar.emplace_back(fmt::format("rn{}_{}_{}", s, j, k), gn - gp), crossbar_node.push_back(neg[k]);
+        auto g = ir::merged_input_pair{h_pos.at({j, k}), h_neg.at({j, k}), 0.0};
+        if (!options.literal_input_pairs) g = ir::merge_input_pair(g.pos, g.neg);
+        pair_ground += g.ground;
+        if (g.pos > 0) crossbar.push_back({fmt::format("rp{}_{}_{}", s, j, k), pos[k], g.pos});
+        if (g.neg > 0) crossbar.push_back({fmt::format("rn{}_{}_{}", s, j, k), neg[k], g.neg});
       }
       w.instantiate(diode_clamp, {{"name", fmt::format("d{}_{}", s, j)}, {"node", node}, {"subckt", diode}});
       if (double g = g_ground.at({j}) + pair_ground; g > 0) w.resistor(fmt::format("rg{}_{}", s, j), node, "0", ohm / g);
@@ -124,8 +124,7 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
       }
       for (std::size_t k = j + 1; k < hidden; ++k)
         if (double g = g_between.at({j, k}); g > 0) w.resistor(fmt::format("rh{}_{}_{}", s, j, k), node, nodes[k], ohm / g);
-      for (std::size_t i = 0; i < crossbar.size(); ++i)
-        w.resistor(crossbar[i].first, node, crossbar_node[i], ohm / crossbar[i].second);
+      for (const auto& r : crossbar) w.resistor(r.name, node, r.node, ohm / r.conductance);
     }
     out.hidden_nodes.push_back(std::move(nodes));
   }
@@ -166,6 +165,7 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
   }
   out.text = w.text();
   out.elements = w.element_count();
+  out.resistors = w.resistors();
   return out;
 }
 

@@ -13,9 +13,9 @@
 // resistor of conductance |h_pos − h_neg| to the copy with the difference's
 // sign, plus 2·min(h_pos, h_neg) added to the ground conductance, draws
 // exactly the same current for every x and v, so by default the compiler
-// emits that: half the crossbar resistors (and an ngspice matrix half the
-// size, which on a 784-100 network is the difference between a matrix that
-// fits in cache and one that does not; docs/results.md). The node voltages,
+// emits that (ir::merge_input_pair): half the crossbar resistors, and on a
+// 784-100 network a Newton iteration 6x cheaper in ngspice (the matrix
+// then fits in cache; docs/cosimulation.md). The node voltages,
 // the branch currents of the input sources (and so ∂L/∂x) and every
 // gradient formula are unchanged. literal_input_pairs = true writes one
 // resistor per model conductance instead.
@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "compiler/netlist_writer.hpp"
 #include "ir/model.hpp"
 
 namespace spicenn::compiler {
@@ -69,6 +70,7 @@ struct compiled_mon {
   std::vector<std::string> output_nodes;  // "out0", ...
   double volt = 1.0;  // physical volts per normalized unit (divide node voltages by this)
   std::size_t elements = 0;
+  resistor_summary resistors;
 };
 
 // Throws spicenn::lowering_error (or validation_error from the IR) when the

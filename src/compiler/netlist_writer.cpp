@@ -65,6 +65,12 @@ std::string netlist_writer::element_name(std::string_view name, char kind) {
 void netlist_writer::resistor(std::string_view name, std::string_view a, std::string_view b, double ohms) {
   if (!(ohms > 0)) throw lowering_error(fmt::format("resistor {} has non-positive resistance {}", name, ohms));
   line(fmt::format("{} {} {} {}", element_name(name, 'r'), checked_node(a), checked_node(b), spice_number(ohms)));
+  auto& r = resistors_;
+  r.min_ohms = r.count ? std::min(r.min_ohms, ohms) : ohms;
+  r.max_ohms = r.count ? std::max(r.max_ohms, ohms) : ohms;
+  ++r.count;
+  r.below_1k += ohms < 1e3;
+  r.above_1meg += ohms > 1e6;
 }
 
 void netlist_writer::capacitor(std::string_view name, std::string_view a, std::string_view b, double farads) {

@@ -18,6 +18,15 @@
 
 namespace spicenn::compiler {
 
+// What the resistors of a netlist span, for the realism report of `compile`.
+struct resistor_summary {
+  std::size_t count = 0;
+  double min_ohms = 0.0, max_ohms = 0.0;  // 0 when count == 0
+  // Outside 1 kOhm .. 1 MOhm (1 mS .. 1 uS), the range of common integrated
+  // and discrete resistors (and of the MON issue's "realistic" conductances).
+  std::size_t below_1k = 0, above_1meg = 0;
+};
+
 class netlist_writer {
  public:
   explicit netlist_writer(std::string_view title);
@@ -48,6 +57,7 @@ class netlist_writer {
   // Netlist text, ending with ".end".
   std::string text() const;
   std::size_t element_count() const { return elements_; }
+  const resistor_summary& resistors() const { return resistors_; }
 
  private:
   std::string element_name(std::string_view name, char kind);
@@ -57,6 +67,7 @@ class netlist_writer {
   std::vector<std::string> includes_;
   std::vector<std::string> names_;  // sorted, to reject duplicates
   std::size_t elements_ = 0;
+  resistor_summary resistors_;
 };
 
 // True for identifiers the writer accepts: [a-z0-9_], starting with a letter or digit, <= 64 chars.

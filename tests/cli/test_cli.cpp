@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <memory>
 #include <string>
 
@@ -105,8 +106,42 @@ TEST(Cli, RejectsBadModelFilesWithFileLineAndElement) {
 TEST(Cli, DevicesListsTheBuiltinLibrary) {
   auto r = run("devices --json");
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const char* name : {"shockley_diode", "ideal_diode", "esaki", "rtd", "a21", "z21", "z15", "zaz21"})
+  for (const char* name : {"shockley_diode", "ideal_diode", "pwl_diode", "esaki", "rtd", "a21", "z21", "z15", "zaz21"})
     EXPECT_NE(r.output.find(std::string("\"") + name + "\""), std::string::npos) << name;
+}
+
+// set-diode swaps law and device; prune writes a model whose compiled
+// netlist has no resistor above the threshold's resistance.
+TEST(Cli, SetDiodeAndPruneRewriteAMonModel) {
+  auto model = temp("sd_init.xml");
+  ASSERT_EQ(run("init mon --inputs 6 --hidden 5 --outputs 2 --seed 4 -o " + model.string()).status, 0);
+  auto exp = temp("sd_exp.xml");
+  auto r = run("set-diode " + model.string() + " --diode ideal --device ideal_diode -o " + exp.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("device ideal_diode"), std::string::npos) << r.output;
+  auto wrong = run("set-diode " + model.string() + " --diode shockley --device pwl_diode -o " + exp.string());
+  EXPECT_NE(wrong.status, 0);
+  EXPECT_NE(wrong.output.find("shockley_diode"), std::string::npos) << wrong.output;
+
+  auto pruned = temp("sd_pruned.xml");
+  r = run("prune " + model.string() + " --below 2e-5 -o " + pruned.string());  // 0.2 units: no resistor above 50 kohm
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("set to zero"), std::string::npos) << r.output;
+  auto net = temp("sd_pruned.cir");
+  r = run("compile " + pruned.string() + " -o " + net.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream in(net);
+  std::size_t resistors = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] != 'r' || line.rfind("rg", 0) == 0) continue;  // ground resistors are kept
+    std::istringstream fields(line);
+    std::string name, a, b;
+    double ohms = 0;
+    fields >> name >> a >> b >> ohms;
+    EXPECT_LE(ohms, 5e4 * (1 + 1e-12)) << line;
+    ++resistors;
+  }
+  EXPECT_GT(resistors, 0u);
 }
 
 TEST(Cli, FitDeviceWritesALibraryAndReportsTheError) {
@@ -138,7 +173,7 @@ TEST(Cli, FitDeviceWritesALibraryAndReportsTheError) {
 
 TEST(Cli, EveryVerbHasHelp) {
   for (const char* verb : {"simulate", "init", "info", "devices", "fit-device", "compile", "run", "grad", "verify", "train", "eval",
-                           "set-diode"}) {
+                           "set-diode", "prune"}) {
     auto r = run(std::string(verb) + " --help");
     EXPECT_EQ(r.status, 0) << verb;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << verb;

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "devices/device.hpp"
 #include "models/loss.hpp"
+#include "ir/prune.hpp"
 #include "models/mon.hpp"
 #include "models/mon_equilibrium.hpp"
 #include "mon_test_util.hpp"
@@ -857,6 +858,77 @@ TEST(MonNetwork, DiodeFromTheDeviceRegistry) {
   EXPECT_THROW(mon_network::from_model(m), validation_error);
   m.options["diode"] = "ideal";
   EXPECT_EQ(mon_network::from_model(m).diode, mon_diode_kind::ideal);  // ideal needs no parameters
+}
+
+
+// ------------------------------------------------------------------ pruning
+
+// prune_mon first merges every input pair (h_pos, h_neg) -> ((d)+, (-d)+),
+// g_ground += 2 min: the network computes the same function (checked
+// through the equilibrium, to the solver's tolerance); then it zeroes every
+// realised conductance below the threshold, and only those.
+TEST(MonPrune, MergingIsExactAndPruningRemovesOnlyWeakConductances) {
+  for (int stages : {1, 2}) {
+    mon_spec sp;
+    sp.inputs = 5, sp.hidden = 7, sp.outputs = 3, sp.stages = stages, sp.density = 0.9;
+    const auto m = test::make_model(sp, 300 + stages);
+    const MatrixXd x = random_inputs(5, 20, 301);
+    const auto before = mon_forward(build(m), x, single_thread(), false);
+
+    auto merged = m;
+    const auto r0 = ir::prune_mon(merged, 0.0);
+    EXPECT_EQ(r0.removed, 0u);
+    EXPECT_GT(r0.pairs_merged, 0u);
+    for (int s = 0; s < stages; ++s) {
+      const auto p = "stage" + std::to_string(s) + ".";
+      const auto& hp0 = m.parameter(p + "h_pos").values;
+      const auto& hn0 = m.parameter(p + "h_neg").values;
+      const auto& hp = merged.parameter(p + "h_pos").values;
+      const auto& hn = merged.parameter(p + "h_neg").values;
+      for (std::size_t i = 0; i < hp.size(); ++i) {
+        EXPECT_EQ(hp[i] * hn[i], 0.0);
+        EXPECT_NEAR(hp[i] - hn[i], hp0[i] - hn0[i], 1e-15);
+      }
+    }
+    const auto after = mon_forward(build(merged), x, single_thread(), false);
+    EXPECT_LE((after.y - before.y).cwiseAbs().maxCoeff(), 1e-11);
+
+    // threshold between the realised values: everything below goes, nothing else
+    auto pruned = merged;
+    const double units = 0.05;
+    const auto r = ir::prune_mon(pruned, units * (m.scale.ampere / m.scale.volt));
+    EXPECT_EQ(r.pairs_merged, 0u);  // already merged
+    std::size_t removed = 0, kept = 0;
+    auto check = [&](const std::vector<double>& old_values, const std::vector<double>& new_values) {
+      for (std::size_t i = 0; i < old_values.size(); ++i) {
+        if (old_values[i] == 0.0) continue;
+        if (std::abs(old_values[i]) < units) {
+          EXPECT_EQ(new_values[i], 0.0);
+          ++removed;
+        } else {
+          EXPECT_EQ(new_values[i], old_values[i]);
+          ++kept;
+        }
+      }
+    };
+    for (int s = 0; s < stages; ++s) {
+      const auto p = "stage" + std::to_string(s) + ".";
+      for (const char* t : {"h_pos", "h_neg"}) check(merged.parameter(p + t).values, pruned.parameter(p + t).values);
+      const auto& gb = pruned.parameter(p + "g_between").values;
+      const auto n = static_cast<std::size_t>(sp.hidden);
+      for (std::size_t j = 0; j < n; ++j)
+        for (std::size_t k = 0; k < n; ++k) EXPECT_EQ(gb[j * n + k], gb[k * n + j]);
+      EXPECT_EQ(pruned.parameter(p + "g_ground").values, merged.parameter(p + "g_ground").values);
+    }
+    check(merged.parameter("readout.weight").values, pruned.parameter("readout.weight").values);
+    EXPECT_GT(removed, 0u);
+    EXPECT_GT(kept, 0u);
+    // g_between counts once per resistor, so compare totals loosely: at least the tensors checked above
+    EXPECT_GE(r.removed, removed);
+  }
+  auto kan = ir::model{};
+  kan.kind = ir::family::kan;
+  EXPECT_THROW(ir::prune_mon(kan, 1e-6), error);
 }
 
 }  // namespace
