@@ -149,7 +149,8 @@ void BM_fd_per_parameter(benchmark::State& state) {
     for (int i = 0; i < values; ++i) {
       const double theta = h[static_cast<std::size_t>(i) * 997];
       for (double sign : {1.0, -1.0}) {
-        h[static_cast<std::size_t>(i) * 997] = theta + sign * 1e-6 * std::max(std::abs(theta), 1.0);
+        // conductances stay >= 0 (the fd engine takes a forward difference there)
+        h[static_cast<std::size_t>(i) * 997] = std::max(theta + sign * 1e-6 * std::max(std::abs(theta), 1.0), 0.0);
         const auto t0 = std::chrono::steady_clock::now();
         eval->set_model(m);                          // compile
         benchmark::DoNotOptimize(eval->forward(x));  // load + sweep

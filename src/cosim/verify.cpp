@@ -239,7 +239,7 @@ verify_report verify_mon(const ir::model& circuit, const ir::model& reference, c
         r.checks.push_back(make_check("loss", "ideal MON (forward-drop bound)", MatrixXd::Constant(1, 1, got.loss),
                                       MatrixXd::Constant(1, 1, ref.loss), 2.0 * (bound.outputs + fwd_tol), false, true));
     } else {
-      // No Shockley parameters: no derived bound; report only.
+      // Unknown law (e.g. a fitted library device): no derived bound; report only.
       r.notes.push_back(
           fmt::format("diode device '{}' has neither Shockley nor piecewise-linear parameters: no exact-law "
                       "reference and no forward-drop bound; the ideal-MON comparison is reported only",

@@ -14,10 +14,11 @@
 //     relative to each tensor's largest magnitude;
 //   - diode = ideal: (a) for a Shockley device (e.g. ideal_diode) the same
 //     against the software model with the device's exact law (IS, N), and
-//     (b) for every device ngspice vs the ideal ReLU MON: forward within the forward-drop
-//     bound of mon_ideal_deviation_bound; the gradient deviation from the
-//     ideal MON is reported but not judged (no uniform bound exists near the
-//     kinks, see docs/cosimulation.md).
+//     (b) ngspice vs the ideal ReLU MON: forward within the forward-drop
+//     bound of mon_ideal_deviation_bound. The gradient deviation from the
+//     ideal MON is judged for a piecewise-linear device (pwl_diode: the
+//     ideal clamp up to I/g_on), reported only for a Shockley device (no
+//     uniform bound exists near the kinks, see docs/cosimulation.md).
 #pragma once
 
 #include <Eigen/Core>

@@ -39,8 +39,8 @@ struct shockley_parameters {
 // Piecewise-linear diode: I = g_on * max(V, 0) + g_off * V. An ideal diode
 // (ReLU clamp) up to a forward drop of I / g_on and a leak of g_off * V.
 struct piecewise_linear_parameters {
-  double g_on = 1e4;    // S, forward conductance
-  double g_off = 1e-12; // S, reverse conductance
+  double g_on = 1e6;     // S, forward conductance
+  double g_off = 1e-12;  // S, reverse conductance
 };
 
 class device {
