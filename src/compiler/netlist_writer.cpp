@@ -55,9 +55,7 @@ void netlist_writer::include(const std::filesystem::path& library) {
 std::string netlist_writer::element_name(std::string_view name, char kind) {
   if (!is_spice_identifier(name) || name.front() != kind)
     throw lowering_error(fmt::format("element name '{}' must start with '{}' and use [a-z0-9_]", name, kind));
-  auto at = std::lower_bound(names_.begin(), names_.end(), name);
-  if (at != names_.end() && *at == name) throw lowering_error(fmt::format("duplicate element name '{}'", name));
-  names_.insert(at, std::string(name));
+  if (!names_.emplace(name).second) throw lowering_error(fmt::format("duplicate element name '{}'", name));
   ++elements_;
   return std::string(name);
 }
