@@ -17,10 +17,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
-#include <thread>
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "cosim/mon_evaluators.hpp"
 #include "models/loss.hpp"
 
@@ -60,8 +59,7 @@ class mon_fd_evaluator final : public evaluator {
     if (workers_.empty()) {
       evaluator_options one = options_;
       one.threads = 1;
-      const int threads =
-          options_.threads > 0 ? options_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      const int threads = resolve_threads(options_.threads);
       for (int t = 0; t < threads; ++t) workers_.push_back(make_mon_spice_evaluator(m, one));
     } else {
       for (auto& w : workers_) w->set_model(m);
@@ -102,34 +100,24 @@ class mon_fd_evaluator final : public evaluator {
 
     // Run them on the workers (one ngspice engine each).
     std::vector<double> plus(list.size()), minus(list.size());
-    std::vector<std::exception_ptr> errors(workers_.size());
-    auto work = [&](std::size_t w) {
-      try {
-        ir::model local = model_;
-        for (std::size_t i = w; i < list.size(); i += workers_.size()) {
-          const auto& p = list[i];
-          auto& values = local.parameters[p.tensor].values;
-          const double theta = values[p.offsets.front()];
-          auto loss_at = [&](double value) {
-            for (auto o : p.offsets) values[o] = value;
-            workers_[w]->set_model(local);
-            return mean_loss(workers_[w]->forward(x).outputs, labels);
-          };
-          plus[i] = loss_at(theta + p.h);
-          minus[i] = p.one_sided ? out.loss : loss_at(theta - p.h);
-          for (auto o : p.offsets) values[o] = theta;
-        }
-        workers_[w]->set_model(model_);
-      } catch (...) {
-        errors[w] = std::current_exception();
+    parallel_workers(static_cast<int>(workers_.size()), [&](int worker) {
+      const auto w = static_cast<std::size_t>(worker);
+      ir::model local = model_;
+      for (std::size_t i = w; i < list.size(); i += workers_.size()) {
+        const auto& p = list[i];
+        auto& values = local.parameters[p.tensor].values;
+        const double theta = values[p.offsets.front()];
+        auto loss_at = [&](double value) {
+          for (auto o : p.offsets) values[o] = value;
+          workers_[w]->set_model(local);
+          return mean_loss(workers_[w]->forward(x).outputs, labels);
+        };
+        plus[i] = loss_at(theta + p.h);
+        minus[i] = p.one_sided ? out.loss : loss_at(theta - p.h);
+        for (auto o : p.offsets) values[o] = theta;
       }
-    };
-    std::vector<std::thread> pool;
-    for (std::size_t w = 1; w < workers_.size(); ++w) pool.emplace_back(work, w);
-    work(0);
-    for (auto& t : pool) t.join();
-    for (auto& e : errors)
-      if (e) std::rethrow_exception(e);
+      workers_[w]->set_model(model_);
+    });
     for (std::size_t i = 0; i < list.size(); ++i) {
       const auto& p = list[i];
       const double d = (plus[i] - minus[i]) / (p.one_sided ? p.h : 2.0 * p.h);

@@ -31,17 +31,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <exception>
-#include <thread>
 
 #include "compiler/mon_compiler.hpp"
-#include "models/tensor_eigen.hpp"
 #include "core/error.hpp"
 #include "core/numbers.hpp"
+#include "core/parallel.hpp"
 #include "cosim/mon_evaluators.hpp"
 #include "ir/schema.hpp"
 #include "models/loss.hpp"
 #include "models/mon.hpp"
+#include "models/tensor_eigen.hpp"
 #include "spice/batch.hpp"
 #include "spice/engine.hpp"
 
@@ -56,12 +55,6 @@ namespace {
 using Eigen::Index;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
-
-int resolve_threads(int requested) {
-  if (requested > 0) return requested;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
-}
 
 // What the plausibility checks need from the parameters: per stage G⁻¹ and
 // |H| row sums, |bias|; the readout.
@@ -108,7 +101,6 @@ compiler::compiled_mon compile_for_cosimulation(const ir::model& m, bool literal
 struct worker_result {
   double loss_sum = 0.0;
   mon_spice_stats stats;
-  std::exception_ptr error;
 };
 
 class mon_spice_evaluator_impl final : public mon_spice_evaluator {
@@ -230,26 +222,12 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
         static_cast<std::size_t>(std::max<Index>(1, std::min<Index>(threads, (B + per_engine_min - 1) / per_engine_min)));
     for (std::size_t w = 0; w < workers; ++w) engine_at(w);
     std::vector<worker_result> results(workers);
-    auto work = [&](std::size_t w) {
-      try {
-        const Index b0 = B * static_cast<Index>(w) / static_cast<Index>(workers);
-        const Index b1 = B * static_cast<Index>(w + 1) / static_cast<Index>(workers);
-        run_range(*engines_[w], x, labels, b0, b1, fwd, dy, lambda, dx, results[w]);
-      } catch (...) {
-        results[w].error = std::current_exception();
-      }
-    };
-    if (workers == 1) {
-      work(0);
-    } else {
-      std::vector<std::thread> pool;
-      for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
-      work(0);
-      for (auto& t : pool) t.join();
-    }
+    parallel_chunks(B, static_cast<int>(workers), [&](int w, long b0, long b1) {
+      const auto i = static_cast<std::size_t>(w);
+      run_range(*engines_[i], x, labels, b0, b1, fwd, dy, lambda, dx, results[i]);
+    });
     double loss = 0.0;
     for (const auto& r : results) {
-      if (r.error) std::rethrow_exception(r.error);
       loss += r.loss_sum;
       stats_.loads += r.stats.loads;
       stats_.sweeps += r.stats.sweeps;

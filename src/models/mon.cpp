@@ -12,7 +12,7 @@
 #include <optional>
 
 #include "core/error.hpp"
-#include "models/parallel.hpp"
+#include "core/parallel.hpp"
 
 namespace spicenn::models {
 
@@ -333,8 +333,8 @@ mon_forward_result mon_forward(const mon_network& net, const MatrixXd& x, const 
   if (keep_for_backward) res.stages[0].x = x;
   res.y.resize(net.outputs(), B);
 
-  const int chunks = detail::chunk_count(B, detail::resolve_threads(opt.threads));
-  detail::parallel_chunks(B, chunks, [&](int, long b0, long b1) {
+  const int chunks = chunk_count(B, resolve_threads(opt.threads));
+  parallel_chunks(B, chunks, [&](int, long b0, long b1) {
     const Index c = b1 - b0;
     for (std::size_t s = 0; s < n_st; ++s) {
       auto& sr = res.stages[s];
@@ -523,9 +523,9 @@ mon_gradients mon_backward(const mon_network& net, const mon_forward_result& fwd
   for (std::size_t s = 0; s < n_st; ++s) grad.lambda[s].resize(net.stages[s].hidden, B);
   if (input_gradient) grad.inputs.resize(net.inputs(), B);
 
-  const int chunks = detail::chunk_count(B, detail::resolve_threads(opt.threads));
+  const int chunks = chunk_count(B, resolve_threads(opt.threads));
   std::vector<std::vector<stage_sums>> sums(static_cast<std::size_t>(chunks));
-  detail::parallel_chunks(B, chunks, [&](int chunk, long b0, long b1) {
+  parallel_chunks(B, chunks, [&](int chunk, long b0, long b1) {
     const Index c = b1 - b0;
     auto& my = sums[static_cast<std::size_t>(chunk)];
     for (const auto& st : net.stages) my.emplace_back(st.hidden, st.inputs);
