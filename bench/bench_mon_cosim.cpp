@@ -26,7 +26,6 @@
 #include <vector>
 
 #include <cstdlib>
-#include <numeric>
 
 #include "bench_inputs.hpp"
 #include "compiler/mon_compiler.hpp"
@@ -57,9 +56,7 @@ Eigen::MatrixXd bench_inputs(Eigen::Index batch) {
   const auto& data = bench_model().origin.data;
   if (data != "mnist" && data != "fashion-mnist") return mnist_like(batch, 1);
   static const auto test = data::load_dataset(data, data::split::test);
-  std::vector<std::size_t> idx(static_cast<std::size_t>(batch));
-  std::iota(idx.begin(), idx.end(), std::size_t{0});
-  return test.batch_features(idx);
+  return test.features.leftCols(batch).cast<double>();
 }
 
 void per_sample(benchmark::State& state, Eigen::Index batch) { state.SetItemsProcessed(state.iterations() * batch); }

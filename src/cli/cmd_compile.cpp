@@ -1,5 +1,4 @@
 #include <fstream>
-#include <numeric>
 
 #include <fmt/format.h>
 
@@ -36,23 +35,20 @@ void register_compile(CLI::App& app) {
   data->excludes(cmd->get_option("--input"));
   cmd->callback([] {
     auto m = ir::load_model(a.model);
+    if (m.kind != ir::family::mon)
+      throw error(fmt::format("{}: compile supports the 'mon' family so far; this model is '{}'", a.model, ir::to_string(m.kind)));
     if (!a.data.empty()) {
-      if (m.kind != ir::family::mon)
-        throw error(fmt::format("{}: compile supports the 'mon' family so far; this model is '{}'", a.model, ir::to_string(m.kind)));
       const auto test = data::load_dataset(a.data, data::split::test);
-      std::vector<std::size_t> idx(std::min(a.limit, test.size()));
-      std::iota(idx.begin(), idx.end(), std::size_t{0});
-      const auto deck = cosim::mon_sweep_deck(m, test.batch_features(idx), a.literal_pairs);
+      const auto n = static_cast<Eigen::Index>(std::min(a.limit, test.size()));
+      const auto deck = cosim::mon_sweep_deck(m, test.features.leftCols(n).cast<double>(), a.literal_pairs);
       if (a.output.empty()) {
         fmt::print("{}", deck);
         return;
       }
       write_text_file(a.output, deck);
-      fmt::print(stderr, "spicenn: wrote {} ({} {} test samples in one DC sweep)\n", a.output, idx.size(), a.data);
+      fmt::print(stderr, "spicenn: wrote {} ({} {} test samples in one DC sweep)\n", a.output, n, a.data);
       return;
     }
-    if (m.kind != ir::family::mon)
-      throw error(fmt::format("{}: compile supports the 'mon' family so far; this model is '{}'", a.model, ir::to_string(m.kind)));
     auto net = compiler::compile_mon(m, {.inputs = parse_number_list(a.input, "--input"),
                                                 .source_name = a.model,
                                                 .literal_input_pairs = a.literal_pairs});
