@@ -52,6 +52,15 @@ double max_abs_diff(const MatrixXd& a, const MatrixXd& b) {
   return (a - b).cwiseAbs().maxCoeff();
 }
 
+// Largest |Δv| over every stage's hidden nodes (both evaluations of the same stages).
+double max_hidden_diff(const evaluation& a, const evaluation& b) {
+  EXPECT_EQ(a.hidden.size(), b.hidden.size());
+  double d = 0.0;
+  for (std::size_t s = 0; s < std::min(a.hidden.size(), b.hidden.size()); ++s)
+    d = std::max(d, max_abs_diff(a.hidden[s], b.hidden[s]));
+  return d;
+}
+
 // The model with the diode's exact Shockley law in the software model:
 // option diode=shockley, same device (ideal_diode has IS = 1 fA, N = 0.001).
 ir::model exact_law(ir::model m) {
@@ -201,8 +210,7 @@ TEST(MonCosim, SpiceForwardMatchesSoftwareWithShockleyDiodesTo1uV) {
     auto sp = make_evaluator(m, engine_kind::spice);
     const auto a = sp->forward(x), b = sw->forward(x);
     ASSERT_EQ(a.hidden.size(), static_cast<std::size_t>(stages));
-    double dv = 0.0;
-    for (int s = 0; s < stages; ++s) dv = std::max(dv, max_abs_diff(a.hidden[s], b.hidden[s]));
+    const double dv = max_hidden_diff(a, b);
     const double dy = max_abs_diff(a.outputs, b.outputs);
     std::printf("[measured] shockley, %d stage(s): max |dv| = %.3g V, max |dy| = %.3g V (signal scale %.3g V)\n", stages, dv, dy,
                 b.hidden.back().cwiseAbs().maxCoeff());
@@ -219,8 +227,7 @@ TEST(MonCosim, SpiceForwardOfTheNearIdealDiodeMatchesItsExactLawTo1uV) {
     auto sp = make_evaluator(m, engine_kind::spice);
     auto law = make_evaluator(exact_law(m), engine_kind::software);
     const auto a = sp->forward(x), b = law->forward(x);
-    double dv = 0.0;
-    for (int s = 0; s < stages; ++s) dv = std::max(dv, max_abs_diff(a.hidden[s], b.hidden[s]));
+    const double dv = max_hidden_diff(a, b);
     const double dy = max_abs_diff(a.outputs, b.outputs);
     std::printf("[measured] ideal_diode vs its exact law, %d stage(s): max |dv| = %.3g V, max |dy| = %.3g V\n", stages, dv, dy);
     EXPECT_LE(dv, 1e-6);
@@ -236,8 +243,7 @@ TEST(MonCosim, SpiceForwardOfTheNearIdealDiodeIsWithinTheForwardDropBoundOfTheId
     auto sw = make_evaluator(m, engine_kind::software);
     const auto a = sp->forward(x), b = sw->forward(x);
     const auto bound = mon_ideal_deviation_bound(m, x, b);
-    double dv = 0.0;
-    for (int s = 0; s < stages; ++s) dv = std::max(dv, max_abs_diff(a.hidden[s], b.hidden[s]));
+    const double dv = max_hidden_diff(a, b);
     // The derivation also says that, for the same inputs, the near-ideal
     // voltages lie below the ideal ones (stage 0; later stages see different inputs).
     const double below = (a.hidden[0] - b.hidden[0]).maxCoeff();
@@ -336,8 +342,7 @@ TEST(MonCosim, SpiceWithThePiecewiseLinearDiodeMatchesTheIdealMon) {
     const MatrixXd x = random_inputs(4, 16, 211);
     const auto a = sp->forward(x), b = sw->forward(x);
     const auto bound = mon_ideal_deviation_bound(m, x, b);
-    double dv = 0.0;
-    for (int s = 0; s < stages; ++s) dv = std::max(dv, max_abs_diff(a.hidden[s], b.hidden[s]));
+    const double dv = max_hidden_diff(a, b);
     const double dy = max_abs_diff(a.outputs, b.outputs);
     std::printf("[measured] pwl_diode vs ideal MON, %d stage(s): max |dv| = %.3g V (bound %.3g V), max |dy| = %.3g V (bound %.3g V)\n",
                 stages, dv, bound.hidden, dy, bound.outputs);

@@ -47,25 +47,20 @@ struct network {
     for (int iter = 0; iter < 500; ++iter) {
       Eigen::VectorXd f = Eigen::VectorXd::Zero(nodes + 1);  // current leaving each node
       Eigen::MatrixXd j = Eigen::MatrixXd::Zero(nodes + 1, nodes + 1);
-      for (const auto& r : resistors) {
-        double i = (v(r.a) - v(r.b)) / r.r, g = 1.0 / r.r;
-        f(r.a) += i;
-        f(r.b) -= i;
-        j(r.a, r.a) += g;
-        j(r.a, r.b) -= g;
-        j(r.b, r.a) -= g;
-        j(r.b, r.b) += g;
-      }
+      // A two-terminal element a -> b carrying current i with conductance g.
+      auto stamp = [&](int a, int b, double i, double g) {
+        f(a) += i;
+        f(b) -= i;
+        j(a, a) += g;
+        j(a, b) -= g;
+        j(b, a) -= g;
+        j(b, b) += g;
+      };
+      for (const auto& r : resistors) stamp(r.a, r.b, (v(r.a) - v(r.b)) / r.r, 1.0 / r.r);
       for (const auto& d : diodes) {
         double vd = v(d.anode) - v(d.cathode);
         double e = std::exp(vd / (d.n * vt));
-        double i = d.is * (e - 1.0) + gmin * vd, g = d.is * e / (d.n * vt) + gmin;
-        f(d.anode) += i;
-        f(d.cathode) -= i;
-        j(d.anode, d.anode) += g;
-        j(d.anode, d.cathode) -= g;
-        j(d.cathode, d.anode) -= g;
-        j(d.cathode, d.cathode) += g;
+        stamp(d.anode, d.cathode, d.is * (e - 1.0) + gmin * vd, d.is * e / (d.n * vt) + gmin);
       }
       // Rows of fixed nodes: v_k - fixed = 0.
       for (int k = 0; k <= nodes; ++k) {
