@@ -27,7 +27,6 @@
 // is an M-matrix ≥ G, so 0 ≤ K⁻¹ ≤ G⁻¹ elementwise).
 #include <fmt/format.h>
 
-#include <Eigen/Cholesky>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -64,25 +63,11 @@ struct stage_bounds {
   VectorXd bias_abs;
 };
 
-stage_bounds bounds_of(const ir::model& m, int s) {
-  const Index n = m.size("hidden");
-  const Index in = s == 0 ? m.size("inputs") : n;
-  const auto p = fmt::format("stage{}.", s);
-  const MatrixXd gb = row_major(m.parameter(p + "g_between").values, n, n);
-  const VectorXd gg = vector_of(m.parameter(p + "g_ground").values);
-  const MatrixXd hp = row_major(m.parameter(p + "h_pos").values, n, in);
-  const MatrixXd hn = row_major(m.parameter(p + "h_neg").values, n, in);
-  const MatrixXd G = models::mon_conductance_matrix(gb, gg, hp, hn);
-  Eigen::LLT<MatrixXd> llt(G);
-  if (llt.info() != Eigen::Success)
-    throw validation_error({}, fmt::format("/model/parameters/tensor[@name='{}g_ground']", p),
-                           fmt::format("stage {}: the conductance matrix G is singular (a node without a path to "
-                                       "ground or an input); the circuit has no unique operating point",
-                                       s));
+stage_bounds bounds_of(const models::mon_stage& st) {
   stage_bounds b;
-  b.G_inverse = llt.solve(MatrixXd::Identity(n, n)).cwiseMax(0.0);
-  b.h_abs_rows = hp.cwiseAbs().rowwise().sum() + hn.cwiseAbs().rowwise().sum();
-  b.bias_abs = vector_of(m.parameter(p + "bias").values).cwiseAbs();
+  b.G_inverse = st.G_inverse.cwiseMax(0.0);
+  b.h_abs_rows = st.h_pos.cwiseAbs().rowwise().sum() + st.h_neg.cwiseAbs().rowwise().sum();
+  b.bias_abs = st.bias.cwiseAbs();
   return b;
 }
 
@@ -115,10 +100,10 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
   void set_model(const ir::model& m) override {
     if (m.kind != ir::family::mon) throw error(fmt::format("mon spice evaluator: model family is '{}'", ir::to_string(m.kind)));
     ir::validate(m);  // sizes, shapes, signs, symmetry, devices
-    const auto stages = static_cast<int>(m.size("stages"));
     net_ = compile_for_cosimulation(m);
     bounds_.clear();
-    for (int s = 0; s < stages; ++s) bounds_.push_back(bounds_of(m, s));
+    // G singular (a node without a path to ground or an input) throws here, naming the node.
+    for (const auto& stage : models::mon_stages_from_model(m)) bounds_.push_back(bounds_of(stage));
     const Index n = m.size("hidden"), outs = m.size("outputs");
     C_ = row_major(m.parameter("readout.weight").values, outs, n);
     e_ = vector_of(m.parameter("readout.bias").values);

@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -17,8 +16,6 @@
 namespace spicenn::cosim {
 
 using models::row_major;
-using models::to_row_major;
-using models::vector_of;
 
 namespace {
 
@@ -120,30 +117,22 @@ mon_ideal_bound mon_ideal_deviation_bound(const ir::model& m, const MatrixXd& x,
     throw error(fmt::format("ideal-diode bound: the diode device '{}' has neither Shockley nor piecewise-linear parameters",
                             m.find_device("diode") ? m.find_device("diode")->name : "?"));
   const double volt = m.scale.volt;
-  const Index n = m.size("hidden"), stages = m.size("stages");
-  if (static_cast<Index>(ideal.hidden.size()) != stages) throw error("ideal-diode bound: hidden state per stage missing");
+  const auto stages = models::mon_stages_from_model(m);
+  if (ideal.hidden.size() != stages.size()) throw error("ideal-diode bound: hidden state per stage missing");
   mon_ideal_bound out;
   double previous = 0.0;  // bound of the stage's inputs (0 for the data)
-  for (Index s = 0; s < stages; ++s) {
-    const Index in = s == 0 ? m.size("inputs") : n;
-    const auto p = fmt::format("stage{}.", s);
-    const MatrixXd gb = row_major(m.parameter(p + "g_between").values, n, n);
-    const MatrixXd hp = row_major(m.parameter(p + "h_pos").values, n, in);
-    const MatrixXd hn = row_major(m.parameter(p + "h_neg").values, n, in);
-    const VectorXd gg = Eigen::Map<const VectorXd>(m.parameter(p + "g_ground").values.data(), n);
-    const VectorXd bias = Eigen::Map<const VectorXd>(m.parameter(p + "bias").values.data(), n);
-    const MatrixXd G = models::mon_conductance_matrix(gb, gg, hp, hn);
-    const MatrixXd Ginv = G.llt().solve(MatrixXd::Identity(n, n));
+  for (std::size_t s = 0; s < stages.size(); ++s) {
+    const auto& st = stages[s];
+    const MatrixXd& Ginv = st.G_inverse;
     const double ginv_norm = Ginv.cwiseAbs().rowwise().sum().maxCoeff();
-    const MatrixXd& xs = s == 0 ? x : ideal.hidden[static_cast<std::size_t>(s - 1)];
-    const MatrixXd& v = ideal.hidden[static_cast<std::size_t>(s)];
-    MatrixXd w = G * v - (hp - hn) * xs;
-    w.colwise() -= bias;
+    const MatrixXd& xs = s == 0 ? x : ideal.hidden[s - 1];
+    const MatrixXd& v = ideal.hidden[s];
+    const MatrixXd w = st.G * v - st.sources(xs);
     // Currents of the near-ideal diodes exceed the ideal clamping currents w
     // by at most the off-diagonal conductances times the deviation (and the
     // input conductances times the previous stage's deviation).
-    const VectorXd off = gb.rowwise().sum();
-    const VectorXd habs = hp.rowwise().sum() + hn.rowwise().sum();
+    const VectorXd off = st.g_between.rowwise().sum();
+    const VectorXd habs = st.h_pos.rowwise().sum() + st.h_neg.rowwise().sum();
     const VectorXd wmax = w.cwiseMax(0.0).rowwise().maxCoeff();
     const double leak = law->leak(v.cwiseAbs().maxCoeff());
     double delta = 10.0 / volt;  // start above any possible deviation (10 V); the map is monotone
@@ -156,11 +145,11 @@ mon_ideal_bound mon_ideal_deviation_bound(const ir::model& m, const MatrixXd& x,
     out.forward_drop = std::max(out.forward_drop, drop);
     // The ideal stage is Lipschitz in its inputs with G⁻¹|H| (rows sum to
     // <= 1, since G's row sums include every input conductance).
-    const double rho = (Ginv * (hp + hn)).rowwise().sum().maxCoeff();
+    const double rho = (Ginv * (st.h_pos + st.h_neg)).rowwise().sum().maxCoeff();
     previous = rho * previous + delta;
     out.hidden = std::max(out.hidden, previous);
   }
-  const MatrixXd C = row_major(m.parameter("readout.weight").values, m.size("outputs"), n);
+  const MatrixXd C = row_major(m.parameter("readout.weight").values, m.size("outputs"), m.size("hidden"));
   out.outputs = C.cwiseAbs().rowwise().sum().maxCoeff() * previous;
   return out;
 }

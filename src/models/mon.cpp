@@ -149,36 +149,13 @@ MatrixXd mon_stage::sources(const Eigen::Ref<const MatrixXd>& x) const {
 
 // ------------------------------------------------------------ network from the IR
 
-mon_network mon_network::from_model(const ir::model& m, const devices::shockley_parameters* diode) {
+std::vector<mon_stage> mon_stages_from_model(const ir::model& m) {
   if (m.kind != ir::family::mon)
     fail("/model", fmt::format("family is '{}' but a MON model is needed", m.kind == ir::family::kan ? "kan" : "kirchhoffnet"));
   const auto inputs = need_size(m, "inputs", 1);
   const auto hidden = need_size(m, "hidden", 1);
-  const auto outputs = need_size(m, "outputs", 1);
   const auto n_stages = need_size(m, "stages", 1);
-
-  mon_network net;
-  const auto opt = m.options.find("diode");
-  const std::string opt_path = "/model/options/option[@name='diode']";
-  if (opt == m.options.end()) fail(opt_path, "the MON model needs option 'diode' (ideal or shockley)");
-  if (opt->second == "ideal") {
-    net.diode = mon_diode_kind::ideal;
-  } else if (opt->second == "shockley") {
-    net.diode = mon_diode_kind::shockley;
-    const std::string dev_path = "/model/devices/device[@role='diode']";
-    if (!diode) fail(dev_path, "option diode=shockley needs a diode device with Shockley parameters");
-    if (!(diode->is > 0.0) || !(diode->n > 0.0) || !(diode->vt > 0.0) || !std::isfinite(diode->is) || !std::isfinite(diode->n) ||
-        !std::isfinite(diode->vt))
-      fail(dev_path,
-           fmt::format("Shockley parameters is={} n={} vt={} must be positive and finite", diode->is, diode->n, diode->vt));
-    if (!(m.scale.volt > 0.0) || !(m.scale.ampere > 0.0))
-      fail("/model/scale", fmt::format("volt={} and ampere={} must be positive", m.scale.volt, m.scale.ampere));
-    net.law.is = diode->is / m.scale.ampere;
-    net.law.vt = diode->n * diode->vt / m.scale.volt;
-  } else {
-    fail(opt_path, fmt::format("diode is '{}' but must be 'ideal' or 'shockley'", opt->second));
-  }
-
+  std::vector<mon_stage> stages;
   const auto n = static_cast<std::size_t>(hidden);
   for (std::int64_t s = 0; s < n_stages; ++s) {
     mon_stage st;
@@ -205,8 +182,44 @@ mon_network mon_network::from_model(const ir::model& m, const devices::shockley_
     st.h_neg = row_major(need_tensor(m, prefix + "h_neg", {n, in}, sign::nonnegative), hidden, st.inputs);
     st.bias = vector_of(need_tensor(m, prefix + "bias", {n}, sign::any));
     st.assemble(static_cast<int>(s));
-    net.stages.push_back(std::move(st));
+    stages.push_back(std::move(st));
   }
+  return stages;
+}
+
+mon_network mon_network::from_model(const ir::model& m, const devices::shockley_parameters* diode) {
+  if (m.kind != ir::family::mon)
+    fail("/model", fmt::format("family is '{}' but a MON model is needed", m.kind == ir::family::kan ? "kan" : "kirchhoffnet"));
+  // Sizes first, so that their errors come before the option's and the tensors'.
+  need_size(m, "inputs", 1);
+  const auto hidden = need_size(m, "hidden", 1);
+  const auto outputs = need_size(m, "outputs", 1);
+  need_size(m, "stages", 1);
+
+  mon_network net;
+  const auto opt = m.options.find("diode");
+  const std::string opt_path = "/model/options/option[@name='diode']";
+  if (opt == m.options.end()) fail(opt_path, "the MON model needs option 'diode' (ideal or shockley)");
+  if (opt->second == "ideal") {
+    net.diode = mon_diode_kind::ideal;
+  } else if (opt->second == "shockley") {
+    net.diode = mon_diode_kind::shockley;
+    const std::string dev_path = "/model/devices/device[@role='diode']";
+    if (!diode) fail(dev_path, "option diode=shockley needs a diode device with Shockley parameters");
+    if (!(diode->is > 0.0) || !(diode->n > 0.0) || !(diode->vt > 0.0) || !std::isfinite(diode->is) || !std::isfinite(diode->n) ||
+        !std::isfinite(diode->vt))
+      fail(dev_path,
+           fmt::format("Shockley parameters is={} n={} vt={} must be positive and finite", diode->is, diode->n, diode->vt));
+    if (!(m.scale.volt > 0.0) || !(m.scale.ampere > 0.0))
+      fail("/model/scale", fmt::format("volt={} and ampere={} must be positive", m.scale.volt, m.scale.ampere));
+    net.law.is = diode->is / m.scale.ampere;
+    net.law.vt = diode->n * diode->vt / m.scale.volt;
+  } else {
+    fail(opt_path, fmt::format("diode is '{}' but must be 'ideal' or 'shockley'", opt->second));
+  }
+
+  net.stages = mon_stages_from_model(m);
+  const auto n = static_cast<std::size_t>(hidden);
   const auto out = static_cast<std::size_t>(outputs);
   net.readout_weight = row_major(need_tensor(m, "readout.weight", {out, n}, sign::any), outputs, hidden);
   net.readout_bias = vector_of(need_tensor(m, "readout.bias", {out}, sign::any));

@@ -72,6 +72,12 @@ struct mon_stage {
 Eigen::MatrixXd mon_conductance_matrix(const Eigen::MatrixXd& g_between, const Eigen::VectorXd& g_ground,
                                        const Eigen::MatrixXd& h_pos, const Eigen::MatrixXd& h_neg);
 
+// The stages of a MON model with their derived members (G, H, G⁻¹), for
+// code that needs the circuit's conductances but not its diode law (the
+// SPICE evaluator's plausibility bounds, verify's deviation bound). Throws
+// spicenn::validation_error like mon_network::from_model.
+std::vector<mon_stage> mon_stages_from_model(const ir::model& model);
+
 class mon_network {
  public:
   mon_diode_kind diode = mon_diode_kind::ideal;
