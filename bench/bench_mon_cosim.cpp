@@ -138,7 +138,7 @@ void BM_fd_per_parameter(benchmark::State& state) {
   auto eval = cosim::make_mon_spice_evaluator(bench_model(), o);
   const auto x = bench_inputs(batch);
   std::size_t trainable = 0;
-  for (const auto& name : cosim::mon_trainable_tensors(bench_model())) trainable += bench_model().parameter(name).values.size();
+  for (const auto& name : cosim::trainable_tensors(bench_model())) trainable += bench_model().parameter(name).values.size();
   double seconds = 0.0;
   for (auto _ : state) {
     auto m = bench_model();

@@ -4,8 +4,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "compiler/kan_compiler.hpp"
 #include "compiler/mon_compiler.hpp"
 #include "core/error.hpp"
+#include "cosim/kan_evaluators.hpp"
 #include "cosim/mon_evaluators.hpp"
 #include "data/dataset.hpp"
 #include "ir/model_file.hpp"
@@ -35,12 +37,15 @@ void register_compile(CLI::App& app) {
   data->excludes(cmd->get_option("--input"));
   cmd->callback([] {
     auto m = ir::load_model(a.model);
-    if (m.kind != ir::family::mon)
-      throw error(fmt::format("{}: compile supports the 'mon' family so far; this model is '{}'", a.model, ir::to_string(m.kind)));
+    if (m.kind == ir::family::kirchhoffnet)
+      throw error(fmt::format("{}: compile supports the 'mon' and 'kan' families so far; this model is '{}'", a.model,
+                              ir::to_string(m.kind)));
+    const bool kan = m.kind == ir::family::kan;
     if (!a.data.empty()) {
       const auto test = data::load_dataset(a.data, data::split::test);
       const auto n = static_cast<Eigen::Index>(std::min(a.limit, test.size()));
-      const auto deck = cosim::mon_sweep_deck(m, test.features.leftCols(n).cast<double>(), a.literal_pairs);
+      const Eigen::MatrixXd x = test.features.leftCols(n).cast<double>();
+      const auto deck = kan ? cosim::kan_sweep_deck(m, x) : cosim::mon_sweep_deck(m, x, a.literal_pairs);
       if (a.output.empty()) {
         fmt::print("{}", deck);
         return;
@@ -49,22 +54,35 @@ void register_compile(CLI::App& app) {
       fmt::print(stderr, "spicenn: wrote {} ({} {} test samples in one DC sweep)\n", a.output, n, a.data);
       return;
     }
-    auto net = compiler::compile_mon(m, {.inputs = parse_number_list(a.input, "--input"),
-                                                .source_name = a.model,
-                                                .literal_input_pairs = a.literal_pairs});
+    std::string text, summary;
+    compiler::resistor_summary r;
+    if (kan) {
+      auto net = compiler::compile_kan(m, {.inputs = parse_number_list(a.input, "--input"), .source_name = a.model});
+      text = std::move(net.text);
+      std::size_t devices = 0;
+      for (const auto& layer : net.sense_sources) devices += layer.size();
+      summary = fmt::format("{} elements, {} basis devices; outputs {}", net.elements, devices, fmt::join(net.output_nodes.back(), ","));
+      r = net.resistors;
+    } else {
+      auto net = compiler::compile_mon(m, {.inputs = parse_number_list(a.input, "--input"),
+                                           .source_name = a.model,
+                                           .literal_input_pairs = a.literal_pairs});
+      text = std::move(net.text);
+      summary = fmt::format("{} elements; outputs {}, hidden nodes {}..", net.elements, fmt::join(net.output_nodes, ","),
+                            net.hidden_nodes.front().front());
+      r = net.resistors;
+    }
     if (a.output.empty()) {
-      fmt::print("{}", net.text);
+      fmt::print("{}", text);
       return;
     }
-    write_text_file(a.output, net.text);
-    fmt::print(stderr, "spicenn: wrote {} ({} elements; outputs {}, hidden nodes {}..)\n", a.output, net.elements,
-               fmt::join(net.output_nodes, ","), net.hidden_nodes.front().front());
-    const auto& r = net.resistors;
+    write_text_file(a.output, text);
+    fmt::print(stderr, "spicenn: wrote {} ({})\n", a.output, summary);
     if (r.count)
       fmt::print(stderr,
                  "spicenn: {} resistors from {:.3g} to {:.3g} ohm; outside 1 kohm..1 Mohm (1 mS..1 uS): {} below, {} above{}\n",
                  r.count, r.min_ohms, r.max_ohms, r.below_1k, r.above_1meg,
-                 r.below_1k + r.above_1meg ? " (`spicenn prune` removes the weakest conductances)" : "");
+                 r.below_1k + r.above_1meg && !kan ? " (`spicenn prune` removes the weakest conductances)" : "");
   });
 }
 

@@ -14,6 +14,7 @@ struct init_args {
   std::string output;
   // kan
   std::string layers, bases = "z15,zaz21";
+  bool batch_norm = false;
   // mon
   std::int64_t inputs = 0, hidden = 0, outputs = 0, stages = 1;
   std::string diode = "ideal";
@@ -44,9 +45,19 @@ void register_init(CLI::App& app) {
 
   auto* kan = init->add_subcommand("kan", "Device-basis Kolmogorov-Arnold network (inputs in [0,1], hidden clamped to [0,1.4])");
   kan->add_option("--layers", a.layers, "Layer widths, comma-separated, e.g. 196,64,10")->required();
-  kan->add_option("--bases", a.bases, "Basis devices per edge, comma-separated (see `spicenn devices`)")->capture_default_str();
+  kan->add_option("--bases", a.bases,
+                  "Basis devices per edge, comma-separated: builtin names (see `spicenn devices`) or paths of "
+                  "libraries written by `spicenn fit-device` (ending in .lib)")
+      ->capture_default_str();
+  kan->add_flag("--batch-norm", a.batch_norm,
+                "Batch normalization after every hidden layer, for training; `spicenn train` folds it exactly into "
+                "the layer's coefficients and bias when it writes the trained model, so the circuit needs none");
   add_common(kan, a);
-  kan->callback([] { save(ir::init_kan(parse_size_list(a.layers, "--layers"), parse_name_list(a.bases), a.seed), a, "kan"); });
+  kan->callback([] {
+    std::vector<std::string> bases;
+    for (const auto& b : parse_name_list(a.bases)) bases.push_back(b);
+    save(ir::init_kan(parse_size_list(a.layers, "--layers"), bases, a.seed, {.batch_norm = a.batch_norm}), a, "kan");
+  });
 
   auto* mon = init->add_subcommand("mon",
                                    "Resistor-diode monotone operator network (scale: 1 unit = 1 V, 100 uA; conductances "

@@ -48,7 +48,7 @@ void register_verify(CLI::App& app) {
       if (r.size() != 2) throw error("--input-range needs two numbers: lo,hi");
       o.input_range = std::pair{r[0], r[1]};
     }
-    const auto report = cosim::verify_mon(model, o);
+    const auto report = cosim::verify_model(model, o);
     if (a.json) {
       json_writer j;
       j.begin_object().key("model").string(report.model_summary);

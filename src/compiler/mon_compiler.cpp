@@ -26,9 +26,7 @@ std::pair<std::filesystem::path, std::string> diode_subcircuit(const ir::model& 
 
 }  // namespace
 
-std::vector<std::pair<std::string, double>> mon_precise_simulator_options() {
-  return {{"reltol", 1e-9}, {"vntol", 1e-12}, {"abstol", 1e-15}};
-}
+std::vector<std::pair<std::string, double>> mon_precise_simulator_options() { return precise_simulator_options(); }
 
 compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options) {
   if (m.kind != ir::family::mon)
@@ -150,14 +148,8 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
     out.output_nodes.push_back(node);
   }
   if (!options.simulator_options.empty()) {
-    std::string card = ".options";
-    for (const auto& [name, value] : options.simulator_options) {
-      if (!is_spice_identifier(name))
-        throw lowering_error(fmt::format("compile_mon: simulator option name '{}' is not an identifier", name));
-      card += fmt::format(" {}={}", name, spice_number(value));
-    }
     w.blank_line();
-    w.card(card);
+    w.simulator_options(options.simulator_options);
   }
   if (options.operating_point_card) {
     w.blank_line();

@@ -142,4 +142,18 @@ std::string netlist_writer::text() const {
   return out;
 }
 
+void netlist_writer::simulator_options(const std::vector<std::pair<std::string, double>>& options) {
+  if (options.empty()) return;
+  std::string text = ".options";
+  for (const auto& [name, value] : options) {
+    if (!is_spice_identifier(name)) throw lowering_error(fmt::format("simulator option name '{}' is not an identifier", name));
+    text += fmt::format(" {}={}", name, spice_number(value));
+  }
+  card(text);
+}
+
+std::vector<std::pair<std::string, double>> precise_simulator_options() {
+  return {{"reltol", 1e-9}, {"vntol", 1e-12}, {"abstol", 1e-15}};
+}
+
 }  // namespace spicenn::compiler

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace spicenn::compiler {
@@ -54,6 +55,8 @@ class netlist_writer {
   void instantiate(const class netlist_template& snippet, const std::map<std::string, std::string>& values);
   // Raw analysis/option card (".op", ".options ..."): checked to be a single dot-card.
   void card(std::string_view dot_card);
+  // One `.options name=value ...` card (names must be identifiers); nothing if empty.
+  void simulator_options(const std::vector<std::pair<std::string, double>>& options);
 
   // Netlist text, ending with ".end".
   std::string text() const;
@@ -70,6 +73,11 @@ class netlist_writer {
   std::size_t elements_ = 0;
   resistor_summary resistors_;
 };
+
+// Tolerances for co-simulation: reltol=1e-9 vntol=1e-12 abstol=1e-15.
+// ngspice's defaults (reltol=1e-3) leave node voltages up to 5e-4 (relative)
+// from the exact solution (docs/cosimulation.md).
+std::vector<std::pair<std::string, double>> precise_simulator_options();
 
 // True for identifiers the writer accepts: [a-z0-9_], starting with a letter or digit, <= 64 chars.
 bool is_spice_identifier(std::string_view name);

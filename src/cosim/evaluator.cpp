@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "cosim/kan_evaluators.hpp"
 #include "cosim/mon_evaluators.hpp"
 
 namespace spicenn::cosim {
@@ -23,16 +24,25 @@ engine_kind engine_kind_from_string(std::string_view name) {
   throw error(fmt::format("unknown engine '{}': choose software, spice or fd", name));
 }
 
+std::vector<std::string> trainable_tensors(const ir::model& m) {
+  std::vector<std::string> names;
+  for (const auto& t : m.parameters)
+    if (t.trainable && t.kind != ir::constraint::index) names.push_back(t.name);
+  return names;
+}
+
 std::unique_ptr<evaluator> make_evaluator(const ir::model& m, engine_kind kind, const evaluator_options& options) {
+  if (kind == engine_kind::finite_differences && m.kind != ir::family::kirchhoffnet) return make_fd_evaluator(m, options);
   if (m.kind == ir::family::mon) {
-    switch (kind) {
-      case engine_kind::software: return make_mon_software_evaluator(m, options);
-      case engine_kind::spice: return make_mon_spice_evaluator(m, options);
-      case engine_kind::finite_differences: return make_mon_fd_evaluator(m, options);
-    }
+    if (kind == engine_kind::software) return make_mon_software_evaluator(m, options);
+    if (kind == engine_kind::spice) return make_mon_spice_evaluator(m, options);
   }
-  throw error(fmt::format("the {} engine is not implemented yet for the {} family (implemented: mon with software, "
-                          "spice, fd)",
+  if (m.kind == ir::family::kan) {
+    if (kind == engine_kind::software) return make_kan_software_evaluator(m, options);
+    if (kind == engine_kind::spice) return make_kan_spice_evaluator(m, options);
+  }
+  throw error(fmt::format("the {} engine is not implemented yet for the {} family (implemented: mon and kan with "
+                          "software, spice, fd)",
                           to_string(kind), ir::to_string(m.kind)));
 }
 

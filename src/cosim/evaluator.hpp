@@ -53,6 +53,9 @@ struct loss_gradient {
   evaluation forward;
   std::map<std::string, std::vector<double>> parameters;  // ∂L/∂θ for every trainable tensor
   Eigen::MatrixXd inputs;                                 // ∂L/∂x (inputs × batch)
+  // New values of non-trainable state tensors (e.g. batch-norm running
+  // statistics), copied into the model by the trainer after the step.
+  std::map<std::string, std::vector<double>> buffers;
 };
 
 class evaluator {
@@ -69,5 +72,15 @@ class evaluator {
 // Dispatches on m.kind and kind; throws spicenn::error for a combination
 // that is not implemented yet, naming it.
 std::unique_ptr<evaluator> make_evaluator(const ir::model& m, engine_kind kind, const evaluator_options& options = {});
+
+// Names of the trainable tensors of a model (trainable, not indices), in
+// model order: what every evaluator's gradient() returns.
+std::vector<std::string> trainable_tensors(const ir::model& m);
+
+// Finite differences of the loss through the family's spice evaluator (any
+// family): central differences per trainable value, each from a recompiled
+// netlist; ∂L/∂x from one batched sweep of perturbed inputs.
+inline constexpr std::size_t fd_max_parameters = 2000;  // 2 ngspice forward runs each
+std::unique_ptr<evaluator> make_fd_evaluator(const ir::model& m, const evaluator_options& options = {});
 
 }  // namespace spicenn::cosim

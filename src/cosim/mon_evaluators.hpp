@@ -4,8 +4,8 @@
 //   spice               embedded ngspice: forward values from a batched DC
 //                       sweep, gradients by hardware linearization (one `ac`
 //                       small-signal solve per sample and stage)
-//   finite_differences  central differences of the ngspice forward loss,
-//                       recompiling the netlist per perturbed parameter
+// (finite differences through ngspice are family-agnostic:
+// cosim::make_fd_evaluator in evaluator.hpp.)
 //
 // Normally reached through cosim::make_evaluator; constructed directly by
 // tests and the benchmark.
@@ -64,18 +64,5 @@ std::unique_ptr<mon_spice_evaluator> make_mon_spice_evaluator(const ir::model& m
 // count its Newton iterations with `rusage`). `spicenn compile --data`.
 // literal_input_pairs: see compiler::mon_compile_options.
 std::string mon_sweep_deck(const ir::model& m, const Eigen::MatrixXd& x, bool literal_input_pairs = false);
-
-// ---------------------------------------------------------------- finite differences
-
-// Largest number of trainable parameter values the finite-difference engine
-// accepts (2 ngspice forward runs each).
-inline constexpr std::size_t mon_fd_max_parameters = 2000;
-
-std::unique_ptr<evaluator> make_mon_fd_evaluator(const ir::model& m, const evaluator_options& options = {});
-
-// ---------------------------------------------------------------- shared helpers
-
-// Names of the trainable tensors of a MON model, in model order.
-std::vector<std::string> mon_trainable_tensors(const ir::model& m);
 
 }  // namespace spicenn::cosim

@@ -9,13 +9,6 @@
 
 namespace spicenn::cosim {
 
-std::vector<std::string> mon_trainable_tensors(const ir::model& m) {
-  std::vector<std::string> names;
-  for (const auto& t : m.parameters)
-    if (t.trainable && t.kind != ir::constraint::index) names.push_back(t.name);
-  return names;
-}
-
 namespace {
 
 class mon_software_evaluator final : public evaluator {
@@ -29,7 +22,7 @@ class mon_software_evaluator final : public evaluator {
 
   void set_model(const ir::model& m) override {
     net_ = models::mon_network::from_model(m);
-    trainable_ = mon_trainable_tensors(m);
+    trainable_ = trainable_tensors(m);
   }
 
   evaluation forward(const Eigen::MatrixXd& x) override {

@@ -110,7 +110,7 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
     volt_ = m.scale.volt;
     ampere_ = m.scale.ampere;
     inputs_ = m.size("inputs");
-    trainable_ = mon_trainable_tensors(m);
+    trainable_ = trainable_tensors(m);
     // Diode reverse current (normalized) for the bound: a generous 1 uA.
     leak_ = 1e-6 / ampere_;
     input_branch_.clear();

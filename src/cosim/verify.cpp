@@ -9,8 +9,10 @@
 
 #include "core/error.hpp"
 #include "core/random.hpp"
+#include "cosim/kan_evaluators.hpp"
 #include "cosim/mon_evaluators.hpp"
 #include "devices/device.hpp"
+#include "models/kan.hpp"
 #include "models/mon.hpp"
 
 namespace spicenn::cosim {
@@ -91,12 +93,13 @@ verify_check make_check(std::string quantity, std::string reference, const Matri
 
 MatrixXd as_matrix(const std::vector<double>& v) { return Eigen::Map<const VectorXd>(v.data(), static_cast<Index>(v.size())); }
 
+// hidden_name: "hidden stage" (MON) or "hidden layer" (KAN).
 void compare_forward(verify_report& r, const evaluation& got, const evaluation& ref, const std::string& label, double hidden_tol,
-                     double output_tol, bool judged) {
+                     double output_tol, bool judged, std::string_view hidden_name = "hidden stage") {
   r.checks.push_back(make_check("outputs", label, got.outputs, ref.outputs, output_tol, false, judged));
   for (std::size_t s = 0; s < ref.hidden.size(); ++s)
     r.checks.push_back(
-        make_check(fmt::format("hidden stage {}", s), label, got.hidden[s], ref.hidden[s], hidden_tol, false, judged));
+        make_check(fmt::format("{} {}", hidden_name, s), label, got.hidden[s], ref.hidden[s], hidden_tol, false, judged));
 }
 
 void compare_gradient(verify_report& r, const loss_gradient& got, const loss_gradient& ref, const std::string& label, double tol,
@@ -107,6 +110,38 @@ void compare_gradient(verify_report& r, const loss_gradient& got, const loss_gra
     r.checks.push_back(make_check("gradient " + name, label, as_matrix(it->second), as_matrix(values), tol, true, judged));
   }
   r.checks.push_back(make_check("gradient inputs", label, got.inputs, ref.inputs, tol, true, judged));
+}
+
+// Seeded inputs ~ U(range) and labels; fills r's samples, seed, volt, range
+// and the one-output note.
+std::pair<MatrixXd, std::vector<int>> random_samples(verify_report& r, const ir::model& m, Index inputs, Index outputs,
+                                                     const verify_options& options) {
+  if (options.samples == 0) throw error("verify: --samples must be at least 1");
+  r.samples = options.samples;
+  r.seed = options.seed;
+  r.volt = m.scale.volt;
+  if (options.input_range) {
+    r.input_range = *options.input_range;
+  } else {
+    const auto& data = m.origin.data;
+    const bool images = data == "mnist" || data == "fashion-mnist";
+    const bool kan = m.kind == ir::family::kan;  // KAN inputs map [0, 1] onto the device windows
+    r.input_range = images || kan ? std::pair{0.0, 1.0} : std::pair{-1.0, 1.0};
+  }
+  if (!(r.input_range.first <= r.input_range.second))
+    throw error(fmt::format("verify: input range [{}, {}] is empty", r.input_range.first, r.input_range.second));
+  const auto B = static_cast<Index>(options.samples);
+  rng gen(options.seed);
+  MatrixXd x(inputs, B);
+  for (Index b = 0; b < B; ++b)
+    for (Index k = 0; k < inputs; ++k) x(k, b) = gen.uniform(r.input_range.first, r.input_range.second);
+  std::vector<int> labels(static_cast<std::size_t>(B));
+  for (auto& l : labels) l = static_cast<int>(gen.below(static_cast<std::uint64_t>(outputs)));
+  if (outputs == 1)
+    r.notes.push_back(
+        "one output: the softmax cross-entropy and its gradient are identically zero, so the gradient "
+        "checks compare zeros");
+  return {std::move(x), std::move(labels)};
 }
 
 }  // namespace
@@ -162,36 +197,10 @@ verify_report verify_mon(const ir::model& circuit, const ir::model& reference, c
   for (const char* size : {"inputs", "hidden", "outputs", "stages"})
     if (circuit.size(size) != reference.size(size))
       throw error(fmt::format("verify: the circuit and reference models differ in size '{}'", size));
-  if (options.samples == 0) throw error("verify: --samples must be at least 1");
-
   verify_report r;
   r.model_summary = summary_of(circuit);
-  r.samples = options.samples;
-  r.seed = options.seed;
-  r.volt = circuit.scale.volt;
-  if (options.input_range) {
-    r.input_range = *options.input_range;
-  } else {
-    const auto& data = circuit.origin.data;
-    const bool images = data == "mnist" || data == "fashion-mnist";
-    r.input_range = images ? std::pair{0.0, 1.0} : std::pair{-1.0, 1.0};
-  }
-  if (!(r.input_range.first <= r.input_range.second))
-    throw error(fmt::format("verify: input range [{}, {}] is empty", r.input_range.first, r.input_range.second));
-
-  const Index inputs = circuit.size("inputs"), outputs = circuit.size("outputs");
-  const auto B = static_cast<Index>(options.samples);
-  rng gen(options.seed);
-  MatrixXd x(inputs, B);
-  for (Index b = 0; b < B; ++b)
-    for (Index k = 0; k < inputs; ++k) x(k, b) = gen.uniform(r.input_range.first, r.input_range.second);
-  std::vector<int> labels(static_cast<std::size_t>(B));
-  for (auto& l : labels) l = static_cast<int>(gen.below(static_cast<std::uint64_t>(outputs)));
-
-  if (outputs == 1)
-    r.notes.push_back(
-        "one output: the softmax cross-entropy and its gradient are identically zero, so the gradient "
-        "checks compare zeros");
+  const Index outputs = circuit.size("outputs");
+  const auto [x, labels] = random_samples(r, circuit, circuit.size("inputs"), outputs, options);
   evaluator_options eo;
   eo.threads = options.threads;
   auto spice = make_mon_spice_evaluator(circuit, eo);
@@ -248,6 +257,46 @@ verify_report verify_mon(const ir::model& circuit, const ir::model& reference, c
   for (const auto& c : r.checks)
     if (c.judged && !c.passed) r.passed = false;
   return r;
+}
+
+verify_report verify_kan(const ir::model& model, const verify_options& options) {
+  if (model.kind != ir::family::kan) throw error("verify_kan: not a KAN model");
+  // The circuit realises the folded model; compare with its software model
+  // (evaluation mode: batch statistics have no meaning in a circuit).
+  const ir::model folded = models::kan_fold_batch_norm(model);
+  verify_report r;
+  std::string widths = std::to_string(folded.size("width0"));
+  for (std::int64_t l = 1; l <= folded.size("layers"); ++l) widths += fmt::format("-{}", folded.size(fmt::format("width{}", l)));
+  std::string bases;
+  for (std::int64_t d = 0; d < folded.size("bases"); ++d)
+    bases += (d ? "," : "") + folded.device(fmt::format("basis{}", d)).name;
+  r.model_summary = fmt::format("kan {}, bases {}", widths, bases);
+  const auto [x, labels] = random_samples(r, folded, folded.size("width0"),
+                                          folded.size(fmt::format("width{}", folded.size("layers"))), options);
+  if (model.find_parameter("layer0.bn_weight"))
+    r.notes.push_back("batch normalization folded into coef and bias (as the compiler does); gradients are of the folded model");
+  evaluator_options eo;
+  eo.threads = options.threads;
+  const auto got = make_kan_spice_evaluator(folded, eo)->gradient(x, labels);
+  const auto ref = make_kan_software_evaluator(folded, eo)->gradient(x, labels);
+  const double fwd_tol = options.forward_tolerance_volts / r.volt;
+  const std::string label = "software, same device law";
+  compare_forward(r, got.forward, ref.forward, label, fwd_tol, fwd_tol, true, "hidden layer");
+  r.checks.push_back(make_check("loss", label, MatrixXd::Constant(1, 1, got.loss), MatrixXd::Constant(1, 1, ref.loss),
+                                2.0 * fwd_tol, false, true));
+  compare_gradient(r, got, ref, label, options.gradient_tolerance, true);
+  for (const auto& c : r.checks)
+    if (c.judged && !c.passed) r.passed = false;
+  return r;
+}
+
+verify_report verify_model(const ir::model& model, const verify_options& options) {
+  switch (model.kind) {
+    case ir::family::mon: return verify_mon(model, options);
+    case ir::family::kan: return verify_kan(model, options);
+    case ir::family::kirchhoffnet: break;
+  }
+  throw error(fmt::format("verify: the {} family is not implemented yet (implemented: mon, kan)", ir::to_string(model.kind)));
 }
 
 std::string to_text(const verify_report& r) {

@@ -73,6 +73,16 @@ verify_report verify_mon(const ir::model& model, const verify_options& options =
 // `reference` (same sizes); used by tests to show that a mismatch is caught.
 verify_report verify_mon(const ir::model& circuit, const ir::model& reference, const verify_options& options);
 
+// KAN: the circuit of the folded model (batch normalization folded, as the
+// compiler does) against the software model of the same folded model with
+// the same device laws: outputs, hidden activations and loss to
+// forward_tolerance_volts, every gradient tensor and ∂L/∂x to
+// gradient_tolerance relative.
+verify_report verify_kan(const ir::model& model, const verify_options& options = {});
+
+// Dispatches on the family (mon, kan).
+verify_report verify_model(const ir::model& model, const verify_options& options = {});
+
 // A fixed-width table, one line per check, and a PASSED/FAILED line.
 std::string to_text(const verify_report& report);
 

@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "devices/device.hpp"
+#include "devices/fit.hpp"
 #include "ir/schema.hpp"
 
 #ifndef SPICENN_VERSION
@@ -53,7 +54,7 @@ tensor make(std::string name, std::vector<std::size_t> shape, constraint kind, b
 // Tensors in schema order, all zero.
 void add_zero_tensors(model& m) {
   for (const auto& spec : schema_for(m).tensors)
-    m.parameters.push_back(make(spec.name, spec.shape, spec.kind, spec.trainable));
+    if (spec.required) m.parameters.push_back(make(spec.name, spec.shape, spec.kind, spec.trainable));
 }
 
 }  // namespace
@@ -99,7 +100,8 @@ model init_mon(std::int64_t inputs, std::int64_t hidden, std::int64_t outputs, s
   return m;
 }
 
-model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::string>& bases, std::uint64_t seed) {
+model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::string>& bases, std::uint64_t seed,
+               const kan_init_options& options) {
   if (widths.size() < 2)
     throw error(fmt::format("init_kan: need at least two widths (inputs and outputs), got {}", widths.size()));
   if (bases.empty()) throw error("init_kan: need at least one basis device");
@@ -112,11 +114,20 @@ model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::s
   const auto& registry = devices::builtin_devices();
   std::vector<devices::voltage_window> windows;
   for (std::size_t d = 0; d < bases.size(); ++d) {
-    const auto& dev = registry.get(bases[d]);  // throws, listing the builtin devices
-    auto w = dev.window();
+    // A builtin name, or the path of a library written by `spicenn fit-device`.
+    const bool library = bases[d].find('/') != std::string::npos || bases[d].ends_with(".lib");
+    std::optional<devices::voltage_window> w;
+    std::string name = bases[d];
+    if (library) {
+      const auto fitted = devices::load_fitted_device(bases[d]);  // throws parse_error naming file:line
+      w = fitted.window();
+      name = std::string(fitted.name());
+    } else {
+      w = registry.get(bases[d]).window();  // throws, listing the builtin devices
+    }
     if (!w) throw error(fmt::format("init_kan: device '{}' has no voltage window: it is not a basis device", bases[d]));
     windows.push_back(*w);
-    m.devices.push_back({fmt::format("basis{}", d), bases[d], ""});
+    m.devices.push_back({fmt::format("basis{}", d), name, library ? bases[d] : ""});
   }
   m.origin.seed = seed;
   m.origin.created_by = created_by(fmt::format("init_kan(widths=[{}], bases=[{}])", fmt::join(widths, " "),
@@ -138,6 +149,19 @@ model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::s
     }
     double coef_scale = 1.0 / std::sqrt(static_cast<double>(widths[l]) * static_cast<double>(n_bases));
     for (auto& v : m.parameter(fmt::format("layer{}.coef", l)).values) v = rng.normal() * coef_scale;
+  }
+  if (options.batch_norm) {
+    const auto out_shape = [&](std::size_t l) { return std::vector<std::size_t>{static_cast<std::size_t>(widths[l + 1])}; };
+    for (std::size_t l = 0; l + 2 < widths.size(); ++l) {
+      auto p = [&](const char* t) { return fmt::format("layer{}.{}", l, t); };
+      m.parameters.push_back(make(p("bn_weight"), out_shape(l), constraint::none, true));
+      m.parameters.back().values.assign(m.parameters.back().values.size(), 1.0);
+      m.parameters.push_back(make(p("bn_bias"), out_shape(l), constraint::none, true));
+      m.parameters.push_back(make(p("bn_mean"), out_shape(l), constraint::none, false));
+      m.parameters.push_back(make(p("bn_var"), out_shape(l), constraint::nonnegative, false));
+      m.parameters.back().values.assign(m.parameters.back().values.size(), 1.0);
+    }
+    m.origin.created_by += " batch_norm";
   }
   validate(m);
   return m;

@@ -39,12 +39,20 @@ std::string default_mon_diode_device(std::string_view diode);
 model init_mon(std::int64_t inputs, std::int64_t hidden, std::int64_t outputs, std::int64_t stages,
                std::uint64_t seed, std::string_view diode = "ideal");
 
+struct kan_init_options {
+  // Batch normalization after every layer but the last (tensors
+  // layer{l}.bn_weight = 1, bn_bias = 0, bn_mean = 0, bn_var = 1), for
+  // training; folded into coef and bias when a trained model is exported.
+  bool batch_norm = false;
+};
+
 // Device-basis KAN with layer widths widths[0..L] and one builtin basis
 // device per entry of bases (e.g. {"z15", "zaz21"}). coef ~ N(0,1)/sqrt(fan_in*bases),
 // bias = 0; basis_gain/basis_offset map the layer's input range onto each
 // device's voltage window (from the devices registry, in model volts):
 // [0,1] for layer 0, the hidden clamp [0, 1.4] for later layers.
-model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::string>& bases, std::uint64_t seed);
+model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::string>& bases, std::uint64_t seed,
+               const kan_init_options& options = {});
 
 // KirchhoffNet. edges (the same for every slice) defaults to every ordered
 // pair of distinct nodes in 0..nodes (ground = 0). theta ~ 0.1*N(0,1),

@@ -186,18 +186,33 @@ family_schema build_schema(family f, const std::map<std::string, std::int64_t>& 
       std::size_t bases = n("bases");
       for (std::size_t d = 0; d < bases; ++d)
         s.devices.push_back({fmt::format("basis{}", d), kan_bases, fmt::format("basis device B_{}", d)});
-      for (std::size_t l = 0; l < n("layers"); ++l) {
+      const std::size_t layers = n("layers");
+      for (std::size_t l = 0; l < layers; ++l) {
         auto w_in = static_cast<std::size_t>(get_size(sizes, fmt::format("width{}", l)));
         auto w_out = static_cast<std::size_t>(get_size(sizes, fmt::format("width{}", l + 1)));
         auto p = [&](const char* t) { return fmt::format("layer{}.{}", l, t); };
-        s.tensors.push_back({p("coef"), {w_in, w_out, bases}, fmt::format("[width{} width{} bases]", l, l + 1),
-                             constraint::none, true, "c[i,o,d]: weight of basis d of input i in output o"});
-        s.tensors.push_back({p("bias"), {w_out}, fmt::format("[width{}]", l + 1), constraint::none, true,
-                             "beta_o: output bias"});
-        s.tensors.push_back({p("basis_gain"), {bases}, "[bases]", constraint::none, true,
-                             "a_d: device voltage = a_d x + b_d"});
-        s.tensors.push_back({p("basis_offset"), {bases}, "[bases]", constraint::none, true,
-                             "b_d: device voltage = a_d x + b_d"});
+        const std::string coef_doc = fmt::format("[width{} width{} bases]", l, l + 1);
+        const std::string out_doc = fmt::format("[width{}]", l + 1);
+        s.tensors.push_back({p("coef"), {w_in, w_out, bases}, coef_doc, constraint::none, true,
+                             "c[i,o,d]: weight of basis d of input i in output o"});
+        s.tensors.push_back({p("bias"), {w_out}, out_doc, constraint::none, true, "beta_o: output bias"});
+        s.tensors.push_back({p("basis_gain"), {bases}, "[bases]", constraint::none, false,
+                             "a_d: device voltage = a_d x + b_d (fixed: maps the input range onto the window)"});
+        s.tensors.push_back({p("basis_offset"), {bases}, "[bases]", constraint::none, false,
+                             "b_d: device voltage = a_d x + b_d (fixed)"});
+        s.tensors.push_back({p("coef_mismatch"), {w_in, w_out, bases}, coef_doc, constraint::none, false,
+                             "optional fixed multiplicative variation m: the circuit realises c*m (a fabricated chip)",
+                             false});
+        if (l + 1 < layers) {
+          s.tensors.push_back({p("bn_weight"), {w_out}, out_doc, constraint::none, true,
+                               "optional batch normalization after this layer: gamma", false});
+          s.tensors.push_back({p("bn_bias"), {w_out}, out_doc, constraint::none, true,
+                               "optional batch normalization: beta", false});
+          s.tensors.push_back({p("bn_mean"), {w_out}, out_doc, constraint::none, false,
+                               "optional batch normalization: running mean", false});
+          s.tensors.push_back({p("bn_var"), {w_out}, out_doc, constraint::nonnegative, false,
+                               "optional batch normalization: running variance", false});
+        }
       }
       s.tensors.push_back({"hidden_clamp", {2}, "[2]", constraint::none, false,
                            "lo, hi: hidden activations are clamped to [lo, hi]"});
@@ -441,7 +456,7 @@ void check_tensors(const model& m, const family_schema& s, const checker& ck) {
     check_values(t, path, ck);
   }
   for (const auto& spec : s.tensors)
-    if (!seen.count(spec.name))
+    if (spec.required && !seen.count(spec.name))
       ck.fail("/model/parameters", fmt::format("missing tensor '{}' (shape {} = {}, constraint {}: {})", spec.name,
                                                spec.shape_doc, shape_to_string(spec.shape), to_string(spec.kind),
                                                spec.meaning));

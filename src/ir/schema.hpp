@@ -56,6 +56,10 @@ struct tensor_spec {
   constraint kind = constraint::none;
   bool trainable = true;  // false: the file must say trainable="false"
   std::string meaning;
+  // false: the tensor may be absent (a feature the model does not use, e.g.
+  // a KAN's batch normalization); the family's software model checks that
+  // optional tensors come in consistent groups.
+  bool required = true;
 };
 
 struct family_schema {

@@ -1,16 +1,17 @@
-// The MON finite-difference evaluator: the gradient of the ngspice forward
-// loss by central differences, one recompiled netlist per perturbed value.
+// The finite-difference evaluator of every family: the gradient of the
+// ngspice forward loss by central differences, one recompiled netlist per
+// perturbed value, through the family's spice evaluator (its forward pass).
 //
 // Parameters: for every trainable value θ, with h = fd_step · max(|θ|, 1),
 //   ∂L/∂θ ≈ (L(θ + h) − L(θ − h)) / 2h,
-// each L from a freshly compiled and loaded netlist (compile_mon of the
-// perturbed model: a conductance that is zero has no element, so altering
+// each L from a freshly compiled and loaded netlist (the perturbed model
+// compiled again: a conductance that is zero has no element, so altering
 // resistor values could not perturb it). A conductance closer to zero than h
 // would turn negative (not realisable: the compiler omits it), so it gets the
 // forward difference (L(θ + h) − L(θ)) / h instead. g_between is symmetric:
 // entries (a,b) and (b,a) are one conductance, perturbed together, and its
-// derivative is stored at both (as the software model does); the diagonal is
-// not a conductance (0).
+// derivative is stored at both (as the MON software model does); the
+// diagonal is not a conductance (0).
 // Inputs: ∂L/∂x by central differences per sample and input, all perturbed
 // samples in one batched sweep (the loss is a sum over samples).
 #include <fmt/format.h>
@@ -20,7 +21,7 @@
 
 #include "core/error.hpp"
 #include "core/parallel.hpp"
-#include "cosim/mon_evaluators.hpp"
+#include "cosim/evaluator.hpp"
 #include "models/loss.hpp"
 
 namespace spicenn::cosim {
@@ -36,9 +37,9 @@ struct perturbation {
 
 double mean_loss(const Eigen::MatrixXd& y, std::span<const int> labels) { return models::softmax_cross_entropy(y, labels); }
 
-class mon_fd_evaluator final : public evaluator {
+class fd_evaluator final : public evaluator {
  public:
-  mon_fd_evaluator(const ir::model& m, const evaluator_options& options) : options_(options) {
+  fd_evaluator(const ir::model& m, const evaluator_options& options) : options_(options) {
     if (!(options_.fd_step > 0.0) || !std::isfinite(options_.fd_step))
       throw error(fmt::format("finite differences: step {} must be positive", options_.fd_step));
     set_model(m);
@@ -48,19 +49,19 @@ class mon_fd_evaluator final : public evaluator {
 
   void set_model(const ir::model& m) override {
     std::size_t count = 0;
-    for (const auto& name : mon_trainable_tensors(m)) count += m.parameter(name).values.size();
-    if (count > mon_fd_max_parameters)
+    for (const auto& name : trainable_tensors(m)) count += m.parameter(name).values.size();
+    if (count > fd_max_parameters)
       throw error(
           fmt::format("finite differences: the model has {} trainable values and the fd engine accepts at "
                       "most {} (two ngspice forward runs each); use the spice engine (hardware "
                       "linearization) for models this size",
-                      count, mon_fd_max_parameters));
+                      count, fd_max_parameters));
     model_ = m;
     if (workers_.empty()) {
       evaluator_options one = options_;
       one.threads = 1;
       const int threads = resolve_threads(options_.threads);
-      for (int t = 0; t < threads; ++t) workers_.push_back(make_mon_spice_evaluator(m, one));
+      for (int t = 0; t < threads; ++t) workers_.push_back(make_evaluator(m, engine_kind::spice, one));
     } else {
       for (auto& w : workers_) w->set_model(m);
     }
@@ -77,7 +78,7 @@ class mon_fd_evaluator final : public evaluator {
 
     // The list of perturbations.
     std::vector<perturbation> list;
-    const auto trainable = mon_trainable_tensors(model_);
+    const auto trainable = trainable_tensors(model_);
     for (std::size_t t = 0; t < model_.parameters.size(); ++t) {
       const auto& tensor = model_.parameters[t];
       if (std::find(trainable.begin(), trainable.end(), tensor.name) == trainable.end()) continue;
@@ -154,13 +155,13 @@ class mon_fd_evaluator final : public evaluator {
  private:
   evaluator_options options_;
   ir::model model_;
-  std::vector<std::unique_ptr<mon_spice_evaluator>> workers_;
+  std::vector<std::unique_ptr<evaluator>> workers_;
 };
 
 }  // namespace
 
-std::unique_ptr<evaluator> make_mon_fd_evaluator(const ir::model& m, const evaluator_options& options) {
-  return std::make_unique<mon_fd_evaluator>(m, options);
+std::unique_ptr<evaluator> make_fd_evaluator(const ir::model& m, const evaluator_options& options) {
+  return std::make_unique<fd_evaluator>(m, options);
 }
 
 }  // namespace spicenn::cosim

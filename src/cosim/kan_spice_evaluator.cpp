@@ -1,0 +1,329 @@
+// The KAN spice evaluator: forward values and gradients read from ngspice.
+//
+// The circuit is the compiled folded model (compiler::compile_kan; batch
+// normalization of an unfolded model folds exactly in evaluation mode).
+//
+// Forward (per chunk of samples and engine): one batched DC sweep
+// (spice::evaluate_batch) probing, per layer, every sense source current
+// (Φ = i(vs<l>_<i>_<d>) / I_ref,d), every virtual-ground current (the value
+// before the clamp: i(vsum<l>_<o>) / ampere) and every output node (÷ volt).
+//
+// Gradient, on the same loaded chunk deck, per sample k:
+//   alter vspicenn_idx = k
+//   ac lin 1 1 1      (ngspice's own operating point of sample k, then the
+//                      small-signal solve with the sense sources' stimuli)
+// In layer l the stimulus is 1∠0° (l even) or 1∠90° (l odd); the layer
+// feeding an odd layer is stimulated in phase, so the odd layer's drives
+// move in phase only, and the quadrature part of its sense currents is its
+// devices' own response. The anode sits at drive − stimulus, hence
+//   g = dI/dV = −Re i(vs) (even layers),  −Im i(vs) (odd layers)
+// and ∂Φ/∂x = a_d·volt·g/I_ref,d. Models with more than two layers take one
+// ac solve per pair of layers (the other layers' stimuli altered to 0).
+// Then the software model's backward pass (models::kan_backward) runs on the
+// circuit's Φ, slopes and pre-clamp values: the crossbar is linear with
+// known conductances, so nothing else is needed from the simulator.
+//
+// Plausibility: |Φ| ≤ 1 (no device carries more than I_ref) and every node
+// voltage within a bound derived from the weights (voltage_bound_for).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "compiler/kan_compiler.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
+#include "core/parallel.hpp"
+#include "cosim/kan_evaluators.hpp"
+#include "models/kan.hpp"
+#include "models/loss.hpp"
+#include "spice/batch.hpp"
+#include "spice/engine.hpp"
+
+namespace spicenn::cosim {
+
+namespace {
+
+using Eigen::Index;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+compiler::compiled_kan compile_for_cosimulation(const ir::model& m) {
+  compiler::kan_compile_options co;
+  co.operating_point_card = false;
+  co.simulator_options = compiler::precise_simulator_options();
+  co.source_name = "spicenn co-simulation";
+  return compiler::compile_kan(m, co);
+}
+
+struct worker_result {
+  double loss_sum = 0.0;
+  kan_spice_stats stats;
+};
+
+class kan_spice_evaluator_impl final : public kan_spice_evaluator {
+ public:
+  kan_spice_evaluator_impl(const ir::model& m, const evaluator_options& options) : options_(options) { set_model(m); }
+
+  engine_kind kind() const override { return engine_kind::spice; }
+  const std::string& netlist() const override { return net_.text; }
+  const kan_spice_stats& last_stats() const override { return stats_; }
+  const std::vector<MatrixXd>& last_basis_values() const override { return phi_; }
+  const std::vector<MatrixXd>& last_basis_slopes() const override { return slope_; }
+
+  void set_model(const ir::model& m) override {
+    if (m.kind != ir::family::kan) throw error(fmt::format("kan spice evaluator: model family is '{}'", ir::to_string(m.kind)));
+    unfolded_ = m;
+    const ir::model folded = models::kan_fold_batch_norm(m);  // validates
+    network_ = models::kan_network::from_model(folded);
+    net_ = compile_for_cosimulation(folded);
+    trainable_ = trainable_tensors(m);
+    probes_.clear();
+    const auto L = network_.layers.size();
+    for (std::size_t l = 0; l < L; ++l) {
+      for (const auto& s : net_.sense_sources[l]) probes_.push_back(fmt::format("i({})", s));
+      if (l + 1 < L)
+        for (const auto& s : net_.sum_sources[l]) probes_.push_back(fmt::format("i({})", s));
+      for (const auto& node : net_.output_nodes[l]) probes_.push_back(fmt::format("v({})", node));
+    }
+  }
+
+  evaluation forward(const MatrixXd& x) override {
+    check_inputs(x);
+    evaluation out;
+    run(x, nullptr, out, nullptr);
+    return out;
+  }
+
+  loss_gradient gradient(const MatrixXd& x, std::span<const int> labels) override {
+    check_inputs(x);
+    if (static_cast<Index>(labels.size()) != x.cols())
+      throw error(fmt::format("gradient: {} labels for {} samples", labels.size(), x.cols()));
+    loss_gradient out;
+    MatrixXd dy;
+    out.loss = run(x, &labels, out.forward, &dy);
+    // The backward pass on the circuit's values.
+    models::kan_forward_result fwd;
+    fwd.mode = models::kan_mode::eval;
+    for (std::size_t l = 0; l < network_.layers.size(); ++l) {
+      models::kan_layer_state st;
+      st.phi = phi_[l];
+      st.slope = slope_[l];
+      if (l < pre_clamp_.size()) st.pre_clamp = pre_clamp_[l];
+      fwd.layers.push_back(std::move(st));
+    }
+    auto g = models::kan_backward(network_, fwd, dy, {.threads = options_.threads});
+    const auto params = models::kan_unfold_gradient(unfolded_, g.parameters);
+    for (const auto& name : trainable_) {
+      auto it = params.find(name);
+      if (it == params.end()) throw internal_error(fmt::format("kan spice gradient: no gradient for '{}'", name));
+      out.parameters[name] = it->second;
+    }
+    out.inputs = std::move(g.inputs);
+    return out;
+  }
+
+ private:
+  void check_inputs(const MatrixXd& x) const {
+    if (x.rows() != network_.inputs())
+      throw error(fmt::format("kan spice evaluator: input has {} rows but the model has {} inputs", x.rows(), network_.inputs()));
+    if (!x.allFinite()) throw error("kan spice evaluator: inputs contain non-finite values");
+  }
+
+  // Largest plausible |node voltage| (volts): the drives (|a|·x_max + |b|
+  // per layer), the basis voltages (|u| ≤ volt), and the outputs
+  // (Σ|W| + |β| per row); a factor 10 and 1 V of headroom. ngspice's absurd
+  // "converged" results (1e11 V) are far beyond.
+  double voltage_bound_for(double x_max) const {
+    double in = x_max, top = x_max;
+    for (std::size_t l = 0; l < network_.layers.size(); ++l) {
+      const auto& layer = network_.layers[l];
+      top = std::max(top, (layer.gain.cwiseAbs() * in + layer.offset.cwiseAbs()).maxCoeff() + 1.0);
+      const double y = (layer.weight.cwiseAbs().rowwise().sum() + layer.bias.cwiseAbs()).maxCoeff();
+      top = std::max(top, y);
+      in = l + 1 < network_.layers.size() ? std::max(std::abs(network_.clamp_lo), std::abs(network_.clamp_hi)) : y;
+    }
+    return network_.volt * (10.0 * top + 1.0);
+  }
+
+  spice::engine& engine_at(std::size_t i) {
+    while (engines_.size() <= i) engines_.push_back(std::make_unique<spice::engine>());
+    return *engines_[i];
+  }
+
+  double run(const MatrixXd& x, const std::span<const int>* labels, evaluation& fwd, MatrixXd* dy) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Index B = x.cols();
+    const auto L = network_.layers.size();
+    const auto D = static_cast<Index>(network_.bases.size());
+    fwd.outputs.resize(network_.outputs(), B);
+    fwd.hidden.clear();
+    phi_.clear();
+    slope_.clear();
+    pre_clamp_.clear();
+    for (std::size_t l = 0; l < L; ++l) {
+      const auto& layer = network_.layers[l];
+      phi_.emplace_back(D * layer.inputs, B);
+      if (dy) slope_.emplace_back(D * layer.inputs, B);
+      if (l + 1 < L) {
+        fwd.hidden.emplace_back(layer.outputs, B);
+        pre_clamp_.emplace_back(layer.outputs, B);
+      }
+    }
+    if (dy) dy->resize(network_.outputs(), B);
+    stats_ = {};
+    bound_ = voltage_bound_for(B ? x.cwiseAbs().maxCoeff() : 0.0);
+    if (B == 0) return 0.0;
+    const int threads = resolve_threads(options_.threads);
+    const Index per_engine_min = dy ? 1 : 16;
+    const auto workers =
+        static_cast<std::size_t>(std::max<Index>(1, std::min<Index>(threads, (B + per_engine_min - 1) / per_engine_min)));
+    for (std::size_t w = 0; w < workers; ++w) engine_at(w);
+    std::vector<worker_result> results(workers);
+    parallel_chunks(B, static_cast<int>(workers), [&](int w, long b0, long b1) {
+      const auto i = static_cast<std::size_t>(w);
+      run_range(*engines_[i], x, labels, b0, b1, fwd, dy, results[i]);
+    });
+    double loss = 0.0;
+    for (const auto& r : results) {
+      loss += r.loss_sum;
+      stats_.loads += r.stats.loads;
+      stats_.sweeps += r.stats.sweeps;
+      stats_.ac_runs += r.stats.ac_runs;
+      stats_.alters += r.stats.alters;
+    }
+    stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return labels ? loss / static_cast<double>(B) : 0.0;
+  }
+
+  void run_range(spice::engine& eng, const MatrixXd& x, const std::span<const int>* labels, Index b0, Index b1,
+                 evaluation& fwd, MatrixXd* dy, worker_result& res) {
+    const auto L = network_.layers.size();
+    const Index B = x.cols();
+    const auto chunk = static_cast<Index>(std::max<std::size_t>(options_.spice_chunk, 1));
+    spice::batch_options bo;
+    bo.voltage_bound = bound_;
+    for (Index c0 = b0; c0 < b1; c0 += chunk) {
+      const Index m = std::min(chunk, b1 - c0);
+      bo.chunk_size = static_cast<std::size_t>(m);
+      const MatrixXd samples = x.middleCols(c0, m).transpose() * network_.volt;
+      MatrixXd values;
+      try {
+        values = spice::evaluate_batch(eng, net_.text, net_.input_sources, samples, probes_, bo);
+      } catch (const spice::spice_error& e) {
+        throw simulation_error(fmt::format("kan spice forward, samples {}..{}: {}", c0, c0 + m - 1, e.what()));
+      }
+      ++res.stats.loads;
+      ++res.stats.sweeps;
+      Index col = 0;
+      for (std::size_t l = 0; l < L; ++l) {
+        const auto& layer = network_.layers[l];
+        for (Index r = 0; r < phi_[l].rows(); ++r, ++col) {
+          const double i_ref = net_.reference_currents[static_cast<std::size_t>(r / layer.inputs)];
+          phi_[l].row(r).segment(c0, m) = values.col(col).transpose() / i_ref;
+        }
+        if (l + 1 < L)
+          for (Index o = 0; o < layer.outputs; ++o, ++col)
+            pre_clamp_[l].row(o).segment(c0, m) = values.col(col).transpose() / net_.ampere;
+        MatrixXd& target = l + 1 < L ? fwd.hidden[l] : fwd.outputs;
+        for (Index o = 0; o < layer.outputs; ++o, ++col)
+          target.row(o).segment(c0, m) = values.col(col).transpose() / network_.volt;
+        check_basis_values(l, c0, m);
+      }
+      if (!labels || !dy) continue;
+      MatrixXd dyc;
+      res.loss_sum +=
+          models::softmax_cross_entropy(fwd.outputs.middleCols(c0, m), labels->subspan(c0, m), &dyc, models::reduction::sum);
+      dy->middleCols(c0, m) = dyc / static_cast<double>(B);
+      slopes_chunk(eng, c0, m, res);
+    }
+  }
+
+  void check_basis_values(std::size_t l, Index c0, Index m) const {
+    const auto block = phi_[l].middleCols(c0, m);
+    Index r = 0, c = 0;
+    const double worst = block.cwiseAbs().maxCoeff(&r, &c);
+    if (!std::isfinite(worst) || worst > 1.0 + 1e-6)
+      throw simulation_error(fmt::format("kan spice forward, sample {}: implausible device current in {}: {} × I_ref, but "
+                                         "no basis device carries more than I_ref; ngspice's operating point is probably wrong",
+                                         c0 + c, net_.sense_sources[l][static_cast<std::size_t>(r)], format_double(worst)));
+  }
+
+  // Per sample of the loaded chunk deck: the ac solves that give the device conductances.
+  void slopes_chunk(spice::engine& eng, Index c0, Index m, worker_result& res) {
+    const auto L = network_.layers.size();
+    const std::size_t groups = (L + 1) / 2;
+    auto set_group = [&](std::size_t group) {  // acmag 1 for layers 2g, 2g+1; 0 elsewhere
+      if (L <= 2) return;
+      for (std::size_t l = 0; l < L; ++l)
+        for (const auto& s : net_.sense_sources[l]) {
+          eng.alter(s, "acmag", l / 2 == group ? 1.0 : 0.0);
+          ++res.stats.alters;
+        }
+    };
+    for (Index r = 0; r < m; ++r) {
+      const Index b = c0 + r;
+      eng.alter(std::string(spice::sample_index_source), static_cast<double>(r));
+      ++res.stats.alters;
+      for (std::size_t group = 0; group < groups; ++group) {
+        set_group(group);
+        try {
+          eng.ac(spice::ac_sweep::lin, 1, 1.0, 1.0);
+        } catch (const spice::spice_error& e) {
+          throw simulation_error(fmt::format("kan spice gradient, sample {} small-signal solve: {}", b, e.what()));
+        }
+        ++res.stats.ac_runs;
+        for (std::size_t l = 2 * group; l < std::min(L, 2 * group + 2); ++l) {
+          const auto& layer = network_.layers[l];
+          for (Index row = 0; row < slope_[l].rows(); ++row) {
+            const auto& source = net_.sense_sources[l][static_cast<std::size_t>(row)];
+            const auto values = eng.complex_vector(source + "#branch");
+            if (values.size() != 1)
+              throw simulation_error(
+                  fmt::format("kan spice gradient: ac vector '{}#branch' has {} points, expected 1", source, values.size()));
+            const double g = -(l % 2 ? values[0].imag() : values[0].real());
+            const auto d = static_cast<std::size_t>(row / layer.inputs);
+            if (!std::isfinite(g))
+              throw simulation_error(fmt::format("kan spice gradient, sample {}: non-finite device conductance at {}", b, source));
+            slope_[l](row, b) = layer.gain[static_cast<Index>(d)] * network_.volt * g / net_.reference_currents[d];
+          }
+        }
+      }
+      if (L > 2) set_group(0);
+    }
+  }
+
+  evaluator_options options_;
+  ir::model unfolded_;
+  models::kan_network network_;  // of the folded model: the circuit's weights
+  compiler::compiled_kan net_;
+  std::vector<std::string> trainable_;
+  std::vector<std::string> probes_;
+  std::vector<std::unique_ptr<spice::engine>> engines_;
+  std::vector<MatrixXd> phi_, slope_, pre_clamp_;
+  kan_spice_stats stats_;
+  double bound_ = 0.0;
+};
+
+}  // namespace
+
+std::string kan_sweep_deck(const ir::model& m, const MatrixXd& x) {
+  if (m.kind != ir::family::kan) throw error(fmt::format("kan sweep deck: model family is '{}'", ir::to_string(m.kind)));
+  const auto net = compile_for_cosimulation(m);
+  if (x.rows() != static_cast<Index>(net.input_sources.size()) || x.cols() < 1)
+    throw error(fmt::format("kan sweep deck: inputs are {}x{}, the model has {} inputs", x.rows(), x.cols(), net.input_sources.size()));
+  std::string deck = spice::sweep_netlist(net.text, net.input_sources, x.transpose() * m.scale.volt);
+  std::string cards = fmt::format(".dc {} 0 {} 1\n.print dc", spice::sample_index_source, std::max<Index>(x.cols() - 1, 1));
+  for (const auto& node : net.output_nodes.back()) cards += fmt::format(" v({})", node);
+  cards += "\n";
+  const auto end = deck.rfind("\n.end");
+  if (end == std::string::npos) return deck + cards + ".end\n";
+  return deck.insert(end + 1, cards);
+}
+
+std::unique_ptr<kan_spice_evaluator> make_kan_spice_evaluator(const ir::model& m, const evaluator_options& options) {
+  return std::make_unique<kan_spice_evaluator_impl>(m, options);
+}
+
+}  // namespace spicenn::cosim
