@@ -53,6 +53,7 @@ struct loss_gradient {
   evaluation forward;
   std::map<std::string, std::vector<double>> parameters;  // ∂L/∂θ for every trainable tensor
   Eigen::MatrixXd inputs;                                 // ∂L/∂x (inputs × batch)
+  std::map<std::string, std::vector<double>> buffers;  // new values of non-trainable state tensors (e.g. batch-norm running statistics), copied into the model by the trainer after the step
 };
 
 class evaluator {
