@@ -907,6 +907,177 @@ TEST(Selection, PatienceStopsWhenValidationAccuracyStallsAndResumesExactly) {
   }
 }
 
+// Records every forward call (which data set, which samples) and every
+// gradient call, in order.
+class recording_evaluator final : public evaluator {
+ public:
+  explicit recording_evaluator(const ir::model& m) : inner_(m) {}
+  engine_kind kind() const override { return engine_kind::software; }
+  void set_model(const ir::model& m) override { inner_.set_model(m); }
+  evaluation forward(const MatrixXd& x) override {
+    calls.push_back({false, gradients, x});
+    return inner_.forward(x);
+  }
+  loss_gradient gradient(const MatrixXd& x, std::span<const int> labels) override {
+    ++gradients;
+    return inner_.gradient(x, labels);
+  }
+  struct call {
+    bool gradient;
+    std::size_t gradients_before;
+    MatrixXd x;
+  };
+  std::vector<call> calls;
+  std::size_t gradients = 0;
+
+ private:
+  leaky_relu_evaluator inner_;
+};
+
+// The samples of `set` that the columns of x are, in order (npos for a column
+// that is not one of them).
+std::vector<std::size_t> which_samples(const MatrixXd& x, const data::dataset& set) {
+  std::vector<std::size_t> out;
+  for (Eigen::Index c = 0; c < x.cols(); ++c) {
+    std::size_t found = std::string::npos;
+    for (std::size_t i = 0; i < set.size() && found == std::string::npos; ++i)
+      if (set.features.col(static_cast<Eigen::Index>(i)).cast<double>() == x.col(c)) found = i;
+    out.push_back(found);
+  }
+  return out;
+}
+
+TEST(Selection, TheTestSetIsEvaluatedOnceAfterTraining) {
+  selection_setup s;
+  for (std::size_t test_limit : {std::size_t{0}, std::size_t{40}}) {
+    auto model = small_mon(8, 3);
+    recording_evaluator eval(model);
+    auto o = s.options(4);
+    o.test_limit = test_limit;
+    std::FILE* log = std::tmpfile();
+    ASSERT_NE(log, nullptr);
+    o.log = log;
+    o.progress = progress_mode::lines;
+    auto r = train(model, eval, s.train_set, &s.validation_set, &s.test_set, o);
+    const std::size_t steps = 4 * 15;
+    ASSERT_EQ(eval.gradients, steps);
+    std::vector<std::size_t> test_samples, validation_per_epoch(4, 0);
+    for (const auto& c : eval.calls) {
+      const auto t = which_samples(c.x, s.test_set);
+      const auto v = which_samples(c.x, s.validation_set);
+      const bool is_test = std::count(t.begin(), t.end(), std::string::npos) == 0;
+      const bool is_validation = std::count(v.begin(), v.end(), std::string::npos) == 0;
+      ASSERT_NE(is_test, is_validation) << "a forward call on neither or both sets";
+      if (is_test) {
+        EXPECT_EQ(c.gradients_before, steps) << "test samples evaluated before the end of training";
+        test_samples.insert(test_samples.end(), t.begin(), t.end());
+      } else {
+        ASSERT_EQ(c.gradients_before % 15, 0u) << "validation in the middle of an epoch";
+        ++validation_per_epoch.at(c.gradients_before / 15 - 1);
+      }
+    }
+    // Each test sample (of the first test_limit) exactly once, in order.
+    const std::size_t n = test_limit ? test_limit : s.test_set.size();
+    std::vector<std::size_t> expected(n);
+    std::iota(expected.begin(), expected.end(), 0);
+    EXPECT_EQ(test_samples, expected);
+    EXPECT_EQ(validation_per_epoch, (std::vector<std::size_t>(4, 3)));  // 90 samples in calls of 32
+    ASSERT_TRUE(r.test);
+    EXPECT_EQ(r.test->samples, n);
+    // And the log says so once.
+    std::rewind(log);
+    std::string text;
+    char buf[4096];
+    while (std::size_t k = std::fread(buf, 1, sizeof buf, log)) text.append(buf, k);
+    std::fclose(log);
+    const auto first = text.find("test (evaluated once, model of epoch " + std::to_string(r.selected_epoch) + ")");
+    ASSERT_NE(first, std::string::npos) << text;
+    EXPECT_EQ(text.find("test (evaluated once", first + 1), std::string::npos) << text;
+    EXPECT_EQ(text.find("test loss"), std::string::npos) << text;
+  }
+}
+
+// ---- non-trainable state: loss_gradient::buffers --------------------------------
+
+// The leaky-ReLU evaluator plus a "batch statistic" buffer: the mean of the
+// batch's inputs, returned for tensor `name` (with `extra` appended values).
+class buffer_evaluator final : public evaluator {
+ public:
+  buffer_evaluator(const ir::model& m, std::string name, std::size_t extra = 0)
+      : inner_(m), name_(std::move(name)), extra_(extra) {}
+  engine_kind kind() const override { return engine_kind::software; }
+  void set_model(const ir::model& m) override { inner_.set_model(m); }
+  evaluation forward(const MatrixXd& x) override { return inner_.forward(x); }
+  loss_gradient gradient(const MatrixXd& x, std::span<const int> labels) override {
+    auto g = inner_.gradient(x, labels);
+    std::vector<double> mean(static_cast<std::size_t>(x.rows()));
+    for (Eigen::Index r = 0; r < x.rows(); ++r) mean[static_cast<std::size_t>(r)] = x.row(r).mean();
+    mean.resize(mean.size() + extra_, 0.0);
+    g.buffers[name_] = mean;
+    return g;
+  }
+
+ private:
+  leaky_relu_evaluator inner_;
+  std::string name_;
+  std::size_t extra_;
+};
+
+TEST(Buffers, AreCopiedIntoTheModelAfterEveryStep) {
+  auto model = small_mon(6, 2);
+  model.parameters.push_back({"running_mean", {2}, ir::constraint::none, false, {0.0, 0.0}});
+  auto set = data::make_moons(70, 3);
+  buffer_evaluator eval(model, "running_mean");
+  auto o = quiet_options();
+  o.epochs = 2;
+  o.batch_size = 32;
+  o.seed = 4;
+  int checked = 0;
+  o.on_batch = [&](const batch_event& e) {
+    // The mean of this batch's inputs, from the epoch's permutation.
+    const auto order = epoch_permutation(70, 4, e.epoch);
+    const std::size_t begin = (e.batch - 1) * 32, end = std::min<std::size_t>(70, begin + 32);
+    double sum0 = 0, sum1 = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      sum0 += set.features(0, static_cast<Eigen::Index>(order[i]));
+      sum1 += set.features(1, static_cast<Eigen::Index>(order[i]));
+    }
+    const auto& v = model.parameter("running_mean").values;
+    EXPECT_NEAR(v[0], sum0 / static_cast<double>(end - begin), 1e-12) << e.epoch << "/" << e.batch;
+    EXPECT_NEAR(v[1], sum1 / static_cast<double>(end - begin), 1e-12) << e.epoch << "/" << e.batch;
+    ++checked;
+  };
+  train(model, eval, set, nullptr, nullptr, o);
+  EXPECT_EQ(checked, 6);
+  EXPECT_NE(model.parameter("running_mean").values, (std::vector<double>{0.0, 0.0}));
+}
+
+TEST(Buffers, UnknownTrainableOrMisSizedTensorsAreErrorsBeforeAnyChange) {
+  auto model = small_mon(6, 2);
+  model.parameters.push_back({"running_mean", {2}, ir::constraint::none, false, {0.0, 0.0}});
+  auto set = data::make_moons(40, 3);
+  auto o = quiet_options();
+  o.epochs = 1;
+  struct bad_case {
+    std::string name;
+    std::size_t extra;
+    std::vector<std::string> message;
+  };
+  for (const auto& c : {bad_case{"no_such_tensor", 0, {"no_such_tensor", "does not have"}},
+                        bad_case{"running_mean", 1, {"running_mean", "3 values", "the tensor 2"}},
+                        bad_case{"stage0.bias", 4, {"stage0.bias", "trainable"}}}) {
+    auto m = model;
+    buffer_evaluator eval(m, c.name, c.extra);
+    try {
+      train(m, eval, set, nullptr, nullptr, o);
+      ADD_FAILURE() << "accepted a buffer for " << c.name;
+    } catch (const error& e) {
+      for (const auto& part : c.message) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(m.parameters, model.parameters) << c.name;  // checked before the optimizer step
+  }
+}
+
 // ---- checkpoints ---------------------------------------------------------------
 
 checkpoint_state sample_state() {
@@ -959,6 +1130,43 @@ TEST(Checkpoint, RoundTripsExactly) {
   EXPECT_FALSE(read_checkpoint(dir / "nothing-here"));
 }
 
+TEST(Checkpoint, RoundTripsTheBestModelAndThePatienceCounter) {
+  scratch dir;
+  auto m = small_mon(4, 1), best = small_mon(4, 2);
+  auto s = sample_state();
+  s.best_epoch = 1;
+  s.epochs_since_best = 1;
+  s.validation_samples = 80;
+  EXPECT_THROW(write_checkpoint(dir / "ck", m, s), error);  // best epoch without a best model
+  write_checkpoint(dir / "ck", m, s, &best);
+  EXPECT_TRUE(fs::exists(dir / "ck" / "epoch000002-batch000005.best.xml"));
+  auto c = read_checkpoint(dir / "ck");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->state.best_epoch, 1u);
+  EXPECT_EQ(c->state.epochs_since_best, 1u);
+  EXPECT_EQ(c->state.validation_samples, 80u);
+  ASSERT_TRUE(c->best_model);
+  EXPECT_EQ(c->best_model->parameters, best.parameters);
+  EXPECT_EQ(c->model.parameters, m.parameters);
+  // A best model that does not belong to the state is detected.
+  ir::save_model(small_mon(4, 3), dir / "ck" / "epoch000002-batch000005.best.xml");
+  EXPECT_THROW(read_checkpoint(dir / "ck"), error);
+  // An inconsistent patience counter and the old format are rejected.
+  auto text = checkpoint_state_to_string(s, "x.xml", 1, "x.best.xml", 2);
+  EXPECT_NO_THROW(parse_checkpoint_state(text, "ok"));
+  auto bad = text;
+  bad.replace(bad.find("epochs_since_best 1"), 19, "epochs_since_best 0");
+  EXPECT_THROW(parse_checkpoint_state(bad, "bad"), parse_error);
+  auto old = text;
+  old.replace(0, 20, "spicenn-checkpoint 1");
+  try {
+    parse_checkpoint_state(old, "old");
+    FAIL() << "accepted format 1";
+  } catch (const parse_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--fresh"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Checkpoint, StrayTemporaryFilesDoNotCorruptTheLastCheckpoint) {
   scratch dir;
   const fs::path ck = dir / "ck";
@@ -969,7 +1177,7 @@ TEST(Checkpoint, StrayTemporaryFilesDoNotCorruptTheLastCheckpoint) {
   // model, a complete model and state without `latest` pointing at them, a
   // half-written temporary `latest`.
   std::ofstream(ck / "epoch000002-batch000006.xml.tmp.4242.0") << "<?xml version=\"1.0\"?><model format_ver";
-  std::ofstream(ck / "epoch000002-batch000006.state") << "spicenn-checkpoint 1\nmodel epoch0000";
+  std::ofstream(ck / "epoch000002-batch000006.state") << "spicenn-checkpoint 2\nmodel epoch0000";
   std::ofstream(ck / "latest.tmp.4242.1") << "epoch000002-batch0";
   auto c = read_checkpoint(ck);
   ASSERT_TRUE(c);
