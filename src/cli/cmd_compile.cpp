@@ -17,7 +17,7 @@ namespace spicenn::cli {
 void register_compile(CLI::App& app) {
   struct args {
     std::string model, output, input, data;
-    std::size_t limit = 100;
+    std::size_t limit = 100, pool = 1;
     bool literal_pairs = false;
   };
   static args a;
@@ -34,7 +34,13 @@ void register_compile(CLI::App& app) {
                                "of this data set (moons, circles, spirals, mnist, fashion-mnist) as pwl inputs of one DC "
                                "sweep, with .dc and .print cards");
   cmd->add_option("--limit", a.limit, "Samples in the --data sweep deck")->capture_default_str()->check(CLI::PositiveNumber);
+  auto* pool = cmd->add_option("--pool", a.pool,
+                               "With --data: k x k average pooling of the 28x28 images (mnist, fashion-mnist), as the "
+                               "model was trained with; 1 = none")
+                   ->capture_default_str()
+                   ->check(CLI::PositiveNumber);
   data->excludes(cmd->get_option("--input"));
+  pool->needs(data);
   cmd->callback([] {
     auto m = ir::load_model(a.model);
     if (m.kind == ir::family::kirchhoffnet)
@@ -42,7 +48,7 @@ void register_compile(CLI::App& app) {
                               ir::to_string(m.kind)));
     const bool kan = m.kind == ir::family::kan;
     if (!a.data.empty()) {
-      const auto test = data::load_dataset(a.data, data::split::test);
+      const auto test = data::load_dataset(a.data, data::split::test, {.pool = a.pool});
       const auto n = static_cast<Eigen::Index>(std::min(a.limit, test.size()));
       const Eigen::MatrixXd x = test.features.leftCols(n).cast<double>();
       const auto deck = kan ? cosim::kan_sweep_deck(m, x) : cosim::mon_sweep_deck(m, x, a.literal_pairs);

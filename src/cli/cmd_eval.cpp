@@ -1,4 +1,4 @@
-// spicenn eval MODEL.xml --data mnist --engine spice [--limit N] [--json]
+// spicenn eval MODEL.xml --data mnist --engine spice [--split test|validation|train] [--pool K] [--limit N] [--json]
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -16,27 +16,43 @@ namespace spicenn::cli {
 void register_eval(CLI::App& app) {
   struct args {
     std::string model, data, engine = "software", split = "test", progress = "auto";
-    std::size_t limit = 0, batch = 500;
+    std::size_t limit = 0, batch = 500, pool = 1, train_limit = 0;
+    std::optional<std::size_t> validation;
     int threads = 0;
     bool json = false;
   };
   static args a;
   auto* cmd = app.add_subcommand("eval",
                                  "Classification accuracy and confusion matrix of a model on a data set (test split by "
-                                 "default), computed by an engine");
+                                 "default; or the validation split held out from the training set, as `spicenn train` "
+                                 "holds it out), computed by an engine");
   cmd->add_option("model", a.model, "Model file (XML)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--data", a.data,
                   "Data set: moons, circles, spirals (2-D toy sets) or mnist, fashion-mnist (images in [0,1]; 1 unit = "
                   "the model's scale volt)")
       ->required()
       ->check(CLI::IsMember(data::dataset_names()));
-  cmd->add_option("--split", a.split, "Which split to evaluate: test or train")
+  cmd->add_option("--split", a.split,
+                  "Which split to evaluate: test, validation (the last --validation samples of the training split, as "
+                  "`spicenn train` holds them out) or train (the whole training split, validation samples included)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"test", "train"}));
+      ->check(CLI::IsMember({"test", "validation", "train"}));
+  cmd->add_option("--validation", a.validation,
+                  "With --split validation: the number of held-out samples, as given to `spicenn train` (default: its "
+                  "default, 10 % of the training samples, at most 5000)");
+  cmd->add_option("--train-limit", a.train_limit,
+                  "With --split validation or train: cut the training split to its first N samples first, as "
+                  "`spicenn train --limit N` did (0 = all)")
+      ->capture_default_str();
+  cmd->add_option("--pool", a.pool,
+                  "k x k average pooling of the 28x28 images (mnist, fashion-mnist), as the model was trained with; 1 "
+                  "= none")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--engine", a.engine, "software (the family's C++ model) or spice (ngspice operating points)")
       ->capture_default_str()
       ->check(CLI::IsMember({"software", "spice", "fd"}));
-  cmd->add_option("--limit", a.limit, "Evaluate the first N samples only (0 = all)")->capture_default_str();
+  cmd->add_option("--limit", a.limit, "Evaluate the first N samples of the split only (0 = all)")->capture_default_str();
   cmd->add_option("--batch", a.batch, "Samples per forward call (a DC sweep chunk for the spice engine)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -49,8 +65,22 @@ void register_eval(CLI::App& app) {
   cmd->add_flag("--json", a.json, "Print the result as JSON (accuracy, loss, confusion matrix rows = true class)");
   cmd->callback([] {
     const auto model = ir::load_model(a.model);
-    const auto which = a.split == "train" ? data::split::train : data::split::test;
-    const auto set = data::load_dataset(a.data, which);
+    const data::load_options lo{.pool = a.pool};
+    if ((a.validation || a.train_limit) && a.split == "test")
+      throw error("--validation and --train-limit apply to --split validation or train, not to the test split");
+    if (a.validation && a.split == "train") throw error("--validation applies to --split validation");
+    data::dataset set;
+    if (a.split == "test") {
+      set = data::load_dataset(a.data, data::split::test, lo);
+    } else {
+      set = data::load_dataset(a.data, data::split::train, lo);
+      if (a.train_limit > 0) set = set.head(a.train_limit);
+      if (a.split == "validation") {
+        const std::size_t n = a.validation ? *a.validation : data::default_validation_size(a.data, set.size());
+        if (n == 0) throw error("--split validation with --validation 0: there is no validation set");
+        set = data::hold_out(std::move(set), n).validation;
+      }
+    }
     cosim::check_model_fits_data(model, set);
     cosim::evaluator_options eo;
     eo.threads = a.threads;

@@ -8,6 +8,7 @@
 #include "core/numbers.hpp"
 #include "cosim/checkpoint.hpp"
 #include "cosim/evaluator.hpp"
+#include "cosim/export.hpp"
 #include "cosim/trainer.hpp"
 #include "data/dataset.hpp"
 #include "ir/model_file.hpp"
@@ -18,8 +19,9 @@ namespace {
 
 struct train_args {
   std::string model, data, engine = "software", out, metrics, checkpoint_dir;
-  std::uint64_t epochs = 0, batch = 32, seed = 1, checkpoint_every = 0, lr_decay_every = 0;
-  std::size_t limit = 0, test_limit = 0, eval_batch = 500;
+  std::uint64_t epochs = 0, batch = 32, seed = 1, checkpoint_every = 0, lr_decay_every = 0, patience = 0;
+  std::size_t limit = 0, test_limit = 0, eval_batch = 500, pool = 1;
+  std::optional<std::size_t> validation;  // default: data::default_validation_size
   double lr = 0.01, lr_min = 0.0, lr_gamma = 0.1, weight_decay = 0.0, momentum = 0.0, progress_interval = 10.0;
   std::string optimizer = "adam", schedule = "constant", progress = "auto";
   int threads = 0;
@@ -32,7 +34,10 @@ std::string command_line(const train_args& a, bool with_resume) {
                               a.data, a.engine, a.epochs, a.batch, format_double(a.lr), a.seed);
   if (a.optimizer != "adam") s += fmt::format(" --optimizer {}", a.optimizer);
   if (a.schedule != "constant") s += fmt::format(" --schedule {}", a.schedule);
+  if (a.pool != 1) s += fmt::format(" --pool {}", a.pool);
   if (a.limit) s += fmt::format(" --limit {}", a.limit);
+  if (a.validation) s += fmt::format(" --validation {}", *a.validation);
+  if (a.patience) s += fmt::format(" --patience {}", a.patience);
   if (a.test_limit) s += fmt::format(" --test-limit {}", a.test_limit);
   if (a.no_test) s += " --no-test";
   if (a.threads) s += fmt::format(" --threads {}", a.threads);
@@ -44,18 +49,31 @@ std::string command_line(const train_args& a, bool with_resume) {
   return s;
 }
 
+// METRICS.csv -> METRICS.test.json (any other name: NAME.test.json).
+std::filesystem::path test_json_path(const std::string& metrics) {
+  std::filesystem::path p = metrics;
+  if (p.extension() == ".csv") p.replace_extension();
+  p += ".test.json";
+  return p;
+}
+
 void run_train(const train_args& a) {
   if (a.resume && a.fresh) throw error("--resume and --fresh exclude each other");
   ir::model model = ir::load_model(a.model);
-  data::dataset train_set = data::load_dataset(a.data, data::split::train);
-  if (a.limit > 0) train_set = train_set.head(a.limit);
+  const data::load_options lo{.pool = a.pool};
+  data::dataset all_train = data::load_dataset(a.data, data::split::train, lo);
+  if (a.limit > 0) all_train = all_train.head(a.limit);
+  const std::size_t validation_size = a.validation ? *a.validation : data::default_validation_size(a.data, all_train.size());
+  auto [train_set, validation_set] = data::hold_out(std::move(all_train), validation_size);
   std::optional<data::dataset> test_set;
-  if (!a.no_test) test_set = data::load_dataset(a.data, data::split::test);
+  if (!a.no_test) test_set = data::load_dataset(a.data, data::split::test, lo);
+  if (a.patience > 0 && validation_size == 0)
+    throw error(fmt::format("--patience {} needs a validation set (--validation 0 disables it)", a.patience));
 
   const std::filesystem::path checkpoint_dir = a.checkpoint_dir.empty() ? a.out + ".checkpoint" : a.checkpoint_dir;
   if (!a.resume && !a.fresh && cosim::checkpoint_exists(checkpoint_dir))
     throw error(fmt::format("{} holds a checkpoint of an earlier run: pass --resume to continue it (with the same "
-                            "--data, --batch, --seed, --limit), or --fresh to discard it and start over",
+                            "--data, --pool, --batch, --seed, --limit, --validation), or --fresh to discard it and start over",
                             checkpoint_dir.string()));
 
   cosim::evaluator_options eo;
@@ -66,6 +84,7 @@ void run_train(const train_args& a) {
   o.epochs = a.epochs;
   o.batch_size = a.batch;
   o.seed = a.seed;
+  o.patience = a.patience;
   o.optimizer.kind = cosim::optimizer_kind_from_string(a.optimizer);
   o.optimizer.weight_decay = a.weight_decay;
   o.optimizer.momentum = a.momentum;
@@ -77,6 +96,7 @@ void run_train(const train_args& a) {
   o.test_limit = a.test_limit;
   o.eval_batch_size = a.eval_batch;
   o.metrics_csv = a.metrics;
+  if (!a.metrics.empty() && !a.no_test) o.test_json = test_json_path(a.metrics);
   o.checkpoint_dir = checkpoint_dir;
   o.checkpoint_every = a.checkpoint_every;
   o.resume = a.resume;
@@ -85,15 +105,25 @@ void run_train(const train_args& a) {
   o.progress = cosim::progress_mode_from_string(a.progress);
   o.progress_interval = a.progress_interval;
 
-  fmt::print(stderr, "spicenn: training {} ({} model) on {} ({} samples{}) with the {} engine: {} epochs, batch {}, {} lr {}\n",
-             a.model, ir::to_string(model.kind), a.data, train_set.size(),
-             test_set ? fmt::format(", test {}", a.test_limit ? std::min(a.test_limit, test_set->size()) : test_set->size())
+  // The selected model is made ready for export before its test evaluation
+  // and before it is written.
+  o.finalize = [](ir::model& m) { cosim::prepare_for_export(m); };
+
+  fmt::print(stderr,
+             "spicenn: training {} ({} model) on {}{} ({} samples, validation {} held out{}) with the {} engine: {} epochs{}, "
+             "batch {}, {} lr {}\n",
+             a.model, ir::to_string(model.kind), a.data, a.pool != 1 ? fmt::format(" {0}x{0}-pooled", a.pool) : "",
+             train_set.size(), validation_set.size(),
+             test_set ? fmt::format(", test {} once at the end",
+                                    a.test_limit ? std::min(a.test_limit, test_set->size()) : test_set->size())
                       : std::string(),
-             a.engine, a.epochs, a.batch, a.optimizer, format_double(a.lr));
+             a.engine, a.epochs, a.patience ? fmt::format(" (patience {})", a.patience) : "", a.batch, a.optimizer,
+             format_double(a.lr));
 
   cosim::interrupt_guard interrupt;
   o.stop_requested = [&] { return interrupt.requested(); };
-  auto result = cosim::train(model, *eval, train_set, test_set ? &*test_set : nullptr, o);
+  auto result = cosim::train(model, *eval, train_set, validation_set.size() ? &validation_set : nullptr,
+                             test_set ? &*test_set : nullptr, o);
 
   if (result.interrupted) {
     const std::string where = result.batch == 0 ? fmt::format("after epoch {}", result.epoch)
@@ -105,12 +135,23 @@ void run_train(const train_args& a) {
     throw CLI::RuntimeError(130);
   }
   model.origin.created_by = "spicenn 0.1.0 " + command_line(a, false).substr(std::string_view("spicenn ").size());
+  if (a.pool != 1)
+    model.origin.notes += fmt::format("\ninputs: {} with {}x{} average pooling ({}x{} features)", a.data, a.pool, a.pool,
+                                      28 / a.pool, 28 / a.pool);
   ir::save_model(model, a.out);
-  fmt::print(stderr, "spicenn: wrote {} ({} epochs, {} steps{}); checkpoint kept in {} (--resume --epochs N to train on)\n",
-             a.out, result.history.size(), result.steps,
+  fmt::print(stderr,
+             "spicenn: wrote {}: the model of epoch {} of {}{} ({} steps{}{}); checkpoint kept in {} (--resume --epochs "
+             "N to train on)\n",
+             a.out, result.selected_epoch, result.history.size(),
+             result.validation_accuracy
+                 ? fmt::format(", best validation accuracy {:.2f} %", 100 * *result.validation_accuracy)
+                 : std::string(" (last epoch, no validation set)"),
+             result.steps, result.stopped_early ? ", stopped early" : "",
              result.test_accuracy ? fmt::format(", test accuracy {:.2f} %", 100 * *result.test_accuracy) : std::string(),
              checkpoint_dir.string());
-  if (!a.metrics.empty()) fmt::print(stderr, "spicenn: metrics in {}\n", a.metrics);
+  if (!a.metrics.empty())
+    fmt::print(stderr, "spicenn: metrics in {}{}\n", a.metrics,
+               o.test_json.empty() || !result.test ? std::string() : fmt::format(", the test evaluation in {}", o.test_json.string()));
 }
 
 }  // namespace
@@ -120,8 +161,9 @@ void register_train(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "train",
       "Train a model by mini-batch gradient descent through an engine (software model or ngspice), with per-epoch "
-      "test evaluation, a metrics CSV and crash-safe checkpoints (Ctrl-C stops after the current batch; --resume "
-      "continues exactly). See docs/training.md");
+      "evaluation on a validation split held out from the training set, selection of the best-validation model, "
+      "optional early stopping, one test evaluation of the selected model at the end, a metrics CSV and crash-safe "
+      "checkpoints (Ctrl-C stops after the current batch; --resume continues exactly). See docs/training.md");
   cmd->add_option("model", a.model, "Initial model file (XML), e.g. from `spicenn init`")->required()->check(CLI::ExistingFile);
   cmd->add_option("--data", a.data,
                   "Data set: moons, circles, spirals (2-D toy sets, 2000 train / 1000 test samples, used as they come) "
@@ -161,27 +203,47 @@ void register_train(CLI::App& app) {
   cmd->add_option("--seed", a.seed,
                   "Shuffling seed: epoch e visits the samples in an order fixed by (seed, e), on every platform")
       ->capture_default_str();
-  cmd->add_option("--limit", a.limit, "Train on the first N training samples only (0 = all)")->capture_default_str();
-  cmd->add_option("--test-limit", a.test_limit, "Evaluate each epoch on the first N test samples only (0 = all)")
+  cmd->add_option("--pool", a.pool,
+                  "k x k average pooling of the 28x28 images (mnist, fashion-mnist): 2 gives 14x14 = 196 features; k "
+                  "must divide 28; 1 = none")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--limit", a.limit, "Use the first N training samples only (0 = all); the validation set is held out of these")
       ->capture_default_str();
-  cmd->add_flag("--no-test", a.no_test, "Skip the per-epoch test evaluation");
-  cmd->add_option("--eval-batch", a.eval_batch, "Samples per forward call when evaluating the test set")
+  cmd->add_option("--validation", a.validation,
+                  "Hold out the LAST N samples of the training split (after --limit) as the validation set: evaluated "
+                  "after every epoch, it selects the model written to --out and drives --patience. Default: 10 % of "
+                  "the training samples, at most 5000 (5000 for mnist/fashion-mnist, 200 for the toy sets); 0 = none "
+                  "(the last epoch's model is written)");
+  cmd->add_option("--patience", a.patience,
+                  "Early stopping: stop when the validation accuracy has not improved for P epochs (0 = off)")
+      ->capture_default_str();
+  cmd->add_option("--test-limit", a.test_limit,
+                  "The final test evaluation (once, with the selected model) uses the first N test samples only (0 = all)")
+      ->capture_default_str();
+  cmd->add_flag("--no-test", a.no_test, "Skip the final test evaluation");
+  cmd->add_option("--eval-batch", a.eval_batch, "Samples per forward call when evaluating (validation and test)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", a.threads,
                   "Worker threads (software engine) or ngspice instances (spice engine); 0 = all cores")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("-o,--out", a.out, "Trained model file to write (XML, written atomically at the end)")->required();
+  cmd->add_option("-o,--out", a.out,
+                  "Trained model file to write (XML, written atomically at the end): the best-validation epoch's model "
+                  "(the last epoch's with --validation 0)")
+      ->required();
   cmd->add_option("--metrics", a.metrics,
-                  "CSV file rewritten after every epoch: epoch, train_loss, train_accuracy, test_loss, test_accuracy, "
-                  "seconds, samples_per_second, learning_rate, engine");
+                  "CSV file rewritten after every epoch: epoch, train_loss, train_accuracy, val_loss, val_accuracy, "
+                  "seconds, samples_per_second, learning_rate, engine; the final test evaluation goes to NAME.test.json "
+                  "next to it");
   cmd->add_option("--checkpoint-dir", a.checkpoint_dir, "Checkpoint directory (default: OUT.checkpoint)");
   cmd->add_option("--checkpoint-every", a.checkpoint_every,
                   "Also checkpoint every K optimizer steps (batches), besides every epoch end; 0 = epoch ends only")
       ->capture_default_str();
   cmd->add_flag("--resume", a.resume,
-                "Continue from the checkpoint in the checkpoint directory (same --data, --batch, --seed, --limit give "
+                "Continue from the checkpoint in the checkpoint directory (same --data, --pool, --batch, --seed, --limit, "
+                "--validation give "
                 "bit-identical results to an uninterrupted run; --epochs may grow)");
   cmd->add_flag("--fresh", a.fresh, "Discard an existing checkpoint and start from MODEL");
   cmd->add_option("--progress", a.progress,

@@ -22,7 +22,7 @@ namespace spicenn::cosim {
 namespace fs = std::filesystem;
 
 // State file, line oriented ("key value"), the optimizer's own text last:
-//   spicenn-checkpoint 1
+//   spicenn-checkpoint 2
 //   model epoch000003-batch000017.xml
 //   parameter_hash 8c0e6a7d3b1f2e45
 //   epoch 3
@@ -30,12 +30,16 @@ namespace fs = std::filesystem;
 //   ...
 //   history 3
 //   <metrics csv row>    (3 rows)
+//   best_epoch 2                                   (0: none yet)
+//   epochs_since_best 1
+//   best_model epoch000003-batch000017.best.xml    ('-' with best_epoch 0)
+//   best_hash 1f0e...                              ('-' with best_epoch 0)
 //   optimizer-state
 //   optimizer adam       (optimizer::state_to_string() to the end)
 
 namespace {
 
-constexpr std::string_view magic = "spicenn-checkpoint 1";
+constexpr std::string_view magic = "spicenn-checkpoint 2";
 constexpr std::string_view latest_file = "latest";
 
 void fnv(std::uint64_t& h, const void* data, std::size_t n) {
@@ -104,19 +108,26 @@ std::string checkpoint_name(std::uint64_t epoch, std::uint64_t batch) {
   return fmt::format("epoch{:06}-batch{:06}", epoch, batch);
 }
 
-std::string checkpoint_state_to_string(const checkpoint_state& s, const std::string& model_file, std::uint64_t hash) {
+std::string checkpoint_state_to_string(const checkpoint_state& s, const std::string& model_file, std::uint64_t hash,
+                                       const std::string& best_model_file, std::uint64_t best_hash) {
   std::string out(magic);
   out += '\n';
   out += fmt::format("model {}\n", model_file);
   out += fmt::format("parameter_hash {}\n", hex(hash));
   out += fmt::format("epoch {}\nbatch {}\nsteps {}\n", s.epoch, s.batch, s.steps);
   out += fmt::format("seed {}\nbatch_size {}\n", s.seed, s.batch_size);
-  out += fmt::format("data {}\ntrain_samples {}\nengine {}\n", s.data, s.train_samples, s.engine);
+  out += fmt::format("data {}\ntrain_samples {}\nengine {}\nvalidation_samples {}\n", s.data, s.train_samples, s.engine,
+                     s.validation_samples);
   out += fmt::format("loss_sum {}\ncorrect {}\nsamples {}\n", format_double(s.loss_sum), s.correct, s.samples);
   out += fmt::format("train_seconds {}\nseconds {}\nlearning_rate {}\n", format_double(s.train_seconds),
                      format_double(s.seconds), format_double(s.learning_rate));
   out += fmt::format("history {}\n", s.history.size());
   for (const auto& row : s.history) out += metrics_csv_row(row) + '\n';
+  out += fmt::format("best_epoch {}\nepochs_since_best {}\n", s.best_epoch, s.epochs_since_best);
+  if (s.best_epoch > 0)
+    out += fmt::format("best_model {}\nbest_hash {}\n", best_model_file, hex(best_hash));
+  else
+    out += "best_model -\nbest_hash -\n";
   out += "optimizer-state\n";
   out += s.optimizer;
   return out;
@@ -161,19 +172,26 @@ parsed_checkpoint_state parse_checkpoint_state(const std::string& text, const st
     return *x;
   };
 
-  next();
-  if (line != magic) fail(fmt::format("not a spicenn checkpoint state (expected '{}', found '{}')", magic, line));
-  p.model_file = value_of("model");
-  {
-    std::string h = value_of("parameter_hash");
+  auto hash_of = [&](std::string_view key) {
+    std::string h = value_of(key);
+    std::uint64_t x = 0;
     std::size_t used = 0;
     try {
-      p.hash = std::stoull(h, &used, 16);
+      x = std::stoull(h, &used, 16);
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != h.size() || h.size() != 16) fail(fmt::format("parameter_hash: '{}' is not 16 hex digits", h));
-  }
+    if (used != h.size() || h.size() != 16) fail(fmt::format("{}: '{}' is not 16 hex digits", key, h));
+    return x;
+  };
+
+  next();
+  if (line == "spicenn-checkpoint 1")
+    fail("checkpoint format 1 was written by an earlier spicenn (before the validation split and model selection) and "
+         "cannot be resumed exactly; start over (--fresh)");
+  if (line != magic) fail(fmt::format("not a spicenn checkpoint state (expected '{}', found '{}')", magic, line));
+  p.model_file = value_of("model");
+  p.hash = hash_of("parameter_hash");
   auto& s = p.state;
   s.epoch = unsigned_of("epoch");
   s.batch = unsigned_of("batch");
@@ -183,6 +201,7 @@ parsed_checkpoint_state parse_checkpoint_state(const std::string& text, const st
   s.data = value_of("data");
   s.train_samples = unsigned_of("train_samples");
   s.engine = value_of("engine");
+  s.validation_samples = unsigned_of("validation_samples");
   s.loss_sum = double_of("loss_sum");
   s.correct = unsigned_of("correct");
   s.samples = unsigned_of("samples");
@@ -198,6 +217,20 @@ parsed_checkpoint_state parse_checkpoint_state(const std::string& text, const st
       fail(e.what());
     }
   }
+  s.best_epoch = unsigned_of("best_epoch");
+  s.epochs_since_best = unsigned_of("epochs_since_best");
+  if (s.best_epoch > s.history.size())
+    fail(fmt::format("best_epoch {} is beyond the {} completed epochs", s.best_epoch, s.history.size()));
+  if (s.best_epoch > 0 && s.epochs_since_best != s.history.size() - s.best_epoch)
+    fail(fmt::format("epochs_since_best {} does not match best_epoch {} of {} completed epochs", s.epochs_since_best,
+                     s.best_epoch, s.history.size()));
+  if (s.best_epoch > 0) {
+    p.best_model_file = value_of("best_model");
+    p.best_hash = hash_of("best_hash");
+  } else {
+    if (value_of("best_model") != "-") fail("best_model must be '-' with best_epoch 0");
+    if (value_of("best_hash") != "-") fail("best_hash must be '-' with best_epoch 0");
+  }
   next();
   if (line != "optimizer-state") fail(fmt::format("expected 'optimizer-state', found '{}'", line));
   std::ostringstream rest;
@@ -206,14 +239,24 @@ parsed_checkpoint_state parse_checkpoint_state(const std::string& text, const st
   return p;
 }
 
-void write_checkpoint(const fs::path& dir, const ir::model& m, const checkpoint_state& state) {
+void write_checkpoint(const fs::path& dir, const ir::model& m, const checkpoint_state& state, const ir::model* best) {
+  if (state.best_epoch > 0 && !best)
+    throw error(fmt::format("checkpoint: best epoch {} but no best model to write", state.best_epoch));
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw error(fmt::format("cannot create checkpoint directory {}: {}", dir.string(), ec.message()));
   const std::string name = checkpoint_name(state.epoch, state.batch);
   const std::string model_name = name + ".xml";
   ir::save_model(m, dir / model_name);
-  write_atomically(dir / (name + ".state"), checkpoint_state_to_string(state, model_name, parameter_hash(m)));
+  std::string best_name;
+  std::uint64_t best_hash = 0;
+  if (state.best_epoch > 0) {
+    best_name = name + ".best.xml";
+    ir::save_model(*best, dir / best_name);
+    best_hash = parameter_hash(*best);
+  }
+  write_atomically(dir / (name + ".state"),
+                   checkpoint_state_to_string(state, model_name, parameter_hash(m), best_name, best_hash));
   sync_directory(dir);
   write_atomically(dir / latest_file, name + "\n");
   sync_directory(dir);
@@ -249,6 +292,17 @@ std::optional<checkpoint> read_checkpoint(const fs::path& dir) {
   if (parameter_hash(c.model) != parsed.hash)
     throw error(fmt::format("checkpoint model {} does not match its state {} (parameter hash {} != {})",
                             c.model_file.string(), c.state_file.string(), hex(parameter_hash(c.model)), hex(parsed.hash)));
+  if (parsed.state.best_epoch > 0) {
+    if (parsed.best_model_file != name + ".best.xml")
+      throw error(fmt::format("checkpoint state {} names best model file {}, expected {}.best.xml", c.state_file.string(),
+                              parsed.best_model_file, name));
+    const fs::path best_file = dir / parsed.best_model_file;
+    c.best_model = ir::load_model(best_file);
+    if (parameter_hash(*c.best_model) != parsed.best_hash)
+      throw error(fmt::format("checkpoint best model {} does not match its state {} (parameter hash {} != {})",
+                              best_file.string(), c.state_file.string(), hex(parameter_hash(*c.best_model)),
+                              hex(parsed.best_hash)));
+  }
   c.state = std::move(parsed.state);
   return c;
 }

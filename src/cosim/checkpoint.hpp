@@ -7,10 +7,11 @@
 //
 //   run.xml.checkpoint/
 //     epoch000003-batch000017.xml     model (ir::save_model)
-//     epoch000003-batch000017.state   position, running sums, metrics history, optimizer state
+//     epoch000003-batch000017.state   position, running sums, metrics history, model selection, optimizer state
+//     epoch000003-batch000017.best.xml  the best model by validation so far (if any)
 //     latest                          "epoch000003-batch000017"
 //
-// write_checkpoint writes the model, then the state, then `latest`, each to
+// write_checkpoint writes the model, the best model, then the state, then `latest`, each to
 // a temporary file that is renamed into place (and fsynced), and only then
 // removes older checkpoints and stray temporary files. Until `latest` is
 // renamed the previous checkpoint is the current one; a crash can leave
@@ -47,6 +48,7 @@ struct checkpoint_state {
   std::string data;
   std::uint64_t train_samples = 0;
   std::string engine;
+  std::uint64_t validation_samples = 0;  // held out from the training split (0 = none)
   // Running sums of the epoch in progress (for its metrics row).
   double loss_sum = 0.0;  // Σ over samples of the per-sample loss
   std::uint64_t correct = 0;
@@ -55,6 +57,12 @@ struct checkpoint_state {
   double seconds = 0.0;        // wall time of the epoch so far
   double learning_rate = 0.0;  // rate of the last step
   std::vector<epoch_metrics> history;  // completed epochs
+  // Model selection: the 1-based epoch whose model is best by validation
+  // accuracy so far (ties: lower validation loss; 0 = none yet; its model is
+  // checkpoint::best_model), and the completed epochs since it (the
+  // patience counter, history.size() - best_epoch).
+  std::uint64_t best_epoch = 0;
+  std::uint64_t epochs_since_best = 0;
   std::string optimizer;  // optimizer::state_to_string()
 };
 
@@ -63,6 +71,7 @@ struct checkpoint {
   std::filesystem::path state_file;
   ir::model model;
   checkpoint_state state;
+  std::optional<ir::model> best_model;  // present iff state.best_epoch > 0
 };
 
 // Order-sensitive hash (FNV-1a, 64 bit) of every tensor's name, shape and
@@ -73,8 +82,10 @@ std::uint64_t parameter_hash(const ir::model& m);
 std::string checkpoint_name(std::uint64_t epoch, std::uint64_t batch);
 
 // Creates dir if needed and writes a checkpoint as described above. Throws
-// spicenn::error on I/O failure (the previous checkpoint stays current).
-void write_checkpoint(const std::filesystem::path& dir, const ir::model& m, const checkpoint_state& state);
+// spicenn::error on I/O failure (the previous checkpoint stays current), and
+// if state.best_epoch > 0 without a best model.
+void write_checkpoint(const std::filesystem::path& dir, const ir::model& m, const checkpoint_state& state,
+                      const ir::model* best = nullptr);
 
 // The current checkpoint in dir, or std::nullopt if there is none (no
 // directory or no `latest`). Throws spicenn::error if `latest` names files
@@ -90,13 +101,17 @@ bool checkpoint_exists(const std::filesystem::path& dir);
 // alone.
 void remove_checkpoint(const std::filesystem::path& dir);
 
-// State file text (format "spicenn-checkpoint 1", see checkpoint.cpp), and
-// its parser; display_name is used in parse_error messages.
-std::string checkpoint_state_to_string(const checkpoint_state& s, const std::string& model_file, std::uint64_t hash);
+// State file text (format "spicenn-checkpoint 2", see checkpoint.cpp), and
+// its parser; display_name is used in parse_error messages. best_model_file
+// is empty when state.best_epoch == 0.
+std::string checkpoint_state_to_string(const checkpoint_state& s, const std::string& model_file, std::uint64_t hash,
+                                       const std::string& best_model_file = {}, std::uint64_t best_hash = 0);
 struct parsed_checkpoint_state {
   checkpoint_state state;
   std::string model_file;
   std::uint64_t hash = 0;
+  std::string best_model_file;  // empty: none
+  std::uint64_t best_hash = 0;
 };
 parsed_checkpoint_state parse_checkpoint_state(const std::string& text, const std::string& display_name);
 

@@ -98,7 +98,7 @@ std::string format_confusion_matrix(const classification_report& report) {
 }
 
 std::string_view metrics_csv_header() {
-  return "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second,learning_rate,engine";
+  return "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,samples_per_second,learning_rate,engine";
 }
 
 namespace {
@@ -109,7 +109,7 @@ std::string field(double v) { return std::isnan(v) ? std::string() : format_doub
 
 std::string metrics_csv_row(const epoch_metrics& m) {
   return fmt::format("{},{},{},{},{},{},{},{},{}", m.epoch, field(m.train_loss), field(m.train_accuracy),
-                     field(m.test_loss), field(m.test_accuracy), field(m.seconds), field(m.samples_per_second),
+                     field(m.val_loss), field(m.val_accuracy), field(m.seconds), field(m.samples_per_second),
                      field(m.learning_rate), m.engine);
 }
 
@@ -138,8 +138,8 @@ epoch_metrics parse_metrics_csv_row(std::string_view line) {
   m.epoch = static_cast<std::uint64_t>(epoch);
   m.train_loss = number(1);
   m.train_accuracy = number(2);
-  m.test_loss = number(3);
-  m.test_accuracy = number(4);
+  m.val_loss = number(3);
+  m.val_accuracy = number(4);
   m.seconds = number(5);
   m.samples_per_second = number(6);
   m.learning_rate = number(7);
@@ -155,6 +155,34 @@ std::string metrics_csv(const std::vector<epoch_metrics>& history) {
     out += '\n';
   }
   return out;
+}
+
+namespace {
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\')
+      out += fmt::format("\\{}", c);
+    else if (static_cast<unsigned char>(c) < 0x20)
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+    else
+      out += c;
+  }
+  return out + "\"";
+}
+
+std::string json_number(double v) { return std::isfinite(v) ? format_double(v) : std::string("null"); }
+
+}  // namespace
+
+std::string test_summary_json(const test_summary& s) {
+  const auto& r = s.report;
+  return fmt::format(
+      "{{\"data\": {}, \"split\": \"test\", \"samples\": {}, \"correct\": {}, \"accuracy\": {}, \"loss\": {}, "
+      "\"selected_epoch\": {}, \"epochs\": {}, \"val_accuracy\": {}, \"val_loss\": {}, \"engine\": {}, \"seconds\": {}}}\n",
+      json_string(r.data), r.samples, r.correct(), json_number(r.accuracy), json_number(r.loss), s.selected_epoch, s.epochs,
+      json_number(s.val_accuracy), json_number(s.val_loss), json_string(s.engine), json_number(r.seconds));
 }
 
 }  // namespace spicenn::cosim

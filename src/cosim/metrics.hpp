@@ -67,15 +67,16 @@ struct epoch_metrics {
   std::uint64_t epoch = 0;         // 1-based
   double train_loss = 0.0;         // mean over the epoch's samples, parameters as they were at each batch
   double train_accuracy = 0.0;     // fraction in [0, 1], same convention
-  double test_loss = std::numeric_limits<double>::quiet_NaN();      // NaN: no test set
-  double test_accuracy = std::numeric_limits<double>::quiet_NaN();  // NaN: no test set
-  double seconds = 0.0;            // wall time of the epoch (training + test evaluation), across resumes
+  // On the validation set held out from the training split, after the epoch.
+  double val_loss = std::numeric_limits<double>::quiet_NaN();      // NaN: no validation set
+  double val_accuracy = std::numeric_limits<double>::quiet_NaN();  // NaN: no validation set
+  double seconds = 0.0;            // wall time of the epoch (training + validation), across resumes
   double samples_per_second = 0.0; // training samples / training time
   double learning_rate = 0.0;      // rate of the epoch's last step
   std::string engine;              // software | spice | fd
 };
 
-// "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second,learning_rate,engine"
+// "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,samples_per_second,learning_rate,engine"
 std::string_view metrics_csv_header();
 // One row without the newline; doubles in shortest round-trip form, NaN as an
 // empty field.
@@ -84,5 +85,22 @@ std::string metrics_csv_row(const epoch_metrics& m);
 epoch_metrics parse_metrics_csv_row(std::string_view line);
 // Header line and one line per entry.
 std::string metrics_csv(const std::vector<epoch_metrics>& history);
+
+// The final, single test evaluation of a training run as a small JSON
+// object (written next to the metrics CSV as NAME.test.json):
+//   {"data": "moons", "split": "test", "samples": 1000, "correct": 998,
+//    "accuracy": 0.998, "loss": 0.0123, "selected_epoch": 7, "epochs": 10,
+//    "val_accuracy": 0.995, "val_loss": 0.02, "engine": "software", "seconds": 0.01}
+// selected_epoch = the epoch whose model was evaluated; val_* null without
+// a validation set.
+struct test_summary {
+  classification_report report;
+  std::uint64_t selected_epoch = 0;
+  std::uint64_t epochs = 0;
+  double val_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double val_loss = std::numeric_limits<double>::quiet_NaN();
+  std::string engine;
+};
+std::string test_summary_json(const test_summary& s);
 
 }  // namespace spicenn::cosim

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "core/random.hpp"
 #include "cosim/checkpoint.hpp"
 #include "models/loss.hpp"
@@ -62,6 +63,31 @@ std::string describe(const ir::model& m) {
 
 std::string percent(double fraction) { return std::isnan(fraction) ? "-" : fmt::format("{:.2f}%", 100.0 * fraction); }
 
+// Checks the evaluator's new values of non-trainable state tensors before
+// anything is changed.
+void check_buffers(const ir::model& model, const std::map<std::string, std::vector<double>>& buffers,
+                   std::string_view engine) {
+  for (const auto& [name, values] : buffers) {
+    const ir::tensor* t = model.find_parameter(name);
+    if (!t)
+      throw error(fmt::format("train: the {} evaluator returned a buffer for tensor {}, which the model does not have",
+                              engine, name));
+    if (t->trainable)
+      throw error(fmt::format("train: the {} evaluator returned a buffer for tensor {}, which is trainable (buffers are "
+                              "for non-trainable state; mark it trainable=\"false\")",
+                              engine, name));
+    if (values.size() != t->values.size())
+      throw error(fmt::format("train: buffer {} from the {} evaluator has {} values, the tensor {} (shape {})", name,
+                              engine, values.size(), t->values.size(), ir::shape_to_string(t->shape)));
+    for (std::size_t i = 0; i < values.size(); ++i)
+      if (!std::isfinite(values[i]))
+        throw error(fmt::format("train: buffer {} from the {} evaluator is {} at flat index {}", name, engine,
+                                values[i], i));
+  }
+}
+
+std::string loss_text(double loss) { return std::isnan(loss) ? std::string("-") : fmt::format("{:.4f}", loss); }
+
 }  // namespace
 
 std::vector<std::size_t> epoch_permutation(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {
@@ -92,13 +118,17 @@ void check_model_fits_data(const ir::model& model, const data::dataset& set) {
                             set.classes));
 }
 
-train_result train(ir::model& model, evaluator& eval, const data::dataset& train, const data::dataset* test,
-                   const train_options& o) {
+train_result train(ir::model& model, evaluator& eval, const data::dataset& train, const data::dataset* validation,
+                   const data::dataset* test, const train_options& o) {
   if (o.batch_size == 0) throw error("train: batch size must be at least 1");
   if (train.size() == 0) throw error(fmt::format("train: data set {} has no samples", train.name));
+  if (validation && validation->size() == 0) validation = nullptr;
   check_model_fits_data(model, train);
+  if (validation) check_model_fits_data(model, *validation);
   if (test) check_model_fits_data(model, *test);
   if (o.resume && o.checkpoint_dir.empty()) throw error("train: resume needs a checkpoint directory");
+  if (o.patience > 0 && !validation)
+    throw error(fmt::format("train: early stopping (patience {}) needs a validation set", o.patience));
 
   const std::uint64_t n = train.size();
   const std::uint64_t batches = (n + o.batch_size - 1) / o.batch_size;
@@ -113,8 +143,10 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
   st.data = o.data_name.empty() ? train.name : o.data_name;
   st.train_samples = n;
   st.engine = engine;
+  st.validation_samples = validation ? validation->size() : 0;
   st.learning_rate = schedule.at(0);
 
+  std::optional<ir::model> best_model;  // the model of epoch st.best_epoch
   train_result result;
   const bool checkpoints = !o.checkpoint_dir.empty();
   if (checkpoints && o.resume) {
@@ -131,6 +163,7 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
     mismatch("batch size", std::to_string(s.batch_size), std::to_string(o.batch_size));
     mismatch("data set", s.data, st.data);
     mismatch("training samples", std::to_string(s.train_samples), std::to_string(n));
+    mismatch("validation samples", std::to_string(s.validation_samples), std::to_string(st.validation_samples));
     if (c->model.kind != model.kind || c->model.sizes != model.sizes)
       throw error(fmt::format("cannot resume from {}: its model ({}) is not the shape of the one given ({})",
                               c->model_file.string(), describe(c->model), describe(model)));
@@ -139,6 +172,7 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
       throw error(fmt::format("checkpoint {}: steps {} but the optimizer state has {}", c->state_file.string(), s.steps,
                               opt.steps()));
     model = std::move(c->model);
+    best_model = std::move(c->best_model);
     st = s;
     st.engine = engine;
     result.resumed = true;
@@ -169,7 +203,7 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
     if (!checkpoints) return;
     st.steps = opt.steps();
     st.optimizer = opt.state_to_string();
-    write_checkpoint(o.checkpoint_dir, model, st);
+    write_checkpoint(o.checkpoint_dir, model, st, best_model ? &*best_model : nullptr);
     result.last_checkpoint = o.checkpoint_dir / (checkpoint_name(st.epoch, st.batch) + ".state");
   };
   auto stop = [&] { return o.stop_requested && o.stop_requested(); };
@@ -179,10 +213,13 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
     result.batch = st.batch;
     result.steps = opt.steps();
     result.history = st.history;
-    if (!st.history.empty() && !std::isnan(st.history.back().test_accuracy))
-      result.test_accuracy = st.history.back().test_accuracy;
     return result;
   };
+  auto patience_exhausted = [&] { return o.patience > 0 && st.best_epoch > 0 && st.epochs_since_best >= o.patience; };
+  evaluate_options eval_options;
+  eval_options.batch_size = o.eval_batch_size;
+  eval_options.progress = progress.mode() == progress_mode::off ? nullptr : &progress;
+  eval_options.stop_requested = stop;
 
   const auto run_start = clock::now();
   std::uint64_t batches_this_run = 0;
@@ -190,6 +227,7 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
       st.epoch >= o.epochs ? 0 : (o.epochs - st.epoch) * batches - std::min(st.batch, batches);
   std::vector<int> labels;
   while (st.epoch < o.epochs) {
+    if (patience_exhausted()) break;  // a resumed run that had already stopped early
     const auto order = epoch_permutation(n, o.seed, st.epoch);
     if (st.batch == 0) {
       st.loss_sum = 0.0;
@@ -216,8 +254,10 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
       if (!std::isfinite(g.loss))
         throw error(fmt::format("train: loss is {} at epoch {}, batch {} (try a smaller learning rate)", g.loss,
                                 st.epoch + 1, st.batch + 1));
+      check_buffers(model, g.buffers, engine);
       st.learning_rate = schedule.at(opt.steps());
       opt.step(model, g.parameters, st.learning_rate);
+      for (auto& [name, values] : g.buffers) model.parameter(name).values = std::move(values);
       st.train_seconds += seconds_since(t0);
 
       const auto predicted = models::predict(g.forward.outputs);
@@ -250,7 +290,7 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
       }
     }
 
-    // End of the epoch: test evaluation, metrics, checkpoint.
+    // End of the epoch: validation, model selection, metrics, checkpoint.
     epoch_metrics m;
     m.epoch = st.epoch + 1;
     m.train_loss = st.samples ? st.loss_sum / static_cast<double>(st.samples) : std::numeric_limits<double>::quiet_NaN();
@@ -259,22 +299,34 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
     m.samples_per_second = st.train_seconds > 0 ? static_cast<double>(st.samples) / st.train_seconds : 0.0;
     m.learning_rate = st.learning_rate;
     m.engine = engine;
-    if (test) {
+    bool improved = false;
+    if (validation) {
       eval.set_model(model);
-      evaluate_options eo;
-      eo.limit = o.test_limit;
-      eo.batch_size = o.eval_batch_size;
-      eo.progress = progress.mode() == progress_mode::off ? nullptr : &progress;
-      eo.label = fmt::format("epoch {}/{}  testing", st.epoch + 1, o.epochs);
-      eo.stop_requested = stop;
-      auto report = evaluate_classifier(eval, *test, eo);
-      if (report.stopped) {  // checkpoint (epoch, batches): a resume redoes only the test evaluation
+      auto eo = eval_options;
+      eo.label = fmt::format("epoch {}/{}  validating", st.epoch + 1, o.epochs);
+      auto report = evaluate_classifier(eval, *validation, eo);
+      if (report.stopped) {  // checkpoint (epoch, batches): a resume redoes only the validation
         save();
         progress.clear();
         return finish(true);
       }
-      m.test_loss = report.loss;
-      m.test_accuracy = report.accuracy;
+      m.val_loss = report.loss;
+      m.val_accuracy = report.accuracy;
+      // Best by validation accuracy; ties go to the lower validation loss.
+      if (st.best_epoch == 0) {
+        improved = true;
+      } else {
+        const auto& best = st.history.at(st.best_epoch - 1);
+        improved = m.val_accuracy > best.val_accuracy ||
+                   (m.val_accuracy == best.val_accuracy && m.val_loss < best.val_loss);
+      }
+      if (improved) {
+        best_model = model;
+        st.best_epoch = m.epoch;
+        st.epochs_since_best = 0;
+      } else {
+        ++st.epochs_since_best;
+      }
     }
     st.seconds = seconds_before + seconds_since(epoch_start);
     m.seconds = st.seconds;
@@ -283,17 +335,68 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
     ++st.epoch;  // the position after this epoch
     save();
     if (!o.metrics_csv.empty()) write_text_atomically(o.metrics_csv, metrics_csv(st.history));
-    log_line(fmt::format("epoch {}/{}  train loss {:.4f} acc {}  test loss {} acc {}  {:.1f} s  {:.0f} samples/s  lr {}",
-                         m.epoch, o.epochs, m.train_loss, percent(m.train_accuracy),
-                         std::isnan(m.test_loss) ? std::string("-") : fmt::format("{:.4f}", m.test_loss),
-                         percent(m.test_accuracy), m.seconds, m.samples_per_second, m.learning_rate));
+    log_line(fmt::format("epoch {}/{}  train loss {:.4f} acc {}  val loss {} acc {}{}  {:.1f} s  {:.0f} samples/s  lr {}",
+                         m.epoch, o.epochs, m.train_loss, percent(m.train_accuracy), loss_text(m.val_loss),
+                         percent(m.val_accuracy), improved ? " (best)" : "", m.seconds, m.samples_per_second,
+                         m.learning_rate));
+    if (patience_exhausted()) break;
     if (st.epoch < o.epochs && stop()) return finish(true);
   }
 
+  // Model selection: the best-validation epoch (or the last one).
+  result.stopped_early = st.epoch < o.epochs;
+  if (result.stopped_early)
+    log_line(fmt::format("early stop after epoch {}: validation accuracy has not improved for {} epoch{} (patience {})",
+                         st.history.size(), st.epochs_since_best, st.epochs_since_best == 1 ? "" : "s", o.patience));
+  std::string selection;
+  if (best_model) {
+    const auto& best = st.history.at(st.best_epoch - 1);
+    model = *best_model;
+    result.selected_epoch = st.best_epoch;
+    result.validation_accuracy = best.val_accuracy;
+    result.validation_loss = best.val_loss;
+    selection = fmt::format("selected the model of epoch {} of {} by validation accuracy {} (loss {}) on {} samples held "
+                            "out from the training split",
+                            st.best_epoch, st.history.size(), format_double(best.val_accuracy),
+                            format_double(best.val_loss), st.validation_samples);
+    log_line(fmt::format("selected the model of epoch {}/{}: validation accuracy {}, loss {:.4f}", st.best_epoch,
+                         st.history.size(), percent(best.val_accuracy), best.val_loss));
+  } else {
+    result.selected_epoch = st.history.size();
+    selection = fmt::format("the model of the last epoch ({}); no validation set, no model selection", st.history.size());
+  }
   model.origin.data = st.data;
   model.origin.accuracy = std::nullopt;
-  if (!st.history.empty() && !std::isnan(st.history.back().test_accuracy))
-    model.origin.accuracy = st.history.back().test_accuracy;
+  model.origin.notes += (model.origin.notes.empty() ? "" : "\n") + selection;
+  if (o.finalize) o.finalize(model);
+
+  // The test set: once, at the end, with the selected model.
+  if (test) {
+    eval.set_model(model);
+    auto eo = eval_options;
+    eo.limit = o.test_limit;
+    eo.label = "testing the selected model";
+    auto report = evaluate_classifier(eval, *test, eo);
+    if (report.stopped) {  // the checkpoint after the last epoch stays current: a resume redoes selection and test
+      progress.clear();
+      return finish(true);
+    }
+    model.origin.accuracy = report.accuracy;
+    result.test_accuracy = report.accuracy;
+    log_line(fmt::format("test (evaluated once, model of epoch {}): loss {:.4f} acc {} on {} samples",
+                         result.selected_epoch, report.loss, percent(report.accuracy), report.samples));
+    if (!o.test_json.empty()) {
+      test_summary summary;
+      summary.report = report;
+      summary.selected_epoch = result.selected_epoch;
+      summary.epochs = st.history.size();
+      summary.val_accuracy = result.validation_accuracy.value_or(std::numeric_limits<double>::quiet_NaN());
+      summary.val_loss = result.validation_loss.value_or(std::numeric_limits<double>::quiet_NaN());
+      summary.engine = engine;
+      write_text_atomically(o.test_json, test_summary_json(summary));
+    }
+    result.test = std::move(report);
+  }
   return finish(false);
 }
 

@@ -1,19 +1,23 @@
 // The training loop shared by every family: mini-batch gradient descent
 // through a cosim::evaluator (software model, ngspice, finite differences),
-// with per-epoch test evaluation, a metrics CSV, crash-safe checkpoints,
-// exact resume and graceful interruption.
+// with per-epoch evaluation on a validation set held out from the training
+// split, selection of the best-validation model, optional early stopping,
+// one final test evaluation of the selected model, a metrics CSV,
+// crash-safe checkpoints, exact resume and graceful interruption.
 //
 //   auto model = ir::load_model("mon.xml");
 //   auto eval = cosim::make_evaluator(model, cosim::engine_kind::software);
-//   auto train = data::load_dataset("moons", data::split::train);
+//   auto [fit, val] = data::hold_out(data::load_dataset("moons", data::split::train), 200);
 //   auto test = data::load_dataset("moons", data::split::test);
 //   cosim::train_options o;
 //   o.epochs = 10;
 //   o.batch_size = 32;
+//   o.patience = 3;
 //   o.schedule.base = 1e-2;
 //   o.checkpoint_dir = "mon-trained.xml.checkpoint";
 //   o.metrics_csv = "metrics.csv";
-//   auto result = cosim::train(model, *eval, train, &test, o);   // model now trained
+//   auto result = cosim::train(model, *eval, fit, &val, &test, o);
+//   // model = the best-validation epoch's model; result.test_accuracy its test accuracy
 //
 // Each epoch visits the training samples in a permutation derived only from
 // (seed, epoch), so a run resumed from a checkpoint at epoch e, batch b sees
@@ -55,10 +59,15 @@ struct train_options {
   // trainer uses epochs × batches per epoch.
   lr_schedule schedule;
 
-  std::size_t test_limit = 0;         // evaluate on the first test_limit test samples (0 = all)
-  std::size_t eval_batch_size = 500;  // samples per forward call when evaluating
+  // Early stopping: stop when the validation accuracy has not improved for
+  // `patience` epochs (0 = off; needs a validation set).
+  std::uint64_t patience = 0;
+
+  std::size_t test_limit = 0;         // the final test evaluation uses the first test_limit test samples (0 = all)
+  std::size_t eval_batch_size = 500;  // samples per forward call when evaluating (validation and test)
 
   std::filesystem::path metrics_csv;     // rewritten (atomically) after every epoch; empty = none
+  std::filesystem::path test_json;       // the final test evaluation (test_summary_json); empty = none
   std::filesystem::path checkpoint_dir;  // empty = no checkpoints (and no resume)
   std::uint64_t checkpoint_every = 0;    // also checkpoint every K batches (0 = only at epoch ends)
   // Continue from the checkpoint in checkpoint_dir. Without it, an existing
@@ -78,6 +87,10 @@ struct train_options {
   // Called after every applied batch (after any checkpoint of that batch).
   // May throw to abort training (tests use it to simulate a crash).
   std::function<void(const batch_event&)> on_batch{};
+  // Called once on the selected model after training, before the final test
+  // evaluation (so the test accuracy is that of the model as written);
+  // `spicenn train` passes cosim::prepare_for_export (cosim/export.hpp).
+  std::function<void(ir::model&)> finalize{};
 };
 
 struct train_result {
@@ -87,21 +100,40 @@ struct train_result {
   std::uint64_t resumed_epoch = 0, resumed_batch = 0;  // position the run resumed from
   std::uint64_t epoch = 0, batch = 0;  // position reached (epoch == epochs, batch == 0 when finished)
   std::uint64_t steps = 0;
-  std::optional<double> test_accuracy;  // of the last completed epoch, if a test set was given
+  bool stopped_early = false;           // options.patience ended the run before options.epochs
+  // Model selection (when the run finished): the epoch whose model `model`
+  // holds — the best by validation accuracy (ties: lower validation loss),
+  // or the last one without a validation set — and its validation metrics.
+  std::uint64_t selected_epoch = 0;
+  std::optional<double> validation_accuracy, validation_loss;
+  // The single test evaluation of the selected model at the end, if a test
+  // set was given.
+  std::optional<double> test_accuracy;
+  std::optional<classification_report> test;
   std::filesystem::path last_checkpoint;  // state file of the last checkpoint written, if any
 };
 
 // Trains model in place. For every batch: eval.set_model(model), gradient,
-// optimizer step (with projection onto the constraints). After every
-// epoch: test evaluation (if test != nullptr), metrics row, checkpoint.
+// optimizer step (with projection onto the constraints), then the
+// gradient's `buffers` (non-trainable state) copied into the model. After
+// every epoch: validation evaluation (if validation != nullptr and not
+// empty), best-model bookkeeping, metrics row, checkpoint, early stopping.
+// When the run ends (all epochs, or patience), model is set to the selected
+// model (best validation; the last epoch's without validation), its
+// provenance records the data, the selected epoch and its validation
+// accuracy, options.finalize runs on it, and then — only then — the test set
+// (if test != nullptr) is evaluated once; its accuracy goes into
+// model.origin.accuracy, the result and options.test_json. An interrupted
+// run leaves model at its current (not the selected) parameters.
 // With options.resume, model is replaced by the checkpoint's model (which
 // must have the same family and sizes). Throws spicenn::error on a model
 // that does not fit the data, on inconsistent options, on resume without a
 // checkpoint or with a checkpoint from a different run (seed, batch size,
-// data, optimizer), and on whatever the evaluator throws (the last
-// checkpoint stays valid).
-train_result train(ir::model& model, evaluator& eval, const data::dataset& train, const data::dataset* test,
-                   const train_options& options);
+// data, training or validation samples), on a bad buffer (unknown tensor,
+// trainable tensor, wrong size, non-finite value), and on whatever the
+// evaluator throws (the last checkpoint stays valid).
+train_result train(ir::model& model, evaluator& eval, const data::dataset& train, const data::dataset* validation,
+                   const data::dataset* test, const train_options& options);
 
 // The sample order of an epoch: a permutation of 0..n-1 determined by
 // (seed, epoch) alone (Fisher-Yates with spicenn::rng).

@@ -5,4 +5,5 @@ list(APPEND SPICENN_COSIM_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/trainer.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/checkpoint.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/progress.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/metrics.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/metrics.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/export.cpp)

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdlib>
@@ -35,6 +36,15 @@ std::vector<int> dataset::batch_labels(std::span<const std::size_t> indices) con
 dataset dataset::head(std::size_t n) const {
   if (n >= size()) return *this;
   dataset d{name, classes, features.leftCols(static_cast<Eigen::Index>(n)), {labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(n)}};
+  return d;
+}
+
+dataset dataset::slice(std::size_t begin, std::size_t count) const {
+  if (begin > size() || count > size() - begin)
+    throw error(fmt::format("data set {}: samples {}..{} are out of range (it has {})", name, begin, begin + count, size()));
+  dataset d{name, classes,
+            features.middleCols(static_cast<Eigen::Index>(begin), static_cast<Eigen::Index>(count)),
+            {labels.begin() + static_cast<std::ptrdiff_t>(begin), labels.begin() + static_cast<std::ptrdiff_t>(begin + count)}};
   return d;
 }
 
@@ -200,7 +210,68 @@ dataset make_spirals(std::size_t n, std::uint64_t seed, double noise) {
   return d;
 }
 
-dataset load_dataset(std::string_view name, split which) {
+Eigen::MatrixXf average_pool(const Eigen::MatrixXf& images, std::size_t side, std::size_t k) {
+  if (k == 0 || side % k != 0)
+    throw error(fmt::format("average pooling: pool size {} does not divide the image side {} (choose one of its divisors)",
+                            k, side));
+  if (static_cast<std::size_t>(images.rows()) != side * side)
+    throw error(fmt::format("average pooling: {} features per sample is not a {}x{} image", images.rows(), side, side));
+  if (k == 1) return images;
+  const std::size_t out_side = side / k;
+  Eigen::MatrixXf out(static_cast<Eigen::Index>(out_side * out_side), images.cols());
+  const double scale = 1.0 / static_cast<double>(k * k);
+  for (Eigen::Index c = 0; c < images.cols(); ++c)
+    for (std::size_t R = 0; R < out_side; ++R)
+      for (std::size_t C = 0; C < out_side; ++C) {
+        double sum = 0.0;
+        for (std::size_t r = R * k; r < (R + 1) * k; ++r)
+          for (std::size_t cc = C * k; cc < (C + 1) * k; ++cc) sum += images(static_cast<Eigen::Index>(r * side + cc), c);
+        out(static_cast<Eigen::Index>(R * out_side + C), c) = static_cast<float>(sum * scale);
+      }
+  return out;
+}
+
+train_validation hold_out(dataset d, std::size_t n) {
+  if (n >= d.size())
+    throw error(fmt::format("a validation split of {} samples leaves nothing to train on: the training set of {} has {} "
+                            "samples (choose --validation below {}, or 0 for none)",
+                            n, d.name, d.size(), d.size()));
+  train_validation out;
+  out.validation = d.slice(d.size() - n, n);
+  if (n == 0) {
+    out.train = std::move(d);
+    return out;
+  }
+  out.train = d.head(d.size() - n);
+  return out;
+}
+
+std::size_t default_validation_size(std::string_view name, std::size_t train_samples) {
+  const std::size_t tenth = train_samples / 10;
+  if (name == "mnist" || name == "fashion-mnist") return std::min<std::size_t>(5000, tenth);
+  return tenth;
+}
+
+dataset load_dataset(std::string_view name, split which) { return load_dataset(name, which, load_options{}); }
+
+dataset load_dataset(std::string_view name, split which, const load_options& options) {
+  const bool image_set = name == "mnist" || name == "fashion-mnist";
+  if (options.pool != 1 && !image_set) {
+    const auto names = dataset_names();
+    if (std::find(names.begin(), names.end(), name) != names.end())
+      throw error(fmt::format("data set '{}' has 2 features per sample and no image to pool: average pooling (pool "
+                              "size {}) applies to mnist and fashion-mnist only",
+                              name, options.pool));
+  }
+  if (image_set && (options.pool == 0 || 28 % options.pool != 0))
+    throw error(fmt::format("pool size {} does not divide the 28x28 images of {}: choose 1, 2, 4, 7, 14 or 28",
+                            options.pool, name));
+  if (image_set && options.pool != 1) {
+    dataset d = load_dataset(name, which, load_options{});
+    d.features = average_pool(d.features, 28, options.pool);
+    return d;
+  }
+
   // Toy sets: different seeds for the two splits so test is held out.
   const std::uint64_t toy_seed = which == split::train ? 20261123 : 20261124;
   const std::size_t toy_n = which == split::train ? 2000 : 1000;

@@ -3,6 +3,8 @@
 //
 //   auto train = spicenn::data::load_dataset("mnist", spicenn::data::split::train);
 //   Eigen::MatrixXd x = train.batch_features(indices);  // features × batch, doubles
+//   auto small = spicenn::data::load_dataset("mnist", spicenn::data::split::train, {.pool = 2});  // 14×14 = 196
+//   auto [fit, val] = spicenn::data::hold_out(std::move(train), 5000);  // the last 5000 samples validate
 //
 // Images are scaled to [0,1]; toy sets live in [-1.5, 2.5]^2-ish. Where the
 // files are: MNIST under $SPICENN_DATA_DIR/mnist (default
@@ -39,12 +41,49 @@ struct dataset {
   std::vector<int> batch_labels(std::span<const std::size_t> indices) const;
   // The first n samples (or all if n >= size()).
   dataset head(std::size_t n) const;
+  // Samples begin..begin+count-1 (throws spicenn::error if out of range).
+  dataset slice(std::size_t begin, std::size_t count) const;
+};
+
+// How a data set is loaded.
+struct load_options {
+  // k×k average pooling of the 28×28 images (MNIST, Fashion-MNIST): each
+  // feature is the mean of a k×k block, still in [0,1]; k must divide 28
+  // (1, 2, 4, 7, 14, 28). 1 = the images as they are. The toy sets accept
+  // only 1.
+  std::size_t pool = 1;
 };
 
 // Names: moons, circles, spirals, mnist, fashion-mnist.
 std::vector<std::string> dataset_names();
 // Throws spicenn::error naming the data set, the file and how to fetch it.
 dataset load_dataset(std::string_view name, split which);
+// The same with options; throws spicenn::error naming the value for a pool
+// size that does not divide 28 and for pooling of a toy set.
+dataset load_dataset(std::string_view name, split which, const load_options& options);
+
+// k×k average pooling of images stored as (side*side) × count, row-major
+// pixels (index r*side + c): the result is (side/k)^2 × count with pooled
+// pixel (R, C) = mean of the block rows kR..kR+k-1, cols kC..kC+k-1.
+// Throws spicenn::error if k is 0 or does not divide side.
+Eigen::MatrixXf average_pool(const Eigen::MatrixXf& images, std::size_t side, std::size_t k);
+
+// ---- validation split --------------------------------------------------
+//
+// The validation set is held out from the training split: the LAST n
+// samples (after any --limit, which keeps the first ones). Model selection
+// (epochs, early stopping, hyper-parameters) uses it; the test split is
+// evaluated once at the end.
+struct train_validation {
+  dataset train;       // samples 0 .. size-n-1
+  dataset validation;  // samples size-n .. size-1 (empty for n = 0)
+};
+// Throws spicenn::error if n >= d.size() (nothing left to train on).
+train_validation hold_out(dataset d, std::size_t n);
+// The default validation size for a training split of train_samples samples
+// of data set `name`: 10 % of it, and at most 5000 for the image sets —
+// 5000 of MNIST's / Fashion-MNIST's 60000, 200 of the toy sets' 2000.
+std::size_t default_validation_size(std::string_view name, std::size_t train_samples);
 
 // Toy sets: n samples, fixed seed (deterministic across platforms),
 // noise as a standard deviation in the data's units.

@@ -2,12 +2,15 @@
 // the spicenn program for each verb of the foundation.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -169,6 +172,113 @@ TEST(Cli, FitDeviceWritesALibraryAndReportsTheError) {
   auto neither = run("fit-device " + data.string() + " --name cubic -o " + lib.string());
   EXPECT_NE(neither.status, 0);
   EXPECT_NE(neither.output.find("--degree"), std::string::npos) << neither.output;
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// train holds out a validation split, selects the best-validation epoch,
+// tests it once; eval --split validation sees the same held-out samples.
+TEST(Cli, TrainSelectsOnTheValidationSplitAndTestsOnce) {
+  auto init = temp("val_init.xml"), out = temp("val_out.xml"), metrics = temp("val_metrics.csv");
+  fs::remove_all(out.string() + ".checkpoint");
+  ASSERT_EQ(run("init mon --inputs 2 --hidden 8 --outputs 2 --seed 3 -o " + init.string()).status, 0);
+  auto r = run("train " + init.string() + " --data moons --epochs 5 --lr 0.05 --validation 300 --test-limit 500 --progress lines"
+               " --metrics " + metrics.string() + " --out " + out.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("1700 samples, validation 300 held out, test 500 once at the end"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("val loss"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("test loss"), std::string::npos) << r.output;
+  const auto once = r.output.find("test (evaluated once");
+  ASSERT_NE(once, std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("test (evaluated once", once + 1), std::string::npos) << r.output;
+  // The metrics: validation columns per epoch; the test in METRICS.test.json.
+  std::istringstream csv(read(metrics));
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,samples_per_second,learning_rate,engine");
+  std::vector<double> val_accuracy;
+  while (std::getline(csv, line)) {
+    std::vector<std::string> fields;
+    std::stringstream row(line);
+    for (std::string f; std::getline(row, f, ',');) fields.push_back(f);
+    ASSERT_EQ(fields.size(), 9u) << line;
+    val_accuracy.push_back(std::stod(fields[4]));
+  }
+  ASSERT_EQ(val_accuracy.size(), 5u);
+  const std::string json = read(temp("val_metrics.test.json"));
+  EXPECT_NE(json.find("\"split\": \"test\", \"samples\": 500"), std::string::npos) << json;
+  const auto at = json.find("\"selected_epoch\": ");
+  ASSERT_NE(at, std::string::npos) << json;
+  const int epoch = std::stoi(json.substr(at + 18));
+  ASSERT_GE(epoch, 1);
+  ASSERT_LE(epoch, 5);
+  // The selected epoch has the highest validation accuracy of the CSV.
+  EXPECT_EQ(val_accuracy[static_cast<std::size_t>(epoch - 1)], *std::max_element(val_accuracy.begin(), val_accuracy.end()));
+  const std::string model = read(out);
+  EXPECT_NE(model.find("selected the model of epoch " + std::to_string(epoch) + " of 5"), std::string::npos);
+  EXPECT_NE(model.find("--validation 300"), std::string::npos);
+  // eval --split validation: the same 300 samples, the same accuracy as the CSV row.
+  auto e = run("eval " + out.string() + " --data moons --split validation --validation 300 --json");
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_NE(e.output.find("\"samples\": 300"), std::string::npos) << e.output;
+  const auto acc = e.output.find("\"accuracy\": ");
+  ASSERT_NE(acc, std::string::npos) << e.output;
+  EXPECT_DOUBLE_EQ(std::stod(e.output.substr(acc + 12)), val_accuracy[static_cast<std::size_t>(epoch - 1)]) << e.output;
+  // The default validation split of the toy sets: 200 samples.
+  auto d = run("eval " + out.string() + " --data moons --split validation --json");
+  EXPECT_NE(d.output.find("\"samples\": 200"), std::string::npos) << d.output;
+}
+
+TEST(Cli, TrainRejectsBadValidationPatienceAndPoolOptions) {
+  auto init = temp("valbad_init.xml"), out = temp("valbad_out.xml");
+  ASSERT_EQ(run("init mon --inputs 2 --hidden 4 --outputs 2 -o " + init.string()).status, 0);
+  const std::string base = "train " + init.string() + " --data moons --epochs 1 --fresh --out " + out.string();
+  auto all = run(base + " --limit 100 --validation 100");
+  EXPECT_NE(all.status, 0);
+  EXPECT_NE(all.output.find("validation split of 100 samples leaves nothing to train on"), std::string::npos) << all.output;
+  auto patience = run(base + " --validation 0 --patience 2");
+  EXPECT_NE(patience.status, 0);
+  EXPECT_NE(patience.output.find("--patience 2 needs a validation set"), std::string::npos) << patience.output;
+  auto pool = run(base + " --pool 2");
+  EXPECT_NE(pool.status, 0);
+  EXPECT_NE(pool.output.find("mnist and fashion-mnist only"), std::string::npos) << pool.output;
+  // --validation 0: no per-epoch evaluation, the last epoch's model.
+  auto none = run(base + " --validation 0 --no-test --progress lines");
+  ASSERT_EQ(none.status, 0) << none.output;
+  EXPECT_NE(none.output.find("(2000 samples, validation 0 held out)"), std::string::npos) << none.output;
+  EXPECT_NE(none.output.find("last epoch, no validation set"), std::string::npos) << none.output;
+  EXPECT_EQ(none.output.find("test (evaluated once"), std::string::npos) << none.output;
+}
+
+// MNIST with 2x2 pooling: 196 inputs for train, eval and the compile sweep deck.
+TEST(Cli, PoolingGivesFourteenByFourteenInputs) {
+  const char* dir = std::getenv("SPICENN_DATA_DIR");
+  const fs::path data = dir && *dir ? fs::path(dir) : fs::path(std::getenv("HOME")) / ".cache" / "spicenn";
+  if (!fs::exists(data / "mnist" / "t10k-images-idx3-ubyte")) GTEST_SKIP() << "run scripts/fetch-data.sh";
+  auto init = temp("pool_init.xml"), out = temp("pool_out.xml"), deck = temp("pool_sweep.cir");
+  ASSERT_EQ(run("init mon --inputs 196 --hidden 8 --outputs 10 --seed 2 -o " + init.string()).status, 0);
+  auto t = run("train " + init.string() + " --data mnist --pool 2 --limit 400 --epochs 1 --test-limit 100 --fresh --progress off"
+               " --out " + out.string());
+  ASSERT_EQ(t.status, 0) << t.output;
+  EXPECT_NE(t.output.find("mnist 2x2-pooled (360 samples, validation 40 held out, test 100"), std::string::npos) << t.output;
+  EXPECT_NE(read(out).find("2x2 average pooling (14x14 features)"), std::string::npos);
+  auto e = run("eval " + out.string() + " --data mnist --pool 2 --limit 50 --json");
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_NE(e.output.find("\"samples\": 50"), std::string::npos) << e.output;
+  auto wrong = run("eval " + out.string() + " --data mnist --limit 50");
+  EXPECT_NE(wrong.status, 0);
+  EXPECT_NE(wrong.output.find("784 features"), std::string::npos) << wrong.output;
+  auto bad = run("eval " + out.string() + " --data mnist --pool 3");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("pool size 3"), std::string::npos) << bad.output;
+  auto c = run("compile " + out.string() + " --data mnist --pool 2 --limit 3 -o " + deck.string());
+  ASSERT_EQ(c.status, 0) << c.output;
+  EXPECT_NE(c.output.find("3 mnist test samples"), std::string::npos) << c.output;
 }
 
 TEST(Cli, EveryVerbHasHelp) {

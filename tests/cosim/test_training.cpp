@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "core/random.hpp"
 #include "cosim/checkpoint.hpp"
 #include "cosim/metrics.hpp"
@@ -360,7 +361,7 @@ struct trained {
 
 trained train_on(const std::string& name, std::uint64_t epochs, double lr) {
   auto model = small_mon(16, 1);
-  auto train_set = data::load_dataset(name, data::split::train);
+  auto [train_set, validation_set] = data::hold_out(data::load_dataset(name, data::split::train), 200);
   auto test_set = data::load_dataset(name, data::split::test);
   leaky_relu_evaluator eval(model);
   const double initial = evaluate_classifier(eval, train_set).loss;
@@ -369,9 +370,11 @@ trained train_on(const std::string& name, std::uint64_t epochs, double lr) {
   o.batch_size = 32;
   o.seed = 3;
   o.schedule.base = lr;
-  auto result = train(model, eval, train_set, &test_set, o);
+  auto result = train(model, eval, train_set, &validation_set, &test_set, o);
   eval.set_model(model);
   EXPECT_EQ(result.history.size(), epochs);
+  EXPECT_GE(result.selected_epoch, 1u);
+  EXPECT_LE(result.selected_epoch, epochs);
   EXPECT_FALSE(result.interrupted);
   EXPECT_EQ(model.origin.data, name);
   EXPECT_EQ(model.origin.accuracy, result.test_accuracy);
@@ -407,7 +410,7 @@ TEST(Trainer, EpochTrainLossIsTheSampleWeightedMeanOfBatchLosses) {
     EXPECT_EQ(e.batches, 3u);
     losses[e.epoch].push_back(e.loss);
   };
-  auto r = train(model, eval, set, nullptr, o);
+  auto r = train(model, eval, set, nullptr, nullptr, o);
   ASSERT_EQ(r.history.size(), 2u);
   for (std::size_t e = 0; e < 2; ++e) {
     ASSERT_EQ(losses[e].size(), 3u);
@@ -421,7 +424,7 @@ TEST(Trainer, RejectsModelThatDoesNotFitTheData) {
   auto model = ir::init_mon(3, 4, 2, 1, 1);
   auto set = data::make_moons(10, 1);
   leaky_relu_evaluator eval(small_mon(4));
-  EXPECT_THROW(train(model, eval, set, nullptr, quiet_options()), error);
+  EXPECT_THROW(train(model, eval, set, nullptr, nullptr, quiet_options()), error);
   auto one_output = ir::init_mon(2, 4, 1, 1, 1);
   EXPECT_THROW(check_model_fits_data(one_output, set), error);
   EXPECT_NO_THROW(check_model_fits_data(small_mon(4), set));
@@ -431,19 +434,21 @@ TEST(Trainer, MetricsCsvHasOneRowPerEpoch) {
   scratch dir;
   auto model = small_mon(8);
   auto train_set = data::make_moons(200, 1);
+  auto validation_set = data::make_moons(60, 3);
   auto test_set = data::make_moons(100, 2);
   leaky_relu_evaluator eval(model);
   auto o = quiet_options();
   o.epochs = 4;
   o.batch_size = 50;
-  o.test_limit = 60;
+  o.test_limit = 70;
   o.metrics_csv = dir / "metrics.csv";
+  o.test_json = dir / "metrics.test.json";
   o.schedule = {.kind = schedule_kind::cosine, .base = 0.05, .min = 0.001};
-  auto result = train(model, eval, train_set, &test_set, o);
+  auto result = train(model, eval, train_set, &validation_set, &test_set, o);
   std::istringstream csv(read_text(o.metrics_csv));
   std::string line;
   std::getline(csv, line);
-  EXPECT_EQ(line, "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second,learning_rate,engine");
+  EXPECT_EQ(line, "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,samples_per_second,learning_rate,engine");
   std::vector<epoch_metrics> rows;
   while (std::getline(csv, line)) rows.push_back(parse_metrics_csv_row(line));
   ASSERT_EQ(rows.size(), 4u);
@@ -451,36 +456,51 @@ TEST(Trainer, MetricsCsvHasOneRowPerEpoch) {
     EXPECT_EQ(rows[i].epoch, i + 1);
     EXPECT_EQ(rows[i].engine, "software");
     EXPECT_EQ(rows[i].train_loss, result.history[i].train_loss);
-    EXPECT_EQ(rows[i].test_accuracy, result.history[i].test_accuracy);
+    EXPECT_EQ(rows[i].val_accuracy, result.history[i].val_accuracy);
+    EXPECT_EQ(rows[i].val_loss, result.history[i].val_loss);
     EXPECT_GE(rows[i].train_accuracy, 0.0);
     EXPECT_LE(rows[i].train_accuracy, 1.0);
     EXPECT_GT(rows[i].samples_per_second, 0.0);
     EXPECT_GE(rows[i].seconds, 0.0);
-    // test_limit 60 of 100: accuracy is a multiple of 1/60.
-    EXPECT_NEAR(rows[i].test_accuracy * 60, std::round(rows[i].test_accuracy * 60), 1e-9);
+    // 60 validation samples: accuracy is a multiple of 1/60.
+    EXPECT_NEAR(rows[i].val_accuracy * 60, std::round(rows[i].val_accuracy * 60), 1e-9);
   }
+  // The final test evaluation: test_limit 70 of 100, the selected model, in the JSON file.
+  ASSERT_TRUE(result.test);
+  EXPECT_EQ(result.test->samples, 70u);
+  const std::string json = read_text(o.test_json);
+  EXPECT_NE(json.find(fmt::format("\"samples\": 70, \"correct\": {}", result.test->correct())), std::string::npos) << json;
+  EXPECT_NE(json.find(fmt::format("\"selected_epoch\": {}, \"epochs\": 4", result.selected_epoch)), std::string::npos) << json;
+  EXPECT_NE(json.find("\"split\": \"test\""), std::string::npos) << json;
   // Cosine over 4 epochs × 4 batches: the rate of each epoch's last step, decreasing.
   const lr_schedule expected{.kind = schedule_kind::cosine, .base = 0.05, .min = 0.001, .total_steps = 16};
   EXPECT_DOUBLE_EQ(rows[0].learning_rate, expected.at(3));
   EXPECT_DOUBLE_EQ(rows[3].learning_rate, expected.at(15));
   EXPECT_GT(rows[0].learning_rate, rows[3].learning_rate);
-  // Without a test set the test columns are empty.
+  // Without a validation set the validation columns are empty; without a
+  // test set there is no test file.
   o.epochs = 1;
-  o.metrics_csv = dir / "no-test.csv";
-  train(model, eval, train_set, nullptr, o);
+  o.metrics_csv = dir / "no-validation.csv";
+  o.test_json = dir / "no-validation.test.json";
+  auto plain = train(model, eval, train_set, nullptr, nullptr, o);
+  EXPECT_FALSE(plain.test);
+  EXPECT_FALSE(fs::exists(o.test_json));
+  EXPECT_EQ(plain.selected_epoch, 1u);
   std::istringstream csv2(read_text(o.metrics_csv));
   std::getline(csv2, line);
   std::getline(csv2, line);
   auto row = parse_metrics_csv_row(line);
-  EXPECT_TRUE(std::isnan(row.test_loss));
+  EXPECT_TRUE(std::isnan(row.val_loss));
+  EXPECT_TRUE(std::isnan(row.val_accuracy));
   EXPECT_NE(line.find(",,"), std::string::npos) << line;
 }
 
-// Trains 3 epochs of 10 batches (moons, 300 samples, batch 32) with test
-// evaluation, checkpoints and metrics in dir.
+// Trains 3 epochs of 10 batches (moons, 300 samples, batch 32) with
+// validation, a final test evaluation, checkpoints and metrics in dir.
 struct resume_setup {
   data::dataset train_set = data::make_moons(300, 4);
-  data::dataset test_set = data::make_moons(80, 5);
+  data::dataset validation_set = data::make_moons(80, 5);
+  data::dataset test_set = data::make_moons(50, 6);
   train_options options(const fs::path& dir) const {
     auto o = quiet_options();
     o.epochs = 3;
@@ -494,7 +514,7 @@ struct resume_setup {
   ir::model run(train_options o, train_result* out = nullptr) const {
     auto model = small_mon(8, 2);
     leaky_relu_evaluator eval(model);
-    auto r = train(model, eval, train_set, &test_set, o);
+    auto r = train(model, eval, train_set, &validation_set, &test_set, o);
     if (out) *out = r;
     return model;
   }
@@ -506,7 +526,8 @@ void expect_same_history(const std::vector<epoch_metrics>& a, const std::vector<
     EXPECT_EQ(a[i].epoch, b[i].epoch);
     EXPECT_EQ(a[i].train_loss, b[i].train_loss) << "epoch " << i + 1;
     EXPECT_EQ(a[i].train_accuracy, b[i].train_accuracy) << "epoch " << i + 1;
-    EXPECT_EQ(a[i].test_loss, b[i].test_loss) << "epoch " << i + 1;
+    EXPECT_EQ(a[i].val_loss, b[i].val_loss) << "epoch " << i + 1;
+    EXPECT_EQ(a[i].val_accuracy, b[i].val_accuracy) << "epoch " << i + 1;
     EXPECT_EQ(a[i].learning_rate, b[i].learning_rate) << "epoch " << i + 1;
   }
 }
@@ -543,6 +564,12 @@ TEST_P(Resume, AfterStopAtBatchIsBitIdentical) {
   EXPECT_EQ(second.resumed_epoch * 10 + second.resumed_batch, static_cast<std::uint64_t>(stop_after));
   EXPECT_EQ(resumed.parameters, reference.parameters);
   expect_same_history(second.history, ref_result.history);
+  EXPECT_EQ(second.selected_epoch, ref_result.selected_epoch);
+  EXPECT_EQ(second.validation_accuracy, ref_result.validation_accuracy);
+  EXPECT_EQ(second.test_accuracy, ref_result.test_accuracy);
+  ASSERT_TRUE(second.test);
+  EXPECT_EQ(second.test->loss, ref_result.test->loss);
+  EXPECT_EQ(resumed.origin, reference.origin);
   std::istringstream csv(read_text(o2.metrics_csv));
   std::string line;
   int rows = -1;
@@ -550,22 +577,23 @@ TEST_P(Resume, AfterStopAtBatchIsBitIdentical) {
   EXPECT_EQ(rows, 3);
 }
 
-// 3 = mid-epoch 1; 10 = last batch of epoch 1, before its test evaluation;
-// 17 = mid-epoch 2; 30 = last batch of the run, before the final test evaluation.
+// 3 = mid-epoch 1; 10 = last batch of epoch 1, before its validation;
+// 17 = mid-epoch 2; 30 = last batch of the run, before the last validation,
+// the selection and the test evaluation.
 INSTANTIATE_TEST_SUITE_P(Training, Resume, ::testing::Values(3, 10, 17, 30));
 
-// Stops requested outside the batch loop: during the test evaluation of
-// epoch 1 (it stops before its next evaluation batch; the resume redoes the
+// Stops requested outside the batch loop: during the validation of epoch 1
+// (it stops before its next evaluation batch; the resume redoes the
 // evaluation) and right after epoch 1's checkpoint.
-TEST(Trainer, StopDuringTestEvaluationOrAtEpochEndResumesBitIdentically) {
+TEST(Trainer, StopDuringValidationOrAtEpochEndResumesBitIdentically) {
   resume_setup s;
   scratch ref_dir;
   auto ref_options = s.options(ref_dir.path());
-  ref_options.eval_batch_size = 16;  // 80 test samples: 5 forward calls, polled before calls 2..5
+  ref_options.eval_batch_size = 16;  // 80 validation samples: 5 forward calls, polled before calls 2..5
   train_result ref_result;
   const ir::model reference = s.run(ref_options, &ref_result);
-  // Polls in epoch 1: after each of its 10 batches (1..10), before test
-  // batches 2..5 (11..14), after its checkpoint (15).
+  // Polls in epoch 1: after each of its 10 batches (1..10), before
+  // validation batches 2..5 (11..14), after its checkpoint (15).
   struct stop_case {
     int poll;
     std::uint64_t epoch, batch;
@@ -588,6 +616,8 @@ TEST(Trainer, StopDuringTestEvaluationOrAtEpochEndResumesBitIdentically) {
     const ir::model resumed = s.run(o, &second);
     EXPECT_EQ(resumed.parameters, reference.parameters) << c.poll;
     expect_same_history(second.history, ref_result.history);
+    EXPECT_EQ(second.selected_epoch, ref_result.selected_epoch) << c.poll;
+    EXPECT_EQ(second.test_accuracy, ref_result.test_accuracy) << c.poll;
   }
 }
 
@@ -664,7 +694,9 @@ TEST(Trainer, RealMonSoftwareEngineLearnsAndResumesExactly) {
   } catch (const error& e) {
     GTEST_SKIP() << e.what();
   }
-  auto train_set = data::load_dataset("moons", data::split::train).head(600);
+  const auto all = data::load_dataset("moons", data::split::train);
+  auto train_set = all.head(600);
+  auto validation_set = all.slice(1800, 200);  // disjoint from the 600 training samples
   auto test_set = data::load_dataset("moons", data::split::test);
   scratch dir;
   auto o = quiet_options();
@@ -674,8 +706,9 @@ TEST(Trainer, RealMonSoftwareEngineLearnsAndResumesExactly) {
   o.schedule.base = 0.05;
   o.checkpoint_dir = dir / "ref.checkpoint";
   auto reference = model;
-  auto ref = train(reference, *eval, train_set, &test_set, o);
-  // Observed: test accuracy 0.878, 0.863, 0.918, 0.952 after epochs 1..4.
+  auto ref = train(reference, *eval, train_set, &validation_set, &test_set, o);
+  // Observed (as a per-epoch test evaluation before the validation split):
+  // test accuracy 0.878, 0.863, 0.918, 0.952 after epochs 1..4.
   EXPECT_GE(*ref.test_accuracy, 0.92);
   EXPECT_LT(ref.history.back().train_loss, 0.5 * ref.history.front().train_loss);
 
@@ -685,15 +718,364 @@ TEST(Trainer, RealMonSoftwareEngineLearnsAndResumesExactly) {
   o2.on_batch = [&](const batch_event&) { ++batches; };
   o2.stop_requested = [&] { return batches + 1 == 47; };
   auto first = model;
-  ASSERT_TRUE(train(first, *eval, train_set, &test_set, o2).interrupted);
+  ASSERT_TRUE(train(first, *eval, train_set, &validation_set, &test_set, o2).interrupted);
   o2.stop_requested = nullptr;
   o2.resume = true;
   auto resumed = model;
-  auto second = train(resumed, *eval, train_set, &test_set, o2);
+  auto second = train(resumed, *eval, train_set, &validation_set, &test_set, o2);
   EXPECT_EQ(second.resumed_epoch, 1u);
   EXPECT_EQ(second.resumed_batch, 17u);
   EXPECT_EQ(resumed.parameters, reference.parameters);
   EXPECT_EQ(second.test_accuracy, ref.test_accuracy);
+  EXPECT_EQ(second.selected_epoch, ref.selected_epoch);
+}
+
+// ---- validation, model selection, early stopping, the final test ----------------
+
+// A run whose validation accuracy goes up and down (a large constant
+// learning rate on few samples), so the best epoch is not the last one.
+struct selection_setup {
+  data::dataset train_set = data::make_moons(120, 21, 0.25);
+  data::dataset validation_set = data::make_moons(90, 22, 0.25);
+  data::dataset test_set = data::make_moons(70, 23, 0.25);
+  train_options options(std::uint64_t epochs) const {
+    auto o = quiet_options();
+    o.epochs = epochs;
+    o.batch_size = 8;
+    o.seed = 5;
+    o.schedule.base = 0.2;
+    o.eval_batch_size = 32;
+    return o;
+  }
+};
+
+struct epoch_score {
+  double accuracy, loss;
+};
+
+// Validation accuracy and loss of a model, computed here from the outputs.
+epoch_score score(const ir::model& m, const data::dataset& set) {
+  leaky_relu_evaluator eval(m);
+  std::vector<std::size_t> idx(set.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  const auto y = eval.forward(set.batch_features(idx)).outputs;
+  const auto labels = set.batch_labels(idx);
+  return {models::accuracy(y, labels), models::softmax_cross_entropy(y, labels)};
+}
+
+// 1-based index of the best score: highest accuracy, ties to the lower loss
+// (the first of equal ones).
+std::size_t best_of(const std::vector<epoch_score>& scores, std::size_t count) {
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < count; ++i)
+    if (scores[i].accuracy > scores[best].accuracy ||
+        (scores[i].accuracy == scores[best].accuracy && scores[i].loss < scores[best].loss))
+      best = i;
+  return best + 1;
+}
+
+TEST(Selection, KeepsTheBestValidationModelAndTestsItOnce) {
+  selection_setup s;
+  auto model = small_mon(8, 3);
+  leaky_relu_evaluator eval(model);
+  auto o = s.options(10);
+  std::vector<ir::model> epoch_models;  // the model after each epoch's last batch
+  o.on_batch = [&](const batch_event& e) {
+    if (e.batch == e.batches) epoch_models.push_back(model);
+  };
+  auto r = train(model, eval, s.train_set, &s.validation_set, &s.test_set, o);
+  ASSERT_EQ(epoch_models.size(), 10u);
+  std::vector<epoch_score> scores;
+  for (const auto& m : epoch_models) scores.push_back(score(m, s.validation_set));
+  const std::size_t best = best_of(scores, scores.size());
+  ASSERT_NE(best, 10u) << "the scenario should have its best validation epoch before the last";
+  for (std::size_t e = 0; e < 10; ++e) {
+    EXPECT_DOUBLE_EQ(r.history[e].val_accuracy, scores[e].accuracy) << "epoch " << e + 1;
+    EXPECT_NEAR(r.history[e].val_loss, scores[e].loss, 1e-12) << "epoch " << e + 1;
+  }
+  EXPECT_EQ(r.selected_epoch, best);
+  EXPECT_FALSE(r.stopped_early);
+  EXPECT_EQ(model.parameters, epoch_models[best - 1].parameters);
+  EXPECT_NE(model.parameters, epoch_models.back().parameters);
+  EXPECT_EQ(r.validation_accuracy, scores[best - 1].accuracy);
+  // Provenance: the selected epoch and its validation accuracy; the test
+  // accuracy is that of the selected model.
+  EXPECT_NE(model.origin.notes.find(fmt::format("epoch {} of 10 by validation accuracy {}", best,
+                                                format_double(scores[best - 1].accuracy))),
+            std::string::npos)
+      << model.origin.notes;
+  const auto test_score = score(epoch_models[best - 1], s.test_set);
+  ASSERT_TRUE(r.test_accuracy);
+  EXPECT_DOUBLE_EQ(*r.test_accuracy, test_score.accuracy);
+  EXPECT_EQ(model.origin.accuracy, r.test_accuracy);
+  EXPECT_NEAR(r.test->loss, test_score.loss, 1e-12);
+}
+
+TEST(Selection, WithoutValidationTheLastEpochIsKept) {
+  selection_setup s;
+  auto model = small_mon(8, 3);
+  leaky_relu_evaluator eval(model);
+  auto o = s.options(3);
+  ir::model last;
+  o.on_batch = [&](const batch_event&) { last = model; };
+  auto r = train(model, eval, s.train_set, nullptr, &s.test_set, o);
+  EXPECT_EQ(r.selected_epoch, 3u);
+  EXPECT_FALSE(r.validation_accuracy);
+  EXPECT_EQ(model.parameters, last.parameters);
+  EXPECT_NE(model.origin.notes.find("no validation set"), std::string::npos) << model.origin.notes;
+  // Patience needs a validation set.
+  o.patience = 2;
+  EXPECT_THROW(train(model, eval, s.train_set, nullptr, &s.test_set, o), error);
+}
+
+// The epoch at which patience P stops a run with these per-epoch scores
+// (or scores.size() if it never does).
+std::size_t patience_stop(const std::vector<epoch_score>& scores, std::size_t patience) {
+  std::size_t since = 0;
+  for (std::size_t e = 1; e < scores.size(); ++e) {
+    since = best_of(scores, e + 1) == e + 1 ? 0 : since + 1;
+    if (since >= patience) return e + 1;
+  }
+  return scores.size();
+}
+
+TEST(Selection, PatienceStopsWhenValidationAccuracyStallsAndResumesExactly) {
+  selection_setup s;
+  // The full run: its validation scores tell where patience 2 must stop.
+  auto full_model = small_mon(8, 3);
+  leaky_relu_evaluator eval(full_model);
+  auto full = train(full_model, eval, s.train_set, &s.validation_set, nullptr, s.options(12));
+  std::vector<epoch_score> scores;
+  for (const auto& m : full.history) scores.push_back({m.val_accuracy, m.val_loss});
+  const std::size_t patience = 2;
+  const std::size_t stop = patience_stop(scores, patience);
+  ASSERT_LT(stop, 12u) << "the scenario should stall before epoch 12";
+
+  scratch ref_dir;
+  auto o = s.options(12);
+  o.patience = patience;
+  o.checkpoint_dir = ref_dir / "ck";
+  auto model = small_mon(8, 3);
+  auto r = train(model, eval, s.train_set, &s.validation_set, &s.test_set, o);
+  EXPECT_TRUE(r.stopped_early);
+  ASSERT_EQ(r.history.size(), stop);
+  EXPECT_EQ(r.steps, stop * 15);  // 120 samples / batch 8
+  expect_same_history(r.history, std::vector<epoch_metrics>(full.history.begin(), full.history.begin() + static_cast<std::ptrdiff_t>(stop)));
+  EXPECT_EQ(r.selected_epoch, best_of(scores, stop));
+  EXPECT_EQ(r.selected_epoch, stop - patience);
+  ASSERT_TRUE(r.test_accuracy);
+  // The checkpoint holds the patience counter and the best model.
+  auto c = read_checkpoint(o.checkpoint_dir);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->state.best_epoch, r.selected_epoch);
+  EXPECT_EQ(c->state.epochs_since_best, patience);
+  ASSERT_TRUE(c->best_model);
+  EXPECT_EQ(c->best_model->parameters, model.parameters);
+
+  // Interrupted at several points (mid-epoch, the last batch of an epoch,
+  // during the final test evaluation) and resumed: the same run.
+  const std::uint64_t last_batch = stop * 15;
+  for (std::uint64_t stop_after : {std::uint64_t{7}, std::uint64_t{15}, std::uint64_t{stop * 15 - 4}, last_batch + 1}) {
+    scratch dir;
+    auto oi = o;
+    oi.checkpoint_dir = dir / "ck";
+    // stop_requested is polled after every batch (before its on_batch),
+    // before evaluation batches 2.. and after each epoch's checkpoint.
+    std::uint64_t batches = 0, polls_after_last = 0;
+    oi.on_batch = [&](const batch_event&) { ++batches; };
+    if (stop_after <= last_batch) {
+      oi.stop_requested = [&] { return batches + 1 >= stop_after; };
+    } else {
+      // After the last batch: 2 polls in the last validation (90 samples in
+      // calls of 32), then 2 in the final test evaluation (70): stop in the latter.
+      oi.stop_requested = [&] { return batches == last_batch && ++polls_after_last == 3; };
+    }
+    auto first_model = small_mon(8, 3);
+    auto first = train(first_model, eval, s.train_set, &s.validation_set, &s.test_set, oi);
+    ASSERT_TRUE(first.interrupted) << stop_after;
+    oi.stop_requested = nullptr;
+    oi.on_batch = nullptr;
+    oi.resume = true;
+    auto resumed = small_mon(8, 3);
+    auto second = train(resumed, eval, s.train_set, &s.validation_set, &s.test_set, oi);
+    EXPECT_FALSE(second.interrupted) << stop_after;
+    EXPECT_TRUE(second.stopped_early) << stop_after;
+    EXPECT_EQ(resumed.parameters, model.parameters) << stop_after;
+    expect_same_history(second.history, r.history);
+    EXPECT_EQ(second.selected_epoch, r.selected_epoch) << stop_after;
+    EXPECT_EQ(second.test_accuracy, r.test_accuracy) << stop_after;
+  }
+}
+
+// Records every forward call (which data set, which samples) and every
+// gradient call, in order.
+class recording_evaluator final : public evaluator {
+ public:
+  explicit recording_evaluator(const ir::model& m) : inner_(m) {}
+  engine_kind kind() const override { return engine_kind::software; }
+  void set_model(const ir::model& m) override { inner_.set_model(m); }
+  evaluation forward(const MatrixXd& x) override {
+    calls.push_back({false, gradients, x});
+    return inner_.forward(x);
+  }
+  loss_gradient gradient(const MatrixXd& x, std::span<const int> labels) override {
+    ++gradients;
+    return inner_.gradient(x, labels);
+  }
+  struct call {
+    bool gradient;
+    std::size_t gradients_before;
+    MatrixXd x;
+  };
+  std::vector<call> calls;
+  std::size_t gradients = 0;
+
+ private:
+  leaky_relu_evaluator inner_;
+};
+
+// The samples of `set` that the columns of x are, in order (npos for a column
+// that is not one of them).
+std::vector<std::size_t> which_samples(const MatrixXd& x, const data::dataset& set) {
+  std::vector<std::size_t> out;
+  for (Eigen::Index c = 0; c < x.cols(); ++c) {
+    std::size_t found = std::string::npos;
+    for (std::size_t i = 0; i < set.size() && found == std::string::npos; ++i)
+      if (set.features.col(static_cast<Eigen::Index>(i)).cast<double>() == x.col(c)) found = i;
+    out.push_back(found);
+  }
+  return out;
+}
+
+TEST(Selection, TheTestSetIsEvaluatedOnceAfterTraining) {
+  selection_setup s;
+  for (std::size_t test_limit : {std::size_t{0}, std::size_t{40}}) {
+    auto model = small_mon(8, 3);
+    recording_evaluator eval(model);
+    auto o = s.options(4);
+    o.test_limit = test_limit;
+    std::FILE* log = std::tmpfile();
+    ASSERT_NE(log, nullptr);
+    o.log = log;
+    o.progress = progress_mode::lines;
+    auto r = train(model, eval, s.train_set, &s.validation_set, &s.test_set, o);
+    const std::size_t steps = 4 * 15;
+    ASSERT_EQ(eval.gradients, steps);
+    std::vector<std::size_t> test_samples, validation_per_epoch(4, 0);
+    for (const auto& c : eval.calls) {
+      const auto t = which_samples(c.x, s.test_set);
+      const auto v = which_samples(c.x, s.validation_set);
+      const bool is_test = std::count(t.begin(), t.end(), std::string::npos) == 0;
+      const bool is_validation = std::count(v.begin(), v.end(), std::string::npos) == 0;
+      ASSERT_NE(is_test, is_validation) << "a forward call on neither or both sets";
+      if (is_test) {
+        EXPECT_EQ(c.gradients_before, steps) << "test samples evaluated before the end of training";
+        test_samples.insert(test_samples.end(), t.begin(), t.end());
+      } else {
+        ASSERT_EQ(c.gradients_before % 15, 0u) << "validation in the middle of an epoch";
+        ++validation_per_epoch.at(c.gradients_before / 15 - 1);
+      }
+    }
+    // Each test sample (of the first test_limit) exactly once, in order.
+    const std::size_t n = test_limit ? test_limit : s.test_set.size();
+    std::vector<std::size_t> expected(n);
+    std::iota(expected.begin(), expected.end(), 0);
+    EXPECT_EQ(test_samples, expected);
+    EXPECT_EQ(validation_per_epoch, (std::vector<std::size_t>(4, 3)));  // 90 samples in calls of 32
+    ASSERT_TRUE(r.test);
+    EXPECT_EQ(r.test->samples, n);
+    // And the log says so once.
+    std::rewind(log);
+    std::string text;
+    char buf[4096];
+    while (std::size_t k = std::fread(buf, 1, sizeof buf, log)) text.append(buf, k);
+    std::fclose(log);
+    const auto first = text.find("test (evaluated once, model of epoch " + std::to_string(r.selected_epoch) + ")");
+    ASSERT_NE(first, std::string::npos) << text;
+    EXPECT_EQ(text.find("test (evaluated once", first + 1), std::string::npos) << text;
+    EXPECT_EQ(text.find("test loss"), std::string::npos) << text;
+  }
+}
+
+// ---- non-trainable state: loss_gradient::buffers --------------------------------
+
+// The leaky-ReLU evaluator plus a "batch statistic" buffer: the mean of the
+// batch's inputs, returned for tensor `name` (with `extra` appended values).
+class buffer_evaluator final : public evaluator {
+ public:
+  buffer_evaluator(const ir::model& m, std::string name, std::size_t extra = 0)
+      : inner_(m), name_(std::move(name)), extra_(extra) {}
+  engine_kind kind() const override { return engine_kind::software; }
+  void set_model(const ir::model& m) override { inner_.set_model(m); }
+  evaluation forward(const MatrixXd& x) override { return inner_.forward(x); }
+  loss_gradient gradient(const MatrixXd& x, std::span<const int> labels) override {
+    auto g = inner_.gradient(x, labels);
+    std::vector<double> mean(static_cast<std::size_t>(x.rows()));
+    for (Eigen::Index r = 0; r < x.rows(); ++r) mean[static_cast<std::size_t>(r)] = x.row(r).mean();
+    mean.resize(mean.size() + extra_, 0.0);
+    g.buffers[name_] = mean;
+    return g;
+  }
+
+ private:
+  leaky_relu_evaluator inner_;
+  std::string name_;
+  std::size_t extra_;
+};
+
+TEST(Buffers, AreCopiedIntoTheModelAfterEveryStep) {
+  auto model = small_mon(6, 2);
+  model.parameters.push_back({"running_mean", {2}, ir::constraint::none, false, {0.0, 0.0}});
+  auto set = data::make_moons(70, 3);
+  buffer_evaluator eval(model, "running_mean");
+  auto o = quiet_options();
+  o.epochs = 2;
+  o.batch_size = 32;
+  o.seed = 4;
+  int checked = 0;
+  o.on_batch = [&](const batch_event& e) {
+    // The mean of this batch's inputs, from the epoch's permutation.
+    const auto order = epoch_permutation(70, 4, e.epoch);
+    const std::size_t begin = (e.batch - 1) * 32, end = std::min<std::size_t>(70, begin + 32);
+    double sum0 = 0, sum1 = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      sum0 += set.features(0, static_cast<Eigen::Index>(order[i]));
+      sum1 += set.features(1, static_cast<Eigen::Index>(order[i]));
+    }
+    const auto& v = model.parameter("running_mean").values;
+    EXPECT_NEAR(v[0], sum0 / static_cast<double>(end - begin), 1e-12) << e.epoch << "/" << e.batch;
+    EXPECT_NEAR(v[1], sum1 / static_cast<double>(end - begin), 1e-12) << e.epoch << "/" << e.batch;
+    ++checked;
+  };
+  train(model, eval, set, nullptr, nullptr, o);
+  EXPECT_EQ(checked, 6);
+  EXPECT_NE(model.parameter("running_mean").values, (std::vector<double>{0.0, 0.0}));
+}
+
+TEST(Buffers, UnknownTrainableOrMisSizedTensorsAreErrorsBeforeAnyChange) {
+  auto model = small_mon(6, 2);
+  model.parameters.push_back({"running_mean", {2}, ir::constraint::none, false, {0.0, 0.0}});
+  auto set = data::make_moons(40, 3);
+  auto o = quiet_options();
+  o.epochs = 1;
+  struct bad_case {
+    std::string name;
+    std::size_t extra;
+    std::vector<std::string> message;
+  };
+  for (const auto& c : {bad_case{"no_such_tensor", 0, {"no_such_tensor", "does not have"}},
+                        bad_case{"running_mean", 1, {"running_mean", "3 values", "the tensor 2"}},
+                        bad_case{"stage0.bias", 4, {"stage0.bias", "trainable"}}}) {
+    auto m = model;
+    buffer_evaluator eval(m, c.name, c.extra);
+    try {
+      train(m, eval, set, nullptr, nullptr, o);
+      ADD_FAILURE() << "accepted a buffer for " << c.name;
+    } catch (const error& e) {
+      for (const auto& part : c.message) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(m.parameters, model.parameters) << c.name;  // checked before the optimizer step
+  }
 }
 
 // ---- checkpoints ---------------------------------------------------------------
@@ -740,10 +1122,49 @@ TEST(Checkpoint, RoundTripsExactly) {
   EXPECT_EQ(c->state.optimizer, s.optimizer);
   EXPECT_EQ(c->state.data, "moons");
   ASSERT_EQ(c->state.history.size(), 2u);
-  EXPECT_EQ(c->state.history[0].test_accuracy, 0.8);
-  EXPECT_TRUE(std::isnan(c->state.history[1].test_loss));
+  EXPECT_EQ(c->state.history[0].val_accuracy, 0.8);
+  EXPECT_TRUE(std::isnan(c->state.history[1].val_loss));
+  EXPECT_EQ(c->state.best_epoch, 0u);
+  EXPECT_FALSE(c->best_model);
   EXPECT_EQ(c->model_file.filename(), "epoch000002-batch000005.xml");
   EXPECT_FALSE(read_checkpoint(dir / "nothing-here"));
+}
+
+TEST(Checkpoint, RoundTripsTheBestModelAndThePatienceCounter) {
+  scratch dir;
+  auto m = small_mon(4, 1), best = small_mon(4, 2);
+  auto s = sample_state();
+  s.best_epoch = 1;
+  s.epochs_since_best = 1;
+  s.validation_samples = 80;
+  EXPECT_THROW(write_checkpoint(dir / "ck", m, s), error);  // best epoch without a best model
+  write_checkpoint(dir / "ck", m, s, &best);
+  EXPECT_TRUE(fs::exists(dir / "ck" / "epoch000002-batch000005.best.xml"));
+  auto c = read_checkpoint(dir / "ck");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->state.best_epoch, 1u);
+  EXPECT_EQ(c->state.epochs_since_best, 1u);
+  EXPECT_EQ(c->state.validation_samples, 80u);
+  ASSERT_TRUE(c->best_model);
+  EXPECT_EQ(c->best_model->parameters, best.parameters);
+  EXPECT_EQ(c->model.parameters, m.parameters);
+  // A best model that does not belong to the state is detected.
+  ir::save_model(small_mon(4, 3), dir / "ck" / "epoch000002-batch000005.best.xml");
+  EXPECT_THROW(read_checkpoint(dir / "ck"), error);
+  // An inconsistent patience counter and the old format are rejected.
+  auto text = checkpoint_state_to_string(s, "x.xml", 1, "x.best.xml", 2);
+  EXPECT_NO_THROW(parse_checkpoint_state(text, "ok"));
+  auto bad = text;
+  bad.replace(bad.find("epochs_since_best 1"), 19, "epochs_since_best 0");
+  EXPECT_THROW(parse_checkpoint_state(bad, "bad"), parse_error);
+  auto old = text;
+  old.replace(0, 20, "spicenn-checkpoint 1");
+  try {
+    parse_checkpoint_state(old, "old");
+    FAIL() << "accepted format 1";
+  } catch (const parse_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--fresh"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Checkpoint, StrayTemporaryFilesDoNotCorruptTheLastCheckpoint) {
@@ -756,7 +1177,7 @@ TEST(Checkpoint, StrayTemporaryFilesDoNotCorruptTheLastCheckpoint) {
   // model, a complete model and state without `latest` pointing at them, a
   // half-written temporary `latest`.
   std::ofstream(ck / "epoch000002-batch000006.xml.tmp.4242.0") << "<?xml version=\"1.0\"?><model format_ver";
-  std::ofstream(ck / "epoch000002-batch000006.state") << "spicenn-checkpoint 1\nmodel epoch0000";
+  std::ofstream(ck / "epoch000002-batch000006.state") << "spicenn-checkpoint 2\nmodel epoch0000";
   std::ofstream(ck / "latest.tmp.4242.1") << "epoch000002-batch0";
   auto c = read_checkpoint(ck);
   ASSERT_TRUE(c);
@@ -861,7 +1282,7 @@ TEST(Trainer, ReportsProgressAndEpochSummaries) {
   o.log = f;
   o.progress = progress_mode::lines;
   o.progress_interval = 0.0;
-  train(model, eval, set, &set, o);
+  train(model, eval, set, &set, nullptr, o);
   std::rewind(f);
   std::string text;
   char buf[4096];
@@ -870,7 +1291,10 @@ TEST(Trainer, ReportsProgressAndEpochSummaries) {
   EXPECT_NE(text.find("epoch 1/2  batch 1/2"), std::string::npos) << text;
   EXPECT_NE(text.find("ETA"), std::string::npos) << text;
   EXPECT_NE(text.find("epoch 2/2  train loss"), std::string::npos) << text;
-  EXPECT_EQ(eval.set_model_calls, 1 + 4 + 2);  // constructor, one per batch, one per test evaluation
+  EXPECT_NE(text.find("val loss"), std::string::npos) << text;
+  EXPECT_NE(text.find("selected the model of epoch"), std::string::npos) << text;
+  EXPECT_EQ(text.find("test (evaluated once"), std::string::npos) << text;  // no test set given
+  EXPECT_EQ(eval.set_model_calls, 1 + 4 + 2);  // constructor, one per batch, one per validation
 }
 
 }  // namespace

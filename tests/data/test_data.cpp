@@ -3,6 +3,9 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <set>
+
+#include <fmt/format.h>
 
 #include <gtest/gtest.h>
 
@@ -80,6 +83,132 @@ TEST(ToySets, AreDeterministicBalancedAndOnTheirCurves) {
   EXPECT_THROW(load_dataset("cifar", split::train), error);
 }
 
+// ---- average pooling -------------------------------------------------------
+
+// A synthetic MNIST directory (IDX files of 28x28 images with known bytes)
+// under a temporary SPICENN_DATA_DIR, so pooling is tested without the real
+// data set.
+struct fake_mnist {
+  fs::path root = fs::temp_directory_path() / "spicenn_test_data_fake_mnist";
+  std::vector<unsigned char> images = idx_images(5, 28, 28), labels = {0, 0, 8, 1, 0, 0, 0, 5, 3, 1, 4, 1, 5};
+  std::string old_dir;
+  fake_mnist() {
+    if (const char* d = std::getenv("SPICENN_DATA_DIR")) old_dir = d;
+    fs::create_directories(root / "mnist");
+    for (const char* prefix : {"train", "t10k"}) {
+      std::ofstream(root / "mnist" / (std::string(prefix) + "-images-idx3-ubyte"), std::ios::binary)
+          .write(reinterpret_cast<const char*>(images.data()), static_cast<std::streamsize>(images.size()));
+      std::ofstream(root / "mnist" / (std::string(prefix) + "-labels-idx1-ubyte"), std::ios::binary)
+          .write(reinterpret_cast<const char*>(labels.data()), static_cast<std::streamsize>(labels.size()));
+    }
+    ::setenv("SPICENN_DATA_DIR", root.c_str(), 1);
+  }
+  ~fake_mnist() {
+    if (old_dir.empty())
+      ::unsetenv("SPICENN_DATA_DIR");
+    else
+      ::setenv("SPICENN_DATA_DIR", old_dir.c_str(), 1);
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+  // Pixel (r, c) of image i straight from the bytes: byte 16 + i*784 + r*28 + c.
+  int pixel(std::size_t i, std::size_t r, std::size_t c) const { return images[16 + i * 784 + r * 28 + c]; }
+};
+
+TEST(Pooling, TwoByTwoAverageOfTheImageBytes) {
+  fake_mnist fake;
+  auto full = load_dataset("mnist", split::train);
+  auto pooled = load_dataset("mnist", split::train, {.pool = 2});
+  ASSERT_EQ(full.dimension(), 784u);
+  ASSERT_EQ(pooled.dimension(), 196u);
+  ASSERT_EQ(pooled.size(), 5u);
+  EXPECT_EQ(pooled.labels, full.labels);
+  EXPECT_EQ(pooled.classes, 10u);
+  for (std::size_t i = 0; i < pooled.size(); ++i)
+    for (std::size_t R = 0; R < 14; ++R)
+      for (std::size_t C = 0; C < 14; ++C) {
+        const int sum = fake.pixel(i, 2 * R, 2 * C) + fake.pixel(i, 2 * R, 2 * C + 1) + fake.pixel(i, 2 * R + 1, 2 * C) +
+                        fake.pixel(i, 2 * R + 1, 2 * C + 1);
+        EXPECT_NEAR(pooled.features(static_cast<Eigen::Index>(R * 14 + C), static_cast<Eigen::Index>(i)), sum / (4 * 255.0),
+                    1e-6)
+            << "image " << i << " block " << R << "," << C;
+      }
+  EXPECT_GE(pooled.features.minCoeff(), 0.0f);
+  EXPECT_LE(pooled.features.maxCoeff(), 1.0f);
+  // 7x7 blocks: 4x4 = 16 features; one block checked by hand.
+  auto coarse = load_dataset("mnist", split::test, {.pool = 7});
+  ASSERT_EQ(coarse.dimension(), 16u);
+  int sum = 0;
+  for (std::size_t r = 7; r < 14; ++r)
+    for (std::size_t c = 21; c < 28; ++c) sum += fake.pixel(3, r, c);
+  EXPECT_NEAR(coarse.features(1 * 4 + 3, 3), sum / (49 * 255.0), 1e-6);
+  // pool 1 is the identity.
+  EXPECT_EQ(load_dataset("mnist", split::train, {.pool = 1}).features, full.features);
+}
+
+TEST(Pooling, RejectsSizesThatDoNotDivide28AndToySets) {
+  fake_mnist fake;
+  for (std::size_t k : {0, 3, 5, 29}) {
+    try {
+      load_dataset("mnist", split::train, {.pool = k});
+      ADD_FAILURE() << "accepted pool " << k;
+    } catch (const error& e) {
+      EXPECT_NE(std::string(e.what()).find(fmt::format("pool size {} ", k)), std::string::npos) << e.what();
+    }
+  }
+  try {
+    load_dataset("moons", split::train, {.pool = 2});
+    ADD_FAILURE() << "pooled a toy set";
+  } catch (const error& e) {
+    EXPECT_NE(std::string(e.what()).find("moons"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("mnist and fashion-mnist only"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(load_dataset("moons", split::train, {.pool = 1}).dimension(), 2u);
+  EXPECT_THROW(average_pool(Eigen::MatrixXf::Zero(784, 1), 28, 3), error);
+}
+
+// ---- validation split -------------------------------------------------------
+
+TEST(Validation, HoldsOutTheLastSamplesDisjointFromTraining) {
+  auto all = load_dataset("moons", split::train);
+  ASSERT_EQ(all.size(), 2000u);
+  EXPECT_EQ(default_validation_size("moons", all.size()), 200u);
+  EXPECT_EQ(default_validation_size("spirals", 2000), 200u);
+  EXPECT_EQ(default_validation_size("mnist", 60000), 5000u);
+  EXPECT_EQ(default_validation_size("fashion-mnist", 60000), 5000u);
+  EXPECT_EQ(default_validation_size("mnist", 2000), 200u);  // a --limit: 10 %
+  auto [fit, val] = hold_out(all, 200);
+  ASSERT_EQ(fit.size(), 1800u);
+  ASSERT_EQ(val.size(), 200u);
+  EXPECT_EQ(fit.name, "moons");
+  EXPECT_EQ(val.classes, 2u);
+  // Exactly the last 200 samples, in order, and the first 1800 for training.
+  for (std::size_t i = 0; i < 200; ++i) {
+    EXPECT_EQ(val.features.col(static_cast<Eigen::Index>(i)), all.features.col(static_cast<Eigen::Index>(1800 + i)));
+    EXPECT_EQ(val.labels[i], all.labels[1800 + i]);
+  }
+  EXPECT_EQ(fit.features, all.features.leftCols(1800));
+  // Disjoint: no validation sample occurs among the training samples.
+  std::set<std::pair<float, float>> train_points;
+  for (Eigen::Index i = 0; i < fit.features.cols(); ++i) train_points.insert({fit.features(0, i), fit.features(1, i)});
+  for (Eigen::Index i = 0; i < val.features.cols(); ++i)
+    EXPECT_EQ(train_points.count({val.features(0, i), val.features(1, i)}), 0u) << "validation sample " << i;
+  // After a limit (first samples), the holdout is the tail of what is left.
+  auto limited = hold_out(all.head(300), 30);
+  EXPECT_EQ(limited.train.size(), 270u);
+  EXPECT_EQ(limited.validation.features, all.features.middleCols(270, 30));
+  // 0 = none; n >= size is an error naming the sizes.
+  auto none = hold_out(all, 0);
+  EXPECT_EQ(none.train.size(), 2000u);
+  EXPECT_EQ(none.validation.size(), 0u);
+  try {
+    hold_out(all, 2000);
+    ADD_FAILURE() << "held out everything";
+  } catch (const error& e) {
+    EXPECT_NE(std::string(e.what()).find("2000"), std::string::npos) << e.what();
+  }
+}
+
 std::array<int, 10> class_counts(const dataset& d) {
   std::array<int, 10> counts{};
   for (auto l : d.labels) ++counts.at(l);
@@ -98,6 +227,29 @@ TEST(RealData, MnistHasTheStandardSplitAndClassCounts) {
   EXPECT_EQ(class_counts(train), expected);
   EXPECT_LE(train.features.maxCoeff(), 1.0f);
   EXPECT_GE(train.features.minCoeff(), 0.0f);
+}
+
+TEST(RealData, PooledMnistMatchesTheFullImagesAndTheRawFile) {
+  const auto file = data_cache_dir() / "mnist" / "t10k-images-idx3-ubyte";
+  if (!fs::exists(file)) GTEST_SKIP() << "run scripts/fetch-data.sh";
+  auto full = load_dataset("mnist", split::test);
+  auto pooled = load_dataset("mnist", split::test, {.pool = 2});
+  ASSERT_EQ(pooled.dimension(), 196u);
+  ASSERT_EQ(pooled.size(), 10000u);
+  // The raw bytes of the first images, read here independently of the loader.
+  std::ifstream in(file, std::ios::binary);
+  std::vector<unsigned char> bytes(16 + 3 * 784);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t R = 0; R < 14; ++R)
+      for (std::size_t C = 0; C < 14; ++C) {
+        int sum = 0;
+        for (std::size_t r = 2 * R; r < 2 * R + 2; ++r)
+          for (std::size_t c = 2 * C; c < 2 * C + 2; ++c) sum += bytes[16 + i * 784 + r * 28 + c];
+        EXPECT_NEAR(pooled.features(static_cast<Eigen::Index>(R * 14 + C), static_cast<Eigen::Index>(i)), sum / (4 * 255.0), 1e-6);
+      }
+  // Pooling keeps the mean brightness of every image.
+  for (Eigen::Index i = 0; i < 20; ++i) EXPECT_NEAR(pooled.features.col(i).mean(), full.features.col(i).mean(), 1e-5);
 }
 
 TEST(RealData, FashionMnistIsReadFromTheDebianPackageGzipFiles) {
