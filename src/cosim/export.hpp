@@ -5,8 +5,8 @@
 //
 //   cosim::prepare_for_export(model);   // then evaluate / save
 //
-// Family-specific rewrites belong here (e.g. folding batch normalization
-// into the preceding layer for KAN); for now it only validates the model.
+// KAN: batch normalization is folded into the layer it follows
+// (models::kan_fold_batch_norm); every model is validated.
 #pragma once
 
 #include "ir/model.hpp"

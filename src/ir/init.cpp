@@ -112,7 +112,6 @@ model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::s
   for (std::size_t l = 0; l < widths.size(); ++l) m.sizes[fmt::format("width{}", l)] = widths[l];
   m.scale = physical_scale{1.0, 1e-4, 1e4, 1e-9, 1e-5};
   const auto& registry = devices::builtin_devices();
-  std::vector<devices::voltage_window> windows;
   for (std::size_t d = 0; d < bases.size(); ++d) {
     // A builtin name, or the path of a library written by `spicenn fit-device`.
     const bool library = bases[d].find('/') != std::string::npos || bases[d].ends_with(".lib");
@@ -126,7 +125,6 @@ model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::s
       w = registry.get(bases[d]).window();  // throws, listing the builtin devices
     }
     if (!w) throw error(fmt::format("init_kan: device '{}' has no voltage window: it is not a basis device", bases[d]));
-    windows.push_back(*w);
     m.devices.push_back({fmt::format("basis{}", d), name, library ? bases[d] : ""});
   }
   m.origin.seed = seed;
@@ -139,13 +137,18 @@ model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::s
   random_source rng(seed);
   const auto n_bases = bases.size();
   for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
-    double in_lo = l == 0 ? 0.0 : clamp_lo, in_hi = l == 0 ? 1.0 : clamp_hi;
+    // The signal drives the devices directly (1 unit = 1 scale volt), as in
+    // the KANalogue reference: inputs in [0, 1] and hidden activations in
+    // the clamp [0, 1.4] span the rising part and the peaks of the NDR
+    // curves. (Stretching [0, 1] over the whole window made bright pixels
+    // land beyond ZAZ21's peak, where it carries no current, and trained
+    // markedly worse: 94.4 % against 96.1 % validation accuracy after 5
+    // MNIST epochs.)
     auto& gain = m.parameter(fmt::format("layer{}.basis_gain", l)).values;
     auto& offset = m.parameter(fmt::format("layer{}.basis_offset", l)).values;
     for (std::size_t d = 0; d < n_bases; ++d) {
-      double lo = windows[d].lo / m.scale.volt, hi = windows[d].hi / m.scale.volt;
-      gain[d] = (hi - lo) / (in_hi - in_lo);
-      offset[d] = lo - gain[d] * in_lo;
+      gain[d] = 1.0;
+      offset[d] = 0.0;
     }
     double coef_scale = 1.0 / std::sqrt(static_cast<double>(widths[l]) * static_cast<double>(n_bases));
     for (auto& v : m.parameter(fmt::format("layer{}.coef", l)).values) v = rng.normal() * coef_scale;
@@ -154,9 +157,12 @@ model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::s
     const auto out_shape = [&](std::size_t l) { return std::vector<std::size_t>{static_cast<std::size_t>(widths[l + 1])}; };
     for (std::size_t l = 0; l + 2 < widths.size(); ++l) {
       auto p = [&](const char* t) { return fmt::format("layer{}.{}", l, t); };
+      // γ, β_bn centre the normalized activations in the clamp range
+      // (±2σ = [0, 1.4]) instead of clamping half of them to 0.
       m.parameters.push_back(make(p("bn_weight"), out_shape(l), constraint::none, true));
-      m.parameters.back().values.assign(m.parameters.back().values.size(), 1.0);
+      m.parameters.back().values.assign(m.parameters.back().values.size(), (clamp_hi - clamp_lo) / 4);
       m.parameters.push_back(make(p("bn_bias"), out_shape(l), constraint::none, true));
+      m.parameters.back().values.assign(m.parameters.back().values.size(), (clamp_hi + clamp_lo) / 2);
       m.parameters.push_back(make(p("bn_mean"), out_shape(l), constraint::none, false));
       m.parameters.push_back(make(p("bn_var"), out_shape(l), constraint::nonnegative, false));
       m.parameters.back().values.assign(m.parameters.back().values.size(), 1.0);

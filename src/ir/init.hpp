@@ -41,16 +41,19 @@ model init_mon(std::int64_t inputs, std::int64_t hidden, std::int64_t outputs, s
 
 struct kan_init_options {
   // Batch normalization after every layer but the last (tensors
-  // layer{l}.bn_weight = 1, bn_bias = 0, bn_mean = 0, bn_var = 1), for
-  // training; folded into coef and bias when a trained model is exported.
+  // layer{l}.bn_weight = 0.35, bn_bias = 0.7: the clamp range [0, 1.4] is
+  // ±2σ around its centre; bn_mean = 0, bn_var = 1), for training; folded
+  // into coef and bias when a trained model is exported.
   bool batch_norm = false;
 };
 
 // Device-basis KAN with layer widths widths[0..L] and one builtin basis
-// device per entry of bases (e.g. {"z15", "zaz21"}). coef ~ N(0,1)/sqrt(fan_in*bases),
-// bias = 0; basis_gain/basis_offset map the layer's input range onto each
-// device's voltage window (from the devices registry, in model volts):
-// [0,1] for layer 0, the hidden clamp [0, 1.4] for later layers.
+// device per entry of bases (e.g. {"z15", "zaz21"}; an entry ending in
+// .lib or holding a '/' is the library of a fitted device). coef ~
+// N(0,1)/sqrt(fan_in*bases), bias = 0; basis_gain = 1, basis_offset = 0:
+// the signal drives the devices directly (inputs in [0, 1], hidden
+// activations clamped to [0, 1.4], in scale volts), as the KANalogue
+// reference does.
 model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::string>& bases, std::uint64_t seed,
                const kan_init_options& options = {});
 

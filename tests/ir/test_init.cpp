@@ -72,26 +72,26 @@ TEST(IrInit, MonIsValidAndWellScaled) {
   expect_error<validation_error>([] { (void)init_mon(1, 0, 1, 1, 0); }, {"hidden = 0 is out of range"});
 }
 
-TEST(IrInit, KanMapsTheInputRangeOntoEachDeviceWindow) {
+TEST(IrInit, KanDrivesTheDevicesDirectlyWithTheSignal) {
   model m = init_kan({5, 4, 3}, {"z15", "a21"}, 3);
   validate(m);
   EXPECT_EQ(m.size("layers"), 2);
   EXPECT_EQ(m.size("width1"), 4);
   EXPECT_EQ(m.device("basis1").name, "a21");
-  const auto& reg = devices::builtin_devices();
   auto clamp = m.parameter("hidden_clamp").values;
   EXPECT_EQ(clamp, (std::vector<double>{0.0, 1.4}));
   EXPECT_FALSE(m.parameter("hidden_clamp").trainable);
-  for (int d = 0; d < 2; ++d) {
-    auto w = *reg.get(m.device("basis" + std::to_string(d)).name).window();
-    for (int l = 0; l < 2; ++l) {
-      double a = m.parameter("layer" + std::to_string(l) + ".basis_gain").values[d];
-      double b = m.parameter("layer" + std::to_string(l) + ".basis_offset").values[d];
-      double in_hi = l == 0 ? 1.0 : clamp[1];
-      EXPECT_NEAR(a * 0 + b, w.lo, 1e-12);
-      EXPECT_NEAR(a * in_hi + b, w.hi, 1e-12);
-    }
+  for (int l = 0; l < 2; ++l) {
+    EXPECT_EQ(m.parameter("layer" + std::to_string(l) + ".basis_gain").values, (std::vector<double>{1.0, 1.0}));
+    EXPECT_EQ(m.parameter("layer" + std::to_string(l) + ".basis_offset").values, (std::vector<double>{0.0, 0.0}));
+    EXPECT_FALSE(m.parameter("layer" + std::to_string(l) + ".basis_gain").trainable);
   }
+  EXPECT_EQ(m.find_parameter("layer0.bn_weight"), nullptr);
+  const model bn = init_kan({5, 4, 3}, {"z15", "a21"}, 3, {.batch_norm = true});
+  EXPECT_EQ(bn.parameter("layer0.bn_weight").values, std::vector<double>(4, 0.35));
+  EXPECT_EQ(bn.parameter("layer0.bn_bias").values, std::vector<double>(4, 0.7));
+  EXPECT_EQ(bn.parameter("layer0.bn_var").values, std::vector<double>(4, 1.0));
+  EXPECT_EQ(bn.find_parameter("layer1.bn_weight"), nullptr);  // none after the last layer
   const auto& c = m.parameter("layer0.coef").values;
   double var = 0;
   for (double x : c) var += x * x;
