@@ -2,6 +2,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
+#include "core/error.hpp"
 #include "ir/init.hpp"
 #include "ir/model_file.hpp"
 
@@ -15,6 +16,7 @@ struct init_args {
   // kan
   std::string layers, bases = "z15,zaz21";
   bool batch_norm = false;
+  std::string input_volts = "0.4,1.0", hidden_volts = "0.3,1.0";
   // mon
   std::int64_t inputs = 0, hidden = 0, outputs = 0, stages = 1;
   std::string diode = "ideal";
@@ -52,11 +54,24 @@ void register_init(CLI::App& app) {
   kan->add_flag("--batch-norm", a.batch_norm,
                 "Batch normalization after every hidden layer, for training; `spicenn train` folds it exactly into "
                 "the layer's coefficients and bias when it writes the trained model, so the circuit needs none");
+  kan->add_option("--input-volts", a.input_volts,
+                  "lo,hi: the device voltages (in scale volts) that inputs 0 and 1 drive the layer-0 devices at")
+      ->capture_default_str();
+  kan->add_option("--hidden-volts", a.hidden_volts,
+                  "lo,hi: the device voltages that the ends of the hidden clamp [0, 1.4] drive later layers' devices at")
+      ->capture_default_str();
   add_common(kan, a);
   kan->callback([] {
-    std::vector<std::string> bases;
-    for (const auto& b : parse_name_list(a.bases)) bases.push_back(b);
-    save(ir::init_kan(parse_size_list(a.layers, "--layers"), bases, a.seed, {.batch_norm = a.batch_norm}), a, "kan");
+    auto pair = [](const std::string& text, const char* option) {
+      const auto v = parse_number_list(text, option);
+      if (v.size() != 2 || !(v[0] < v[1])) throw error(fmt::format("{} needs two increasing numbers lo,hi", option));
+      return std::array<double, 2>{v[0], v[1]};
+    };
+    ir::kan_init_options o;
+    o.input_volts = pair(a.input_volts, "--input-volts");
+    o.hidden_volts = pair(a.hidden_volts, "--hidden-volts");
+    o.batch_norm = a.batch_norm;
+    save(ir::init_kan(parse_size_list(a.layers, "--layers"), parse_name_list(a.bases), a.seed, o), a, "kan");
   });
 
   auto* mon = init->add_subcommand("mon",

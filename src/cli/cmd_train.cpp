@@ -78,6 +78,7 @@ void run_train(const train_args& a) {
 
   cosim::evaluator_options eo;
   eo.threads = a.threads;
+  eo.input_gradient = false;  // training needs ∂L/∂θ only
   auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
 
   cosim::train_options o;

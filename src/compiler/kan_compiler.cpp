@@ -57,6 +57,7 @@ compiled_kan compile_kan(const ir::model& model, const kan_compile_options& opti
     w.voltage_source(out.input_sources.back(), in_nodes[i], "0", (options.inputs.empty() ? 0.0 : options.inputs[i]) * volt);
   }
   out.sense_sources.resize(L);
+  out.device_nodes.resize(L);
   out.sum_sources.resize(L);
   out.output_nodes.resize(L);
   for (std::size_t l = 0; l < L; ++l) {
@@ -76,6 +77,7 @@ compiled_kan compile_kan(const ir::model& model, const kan_compile_options& opti
         if (c < 0) need_neg[r] = 1;
       }
     out.sense_sources[l].resize(D * n_in);
+    out.device_nodes[l].resize(D * n_in);
     for (std::size_t d = 0; d < D; ++d)
       for (std::size_t i = 0; i < n_in; ++i) {
         const auto r = d * n_in + i;
@@ -89,11 +91,10 @@ compiled_kan compile_kan(const ir::model& model, const kan_compile_options& opti
                                       {"input", in_nodes[i]},
                                       {"gain", spice_number(layer.gain[static_cast<Eigen::Index>(d)])},
                                       {"offset", spice_number(layer.offset[static_cast<Eigen::Index>(d)] * volt)},
-                                      {"acmag", l < 2 ? "1" : "0"},
-                                      {"acphase", l % 2 ? "90" : "0"},
                                       {"rt", spice_number(rt)}});
         if (need_neg[r]) w.instantiate(inverted_template, {{"cell", cell}, {"minus_rt", spice_number(-rt)}});
         out.sense_sources[l][r] = "vs" + cell;
+        out.device_nodes[l][r] = "a" + cell;
       }
     std::vector<std::string> next(n_out);
     for (std::size_t o = 0; o < n_out; ++o) {
@@ -134,6 +135,34 @@ compiled_kan compile_kan(const ir::model& model, const kan_compile_options& opti
   out.text = w.text();
   out.elements = w.element_count();
   out.resistors = w.resistors();
+  return out;
+}
+
+kan_linearization_deck compile_kan_linearization(const ir::model& m, const std::vector<std::size_t>& basis_of_device,
+                                                 const std::vector<std::pair<std::string, double>>& simulator_options) {
+  if (m.kind != ir::family::kan)
+    throw lowering_error(fmt::format("compile_kan_linearization: model family is '{}', not 'kan'", ir::to_string(m.kind)));
+  const auto D = static_cast<std::size_t>(m.size("bases"));
+  netlist_writer w(fmt::format("spicenn kan linearization: {} basis devices at their operating points", basis_of_device.size()));
+  w.comment("each device held at its operating voltage (vop), 1 V ac in series (vg): dI/dV = -Re i(vg)");
+  std::vector<std::string> subckt(D);
+  for (std::size_t d = 0; d < D; ++d) {
+    const auto& ref = m.device(fmt::format("basis{}", d));
+    w.include(ir::library_path(m, ref));
+    subckt[d] = ref.name;
+  }
+  const auto cell = netlist_template::load("kan_linearization_cell.cir.in");
+  kan_linearization_deck out;
+  for (std::size_t j = 0; j < basis_of_device.size(); ++j) {
+    if (basis_of_device[j] >= D)
+      throw lowering_error(fmt::format("compile_kan_linearization: device {} has basis {} but the model has {}", j,
+                                       basis_of_device[j], D));
+    w.instantiate(cell, {{"j", std::to_string(j)}, {"subckt", subckt[basis_of_device[j]]}});
+    out.drive_sources.push_back(fmt::format("vop{}", j));
+    out.stimulus_sources.push_back(fmt::format("vg{}", j));
+  }
+  if (!simulator_options.empty()) w.simulator_options(simulator_options);
+  out.text = w.text();
   return out;
 }
 

@@ -39,6 +39,9 @@ struct evaluator_options {
   int threads = 0;                 // worker threads (software) or ngspice instances (spice); 0 = all cores
   std::size_t spice_chunk = 500;   // samples per ngspice DC sweep
   double fd_step = 1e-6;           // relative step for finite differences
+  // gradient() also returns ∂L/∂x. Training does not need it; engines that
+  // can skip it (KAN software) then leave loss_gradient::inputs empty.
+  bool input_gradient = true;
 };
 
 // Forward values for a batch (columns = samples).

@@ -17,6 +17,7 @@ class kan_software_evaluator final : public evaluator {
  public:
   kan_software_evaluator(const ir::model& m, const evaluator_options& options) {
     options_.threads = options.threads;
+    options_.input_gradient = options.input_gradient;
     set_model(m);
   }
 

@@ -5,23 +5,25 @@
 //
 // Forward (per chunk of samples and engine): one batched DC sweep
 // (spice::evaluate_batch) probing, per layer, every sense source current
-// (Φ = i(vs<l>_<i>_<d>) / I_ref,d), every virtual-ground current (the value
-// before the clamp: i(vsum<l>_<o>) / ampere) and every output node (÷ volt).
+// (Φ = i(vs<l>_<i>_<d>) / I_ref,d), every device voltage v(a<l>_<i>_<d>),
+// every virtual-ground current (the value before the clamp:
+// i(vsum<l>_<o>) / ampere) and every output node (÷ volt).
 //
-// Gradient, on the same loaded chunk deck, per sample k:
+// Gradient: the device small-signal conductances at those operating points,
+// from the linearization deck (compiler::compile_kan_linearization: every
+// device of the circuit alone, held at its swept voltage, one operating
+// point per sample through spice::sweep_netlist, a 1 V ac stimulus in
+// series), per sample k:
 //   alter vspicenn_idx = k
-//   ac lin 1 1 1      (ngspice's own operating point of sample k, then the
-//                      small-signal solve with the sense sources' stimuli)
-// In layer l the stimulus is 1∠0° (l even) or 1∠90° (l odd); the layer
-// feeding an odd layer is stimulated in phase, so the odd layer's drives
-// move in phase only, and the quadrature part of its sense currents is its
-// devices' own response. The anode sits at drive − stimulus, hence
-//   g = dI/dV = −Re i(vs) (even layers),  −Im i(vs) (odd layers)
-// and ∂Φ/∂x = a_d·volt·g/I_ref,d. Models with more than two layers take one
-// ac solve per pair of layers (the other layers' stimuli altered to 0).
-// Then the software model's backward pass (models::kan_backward) runs on the
-// circuit's Φ, slopes and pre-clamp values: the crossbar is linear with
-// known conductances, so nothing else is needed from the simulator.
+//   ac lin 1 1 1     (ngspice's operating point of the devices at sample k's
+//                     voltages, then the small-signal solve)
+//   g_j = dI/dV = −Re i(vg<j>),   ∂Φ/∂x = a_d·volt·g/I_ref,d
+// One `ac` of the whole circuit would give the same conductances, but its
+// fresh sparse reordering of the crossbar costs ~8 sweep points (docs/
+// cosimulation.md). Then the software model's backward pass
+// (models::kan_backward) runs on the circuit's Φ, slopes and pre-clamp
+// values: the crossbar is linear with known conductances, so nothing else
+// is needed from the simulator.
 //
 // Plausibility: |Φ| ≤ 1 (no device carries more than I_ref) and every node
 // voltage within a bound derived from the weights (voltage_bound_for).
@@ -30,6 +32,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 
 #include "compiler/kan_compiler.hpp"
 #include "core/error.hpp"
@@ -78,11 +81,17 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
     const ir::model folded = models::kan_fold_batch_norm(m);  // validates
     network_ = models::kan_network::from_model(folded);
     net_ = compile_for_cosimulation(folded);
+    linearization_ready_ = false;
+    folded_ = folded;
     trainable_ = trainable_tensors(m);
     probes_.clear();
+    basis_of_device_.clear();
     const auto L = network_.layers.size();
     for (std::size_t l = 0; l < L; ++l) {
       for (const auto& s : net_.sense_sources[l]) probes_.push_back(fmt::format("i({})", s));
+      for (const auto& node : net_.device_nodes[l]) probes_.push_back(fmt::format("v({})", node));
+      for (std::size_t r = 0; r < net_.device_nodes[l].size(); ++r)
+        basis_of_device_.push_back(r / static_cast<std::size_t>(network_.layers[l].inputs));
       if (l + 1 < L)
         for (const auto& s : net_.sum_sources[l]) probes_.push_back(fmt::format("i({})", s));
       for (const auto& node : net_.output_nodes[l]) probes_.push_back(fmt::format("v({})", node));
@@ -162,9 +171,11 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
     phi_.clear();
     slope_.clear();
     pre_clamp_.clear();
+    device_volts_.clear();
     for (std::size_t l = 0; l < L; ++l) {
       const auto& layer = network_.layers[l];
       phi_.emplace_back(D * layer.inputs, B);
+      device_volts_.emplace_back(D * layer.inputs, B);
       if (dy) slope_.emplace_back(D * layer.inputs, B);
       if (l + 1 < L) {
         fwd.hidden.emplace_back(layer.outputs, B);
@@ -223,6 +234,7 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
           const double i_ref = net_.reference_currents[static_cast<std::size_t>(r / layer.inputs)];
           phi_[l].row(r).segment(c0, m) = values.col(col).transpose() / i_ref;
         }
+        for (Index r = 0; r < phi_[l].rows(); ++r, ++col) device_volts_[l].row(r).segment(c0, m) = values.col(col).transpose();
         if (l + 1 < L)
           for (Index o = 0; o < layer.outputs; ++o, ++col)
             pre_clamp_[l].row(o).segment(c0, m) = values.col(col).transpose() / net_.ampere;
@@ -250,47 +262,51 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
                                          c0 + c, net_.sense_sources[l][static_cast<std::size_t>(r)], format_double(worst)));
   }
 
-  // Per sample of the loaded chunk deck: the ac solves that give the device conductances.
+  // The device conductances of samples c0..c0+m-1 from the linearization
+  // deck, loaded on `eng` in place of the circuit (its values are read).
   void slopes_chunk(spice::engine& eng, Index c0, Index m, worker_result& res) {
     const auto L = network_.layers.size();
-    const std::size_t groups = (L + 1) / 2;
-    auto set_group = [&](std::size_t group) {  // acmag 1 for layers 2g, 2g+1; 0 elsewhere
-      if (L <= 2) return;
-      for (std::size_t l = 0; l < L; ++l)
-        for (const auto& s : net_.sense_sources[l]) {
-          eng.alter(s, "acmag", l / 2 == group ? 1.0 : 0.0);
-          ++res.stats.alters;
-        }
-    };
-    for (Index r = 0; r < m; ++r) {
-      const Index b = c0 + r;
-      eng.alter(std::string(spice::sample_index_source), static_cast<double>(r));
+    {
+      std::lock_guard lock(linearization_mutex_);  // compiled once per model, shared by the engines
+      if (!linearization_ready_) {
+        linearization_ = compiler::compile_kan_linearization(folded_, basis_of_device_, compiler::precise_simulator_options());
+        linearization_ready_ = true;
+      }
+    }
+    MatrixXd volts(m, static_cast<Index>(basis_of_device_.size()));
+    Index j = 0;
+    for (std::size_t l = 0; l < L; ++l)
+      for (Index r = 0; r < device_volts_[l].rows(); ++r, ++j) volts.col(j) = device_volts_[l].row(r).segment(c0, m).transpose();
+    const std::string deck = spice::sweep_netlist(linearization_.text, linearization_.drive_sources, volts);
+    eng.load(deck);
+    ++res.stats.loads;
+    for (Index k = 0; k < m; ++k) {
+      const Index b = c0 + k;
+      eng.alter(std::string(spice::sample_index_source), static_cast<double>(k));
       ++res.stats.alters;
-      for (std::size_t group = 0; group < groups; ++group) {
-        set_group(group);
-        try {
-          eng.ac(spice::ac_sweep::lin, 1, 1.0, 1.0);
-        } catch (const spice::spice_error& e) {
-          throw simulation_error(fmt::format("kan spice gradient, sample {} small-signal solve: {}", b, e.what()));
-        }
-        ++res.stats.ac_runs;
-        for (std::size_t l = 2 * group; l < std::min(L, 2 * group + 2); ++l) {
-          const auto& layer = network_.layers[l];
-          for (Index row = 0; row < slope_[l].rows(); ++row) {
-            const auto& source = net_.sense_sources[l][static_cast<std::size_t>(row)];
-            const auto values = eng.complex_vector(source + "#branch");
-            if (values.size() != 1)
-              throw simulation_error(
-                  fmt::format("kan spice gradient: ac vector '{}#branch' has {} points, expected 1", source, values.size()));
-            const double g = -(l % 2 ? values[0].imag() : values[0].real());
-            const auto d = static_cast<std::size_t>(row / layer.inputs);
-            if (!std::isfinite(g))
-              throw simulation_error(fmt::format("kan spice gradient, sample {}: non-finite device conductance at {}", b, source));
-            slope_[l](row, b) = layer.gain[static_cast<Index>(d)] * network_.volt * g / net_.reference_currents[d];
-          }
+      try {
+        eng.ac(spice::ac_sweep::lin, 1, 1.0, 1.0);
+      } catch (const spice::spice_error& e) {
+        throw simulation_error(fmt::format("kan spice gradient, sample {}: small-signal solve of the devices: {}", b, e.what()));
+      }
+      ++res.stats.ac_runs;
+      j = 0;
+      for (std::size_t l = 0; l < L; ++l) {
+        const auto& layer = network_.layers[l];
+        for (Index row = 0; row < slope_[l].rows(); ++row, ++j) {
+          const auto& source = linearization_.stimulus_sources[static_cast<std::size_t>(j)];
+          const auto values = eng.complex_vector(source + "#branch");
+          if (values.size() != 1)
+            throw simulation_error(
+                fmt::format("kan spice gradient: ac vector '{}#branch' has {} points, expected 1", source, values.size()));
+          const double g = -values[0].real();
+          if (!std::isfinite(g))
+            throw simulation_error(fmt::format("kan spice gradient, sample {}: non-finite small-signal conductance of device {} ({})",
+                                               b, net_.sense_sources[l][static_cast<std::size_t>(row)].substr(2), source));
+          const auto d = static_cast<std::size_t>(row / layer.inputs);
+          slope_[l](row, b) = layer.gain[static_cast<Index>(d)] * network_.volt * g / net_.reference_currents[d];
         }
       }
-      if (L > 2) set_group(0);
     }
   }
 
@@ -301,7 +317,12 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
   std::vector<std::string> trainable_;
   std::vector<std::string> probes_;
   std::vector<std::unique_ptr<spice::engine>> engines_;
-  std::vector<MatrixXd> phi_, slope_, pre_clamp_;
+  std::vector<MatrixXd> phi_, slope_, pre_clamp_, device_volts_;
+  ir::model folded_;
+  std::vector<std::size_t> basis_of_device_;  // basis index of every device, layers in order
+  std::mutex linearization_mutex_;
+  bool linearization_ready_ = false;
+  compiler::kan_linearization_deck linearization_;
   kan_spice_stats stats_;
   double bound_ = 0.0;
 };

@@ -137,18 +137,17 @@ model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::s
   random_source rng(seed);
   const auto n_bases = bases.size();
   for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
-    // The signal drives the devices directly (1 unit = 1 scale volt), as in
-    // the KANalogue reference: inputs in [0, 1] and hidden activations in
-    // the clamp [0, 1.4] span the rising part and the peaks of the NDR
-    // curves. (Stretching [0, 1] over the whole window made bright pixels
-    // land beyond ZAZ21's peak, where it carries no current, and trained
-    // markedly worse: 94.4 % against 96.1 % validation accuracy after 5
-    // MNIST epochs.)
+    // Zero signal at a conducting bias point rather than at 0 V, where the
+    // NDR curves are flat (r^3, r^4 rises): on MNIST 14x14 this raised the
+    // validation accuracy from 97.3 % (signal straight onto the devices, as
+    // the KANalogue reference) to 98.2 % (docs/results.md).
+    const auto& volts = l == 0 ? options.input_volts : options.hidden_volts;
+    const double in_hi = l == 0 ? 1.0 : clamp_hi - clamp_lo;
     auto& gain = m.parameter(fmt::format("layer{}.basis_gain", l)).values;
     auto& offset = m.parameter(fmt::format("layer{}.basis_offset", l)).values;
     for (std::size_t d = 0; d < n_bases; ++d) {
-      gain[d] = 1.0;
-      offset[d] = 0.0;
+      gain[d] = (volts[1] - volts[0]) / (m.scale.volt * in_hi);
+      offset[d] = volts[0] / m.scale.volt - (l == 0 ? 0.0 : gain[d] * clamp_lo);
     }
     double coef_scale = 1.0 / std::sqrt(static_cast<double>(widths[l]) * static_cast<double>(n_bases));
     for (auto& v : m.parameter(fmt::format("layer{}.coef", l)).values) v = rng.normal() * coef_scale;

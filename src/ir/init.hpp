@@ -40,6 +40,13 @@ model init_mon(std::int64_t inputs, std::int64_t hidden, std::int64_t outputs, s
                std::uint64_t seed, std::string_view diode = "ideal");
 
 struct kan_init_options {
+  // Device voltages (in scale volts) that the input range [0, 1] of layer 0
+  // and the hidden clamp range [0, 1.4] of later layers span: basis_gain
+  // and basis_offset map the signal linearly onto them, for every basis.
+  // The defaults put zero signal at a conducting bias point on the rising
+  // flanks of z15 and zaz21 (chosen on a validation split, docs/results.md).
+  std::array<double, 2> input_volts{0.4, 1.0};
+  std::array<double, 2> hidden_volts{0.3, 1.0};
   // Batch normalization after every layer but the last (tensors
   // layer{l}.bn_weight = 0.35, bn_bias = 0.7: the clamp range [0, 1.4] is
   // ±2σ around its centre; bn_mean = 0, bn_var = 1), for training; folded
@@ -50,10 +57,9 @@ struct kan_init_options {
 // Device-basis KAN with layer widths widths[0..L] and one builtin basis
 // device per entry of bases (e.g. {"z15", "zaz21"}; an entry ending in
 // .lib or holding a '/' is the library of a fitted device). coef ~
-// N(0,1)/sqrt(fan_in*bases), bias = 0; basis_gain = 1, basis_offset = 0:
-// the signal drives the devices directly (inputs in [0, 1], hidden
-// activations clamped to [0, 1.4], in scale volts), as the KANalogue
-// reference does.
+// N(0,1)/sqrt(fan_in*bases), bias = 0; basis_gain/basis_offset map [0, 1]
+// (layer 0) and the clamp [0, 1.4] (later layers) onto options.input_volts
+// and options.hidden_volts.
 model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::string>& bases, std::uint64_t seed,
                const kan_init_options& options = {});
 

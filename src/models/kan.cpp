@@ -1,6 +1,9 @@
 #include "models/kan.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <map>
+#include <mutex>
 #include <cmath>
 #include <variant>
 
@@ -120,22 +123,46 @@ void kan_basis::evaluate(const Eigen::Ref<const ArrayXXd>& volts, Eigen::Ref<Arr
 
 // ---------------------------------------------------------------- network
 
-std::vector<std::shared_ptr<const devices::device>> kan_devices(const ir::model& m) {
-  const auto bases = static_cast<std::size_t>(m.size("bases"));
-  std::vector<std::shared_ptr<const devices::device>> out;
-  for (std::size_t d = 0; d < bases; ++d) {
-    const auto& ref = m.device(fmt::format("basis{}", d));
-    if (ref.library.empty()) {
-      // The builtin registry lives for the whole process.
-      out.emplace_back(std::shared_ptr<const devices::device>(), &devices::builtin_devices().get(ref.name));
-    } else {
-      auto dev = std::make_shared<devices::fitted_device>(devices::load_fitted_device(ir::library_path(m, ref)));
-      if (dev->name() != ref.name)
-        throw validation_error({}, ir::device_path(ref.role),
-                               fmt::format("library {} defines device '{}', not '{}'", ref.library, dev->name(), ref.name));
-      out.push_back(std::move(dev));
-    }
+namespace {
+
+std::shared_ptr<const devices::device> load_basis_device(const ir::model& m, const ir::device_ref& ref) {
+  if (ref.library.empty())  // the builtin registry lives for the whole process
+    return std::shared_ptr<const devices::device>(std::shared_ptr<const devices::device>(), &devices::builtin_devices().get(ref.name));
+  auto dev = std::make_shared<devices::fitted_device>(devices::load_fitted_device(ir::library_path(m, ref)));
+  if (dev->name() != ref.name)
+    throw validation_error({}, ir::device_path(ref.role),
+                           fmt::format("library {} defines device '{}', not '{}'", ref.library, dev->name(), ref.name));
+  return dev;
+}
+
+// Bases by device (name, library file and its size and time): I_ref takes
+// some 8,000 device evaluations, and training rebuilds the network after
+// every optimizer step.
+kan_basis cached_basis(const ir::model& m, const ir::device_ref& ref) {
+  std::string key = ref.name;
+  if (!ref.library.empty()) {
+    const auto file = ir::library_path(m, ref);
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(file, ec);
+    const auto time = std::filesystem::last_write_time(file, ec).time_since_epoch().count();
+    key += fmt::format("|{}|{}|{}", std::filesystem::absolute(file).string(), size, time);
   }
+  static std::mutex mutex;
+  static std::map<std::string, kan_basis> cache;
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  kan_basis basis(load_basis_device(m, ref));
+  std::lock_guard lock(mutex);
+  return cache.emplace(key, std::move(basis)).first->second;
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<const devices::device>> kan_devices(const ir::model& m) {
+  std::vector<std::shared_ptr<const devices::device>> out;
+  for (std::int64_t d = 0; d < m.size("bases"); ++d) out.push_back(load_basis_device(m, m.device(fmt::format("basis{}", d))));
   return out;
 }
 
@@ -168,7 +195,7 @@ kan_network kan_network::from_model(const ir::model& m) {
     throw error(fmt::format("kan model: the model is of family '{}'", ir::to_string(m.kind)));
   ir::validate(m);
   kan_network net;
-  for (auto& dev : kan_devices(m)) net.bases.emplace_back(std::move(dev));
+  for (std::int64_t d = 0; d < m.size("bases"); ++d) net.bases.push_back(cached_basis(m, m.device(fmt::format("basis{}", d))));
   const auto L = static_cast<std::size_t>(m.size("layers"));
   const Index D = m.size("bases");
   const auto& clamp = m.parameter("hidden_clamp").values;
@@ -246,10 +273,11 @@ kan_forward_result kan_forward(const kan_network& net, const MatrixXd& x, kan_mo
     kan_layer_state st;
     const Index rows = static_cast<Index>(net.bases.size()) * layer.inputs;
     st.phi.resize(rows, B);
-    if (options.keep_for_backward) st.slope.resize(rows, B);
+    const bool slopes = options.keep_for_backward && (l > 0 || options.input_gradient);
+    if (slopes) st.slope.resize(rows, B);
     st.y.resize(layer.outputs, B);
     parallel_chunks(B, workers, [&](int, long b0, long b1) {
-      basis_values(net, layer, a, b0, b1, st.phi, options.keep_for_backward ? &st.slope : nullptr);
+      basis_values(net, layer, a, b0, b1, st.phi, slopes ? &st.slope : nullptr);
       st.y.middleCols(b0, b1 - b0).noalias() = layer.weight * st.phi.middleCols(b0, b1 - b0);
       st.y.middleCols(b0, b1 - b0).colwise() += layer.bias;
     });
@@ -323,8 +351,11 @@ std::vector<double> kan_coef_gradient(const kan_layer& layer, const MatrixXd& d_
 
 kan_gradient kan_backward(const kan_network& net, const kan_forward_result& fwd, const MatrixXd& dy,
                           const kan_options& options) {
-  if (fwd.layers.size() != net.layers.size() || fwd.layers.front().slope.size() == 0)
-    throw error("kan backward: the forward pass was not kept for backward (kan_options::keep_for_backward)");
+  bool kept = fwd.layers.size() == net.layers.size();
+  for (std::size_t l = 0; kept && l < fwd.layers.size(); ++l)
+    kept = fwd.layers[l].phi.size() > 0 && ((l == 0 && !options.input_gradient) || fwd.layers[l].slope.size() > 0);
+  if (!kept)
+    throw error("kan backward: the forward pass was not kept for backward (kan_options::keep_for_backward, input_gradient)");
   kan_gradient g;
   MatrixXd delta = dy;  // ∂L/∂y of layer l
   for (std::size_t l = net.layers.size(); l-- > 0;) {
@@ -332,7 +363,8 @@ kan_gradient kan_backward(const kan_network& net, const kan_forward_result& fwd,
     const auto& st = fwd.layers[l];
     MatrixXd dW, dx;
     VectorXd db;
-    kan_layer_backward(layer, st.phi, st.slope, delta, dW, db, &dx, options.threads);
+    const bool want_dx = l > 0 || options.input_gradient;
+    kan_layer_backward(layer, st.phi, st.slope, delta, dW, db, want_dx ? &dx : nullptr, options.threads);
     g.parameters[layer_tensor(l, "coef")] = kan_coef_gradient(layer, dW);
     g.parameters[layer_tensor(l, "bias")] = to_vector(db);
     if (l == 0) {

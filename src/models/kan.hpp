@@ -115,12 +115,13 @@ enum class kan_mode { train, eval };
 struct kan_options {
   int threads = 0;                 // 0 = all cores
   bool keep_for_backward = false;  // keep Φ, slopes and normalization state
+  bool input_gradient = true;      // backward also computes ∂L/∂x (needs layer 0's slopes)
 };
 
 struct kan_layer_state {
   Eigen::MatrixXd input;  // x of this layer after the clamp (inputs × batch)
   Eigen::MatrixXd phi;    // (bases·inputs) × batch
-  Eigen::MatrixXd slope;  // ∂Φ/∂x: a_d·volt·I_d'/I_ref, same shape (keep_for_backward)
+  Eigen::MatrixXd slope;  // ∂Φ/∂x: a_d·volt·I_d'/I_ref, same shape (keep_for_backward; layer 0: and input_gradient)
   Eigen::MatrixXd y;      // W Φ + β (outputs × batch)
   // Hidden layers: the value before the clamp (after normalization).
   Eigen::MatrixXd pre_clamp;
@@ -140,7 +141,7 @@ kan_forward_result kan_forward(const kan_network& net, const Eigen::MatrixXd& x,
 
 struct kan_gradient {
   std::map<std::string, std::vector<double>> parameters;  // every trainable tensor
-  Eigen::MatrixXd inputs;                                 // ∂L/∂x
+  Eigen::MatrixXd inputs;                                 // ∂L/∂x (empty without input_gradient)
 };
 
 // ∂L/∂θ for dL/dy = dy (outputs × batch) from a forward pass kept for

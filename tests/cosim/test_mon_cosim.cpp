@@ -155,12 +155,12 @@ gradient_deviation compare_gradients(const loss_gradient& got, const loss_gradie
 // ------------------------------------------------------------ software evaluator
 
 TEST(MonCosim, DispatchRefusesOtherFamiliesByName) {
-  auto kan = ir::init_kan({4, 3}, {"z15"}, 1);
+  auto net = ir::init_kirchhoffnet(2, 3, 2, 1, "shift_tanh2", 1);
   try {
-    make_evaluator(kan, engine_kind::spice);
+    make_evaluator(net, engine_kind::spice);
     ADD_FAILURE() << "no error";
   } catch (const error& e) {
-    EXPECT_NE(std::string(e.what()).find("kan"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("kirchhoffnet"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("not implemented"), std::string::npos) << e.what();
   }
 }

@@ -72,7 +72,7 @@ TEST(IrInit, MonIsValidAndWellScaled) {
   expect_error<validation_error>([] { (void)init_mon(1, 0, 1, 1, 0); }, {"hidden = 0 is out of range"});
 }
 
-TEST(IrInit, KanDrivesTheDevicesDirectlyWithTheSignal) {
+TEST(IrInit, KanMapsTheSignalOntoTheChosenDeviceVoltages) {
   model m = init_kan({5, 4, 3}, {"z15", "a21"}, 3);
   validate(m);
   EXPECT_EQ(m.size("layers"), 2);
@@ -81,9 +81,15 @@ TEST(IrInit, KanDrivesTheDevicesDirectlyWithTheSignal) {
   auto clamp = m.parameter("hidden_clamp").values;
   EXPECT_EQ(clamp, (std::vector<double>{0.0, 1.4}));
   EXPECT_FALSE(m.parameter("hidden_clamp").trainable);
+  // Inputs [0, 1] span 0.4..1.0 V, the clamp [0, 1.4] spans 0.3..1.0 V (volt = 1).
   for (int l = 0; l < 2; ++l) {
-    EXPECT_EQ(m.parameter("layer" + std::to_string(l) + ".basis_gain").values, (std::vector<double>{1.0, 1.0}));
-    EXPECT_EQ(m.parameter("layer" + std::to_string(l) + ".basis_offset").values, (std::vector<double>{0.0, 0.0}));
+    const auto& a = m.parameter("layer" + std::to_string(l) + ".basis_gain").values;
+    const auto& b = m.parameter("layer" + std::to_string(l) + ".basis_offset").values;
+    const double hi = l == 0 ? 1.0 : 1.4;
+    for (int d = 0; d < 2; ++d) {
+      EXPECT_NEAR(b[d], l == 0 ? 0.4 : 0.3, 1e-15);
+      EXPECT_NEAR(a[d] * hi + b[d], 1.0, 1e-15);
+    }
     EXPECT_FALSE(m.parameter("layer" + std::to_string(l) + ".basis_gain").trainable);
   }
   EXPECT_EQ(m.find_parameter("layer0.bn_weight"), nullptr);
