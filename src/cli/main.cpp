@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   spicenn::cli::register_compile(app);
   spicenn::cli::register_set_diode(app);
   spicenn::cli::register_prune(app);
+  spicenn::cli::register_perturb(app);
   spicenn::cli::register_run(app);
   spicenn::cli::register_grad(app);
   spicenn::cli::register_verify(app);

@@ -14,6 +14,15 @@
 
 namespace spicenn {
 
+// SplitMix64 finalizer: a well-mixed 64-bit value from any 64-bit input,
+// for deriving independent seeds (e.g. one per epoch and batch).
+constexpr std::uint64_t mix_seed(std::uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 class rng {
  public:
   explicit rng(std::uint64_t seed) : engine_(seed) {}

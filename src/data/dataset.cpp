@@ -289,4 +289,29 @@ dataset load_dataset(std::string_view name, split which, const load_options& opt
   throw error(fmt::format("unknown data set '{}': choose one of moons, circles, spirals, mnist, fashion-mnist", name));
 }
 
+void shift_images(Eigen::MatrixXd& x, std::size_t side, int max_shift, std::uint64_t seed) {
+  const auto n = static_cast<Eigen::Index>(side);
+  if (x.rows() != n * n)
+    throw error(fmt::format("image shift: {} features per sample is not a {}x{} image", x.rows(), side, side));
+  if (max_shift <= 0) return;
+  rng r(seed);
+  Eigen::VectorXd shifted(x.rows());
+  for (Eigen::Index c = 0; c < x.cols(); ++c) {
+    const auto span = static_cast<std::uint64_t>(2 * max_shift + 1);
+    const auto dy = static_cast<Eigen::Index>(r.below(span)) - max_shift;
+    const auto dx = static_cast<Eigen::Index>(r.below(span)) - max_shift;
+    if (dx == 0 && dy == 0) continue;
+    shifted.setZero();
+    for (Eigen::Index row = 0; row < n; ++row) {
+      const Eigen::Index from_row = row - dy;
+      if (from_row < 0 || from_row >= n) continue;
+      for (Eigen::Index col = 0; col < n; ++col) {
+        const Eigen::Index from_col = col - dx;
+        if (from_col >= 0 && from_col < n) shifted[row * n + col] = x(from_row * n + from_col, c);
+      }
+    }
+    x.col(c) = shifted;
+  }
+}
+
 }  // namespace spicenn::data

@@ -68,6 +68,12 @@ dataset load_dataset(std::string_view name, split which, const load_options& opt
 // Throws spicenn::error if k is 0 or does not divide side.
 Eigen::MatrixXf average_pool(const Eigen::MatrixXf& images, std::size_t side, std::size_t k);
 
+// Translates every image (a column of x: side×side pixels, row-major) by
+// its own random offset in [-max_shift, max_shift] along each axis, zeros
+// shifted in: the usual augmentation of digit images. Deterministic for a
+// seed. Throws spicenn::error if x.rows() != side*side.
+void shift_images(Eigen::MatrixXd& x, std::size_t side, int max_shift, std::uint64_t seed);
+
 // ---- validation split --------------------------------------------------
 //
 // The validation set is held out from the training split: the LAST n

@@ -1052,6 +1052,79 @@ TEST(Buffers, AreCopiedIntoTheModelAfterEveryStep) {
   EXPECT_NE(model.parameter("running_mean").values, (std::vector<double>{0.0, 0.0}));
 }
 
+// Records the inputs of every gradient call.
+class batch_recorder final : public evaluator {
+ public:
+  explicit batch_recorder(const ir::model& m) : inner_(m) {}
+  engine_kind kind() const override { return engine_kind::software; }
+  void set_model(const ir::model& m) override { inner_.set_model(m); }
+  evaluation forward(const MatrixXd& x) override { return inner_.forward(x); }
+  loss_gradient gradient(const MatrixXd& x, std::span<const int> labels) override {
+    batches.push_back(x);
+    return inner_.gradient(x, labels);
+  }
+  std::vector<MatrixXd> batches;
+
+ private:
+  leaky_relu_evaluator inner_;
+};
+
+TEST(Augmentation, ShiftsEveryTrainingImageByAtMostKPixelsDeterministically) {
+  // 40 random 6x6 images whose pixels are all distinct, so a shift is recognisable.
+  data::dataset set;
+  set.name = "tiny-images";
+  set.classes = 2;
+  set.features.resize(36, 40);
+  for (Eigen::Index c = 0; c < 40; ++c) {
+    for (Eigen::Index p = 0; p < 36; ++p) set.features(p, c) = static_cast<float>(c * 36 + p + 1) / 1441.0f;
+    set.labels.push_back(static_cast<std::uint8_t>(c % 2));
+  }
+  const auto start = ir::init_mon(36, 4, 2, 1, 3);
+  auto o = quiet_options();
+  o.epochs = 2;
+  o.batch_size = 8;
+  o.seed = 5;
+  o.augment_shift = 1;
+  auto run = [&] {
+    auto model = start;
+    batch_recorder eval(model);
+    train(model, eval, set, nullptr, nullptr, o);
+    return eval.batches;
+  };
+  const auto first = run(), second = run();
+  ASSERT_EQ(first.size(), 10u);
+  // Independent check: each column is its source image moved by some (dx, dy) in [-1, 1]^2, zeros shifted in.
+  auto shifted = [&](Eigen::Index sample, int dx, int dy) {
+    Eigen::VectorXd out = Eigen::VectorXd::Zero(36);
+    for (int r = 0; r < 6; ++r)
+      for (int c = 0; c < 6; ++c)
+        if (r - dy >= 0 && r - dy < 6 && c - dx >= 0 && c - dx < 6)
+          out[r * 6 + c] = set.features((r - dy) * 6 + (c - dx), sample);
+    return out;
+  };
+  int moved = 0;
+  for (std::size_t k = 0; k < first.size(); ++k) {
+    EXPECT_EQ(first[k], second[k]) << "batch " << k << " differs between two identical runs";
+    const auto order = epoch_permutation(40, 5, k / 5);
+    for (Eigen::Index col = 0; col < first[k].cols(); ++col) {
+      const auto sample = static_cast<Eigen::Index>(order[(k % 5) * 8 + static_cast<std::size_t>(col)]);
+      bool found = false;
+      for (int dy = -1; dy <= 1 && !found; ++dy)
+        for (int dx = -1; dx <= 1 && !found; ++dx)
+          if ((first[k].col(col) - shifted(sample, dx, dy)).cwiseAbs().maxCoeff() < 1e-12) {
+            found = true;
+            moved += dx != 0 || dy != 0;
+          }
+      EXPECT_TRUE(found) << "batch " << k << " column " << col << " is no shift of sample " << sample;
+    }
+  }
+  EXPECT_GT(moved, 40);  // 8 of 9 offsets move the image
+  o.augment_shift = 3;   // 6x6 images cannot be shifted by 3 both ways
+  auto model = start;
+  batch_recorder eval(model);
+  EXPECT_THROW(train(model, eval, set, nullptr, nullptr, o), error);
+}
+
 TEST(Buffers, UnknownTrainableOrMisSizedTensorsAreErrorsBeforeAnyChange) {
   auto model = small_mon(6, 2);
   model.parameters.push_back({"running_mean", {2}, ir::constraint::none, false, {0.0, 0.0}});
