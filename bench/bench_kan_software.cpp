@@ -1,6 +1,8 @@
 // Throughput of the KAN software model on the KANalogue MNIST network
 // [196, 64, 10], bases z15 + zaz21, batch normalization, float64, inputs
-// uniform in [0, 1] (as bench/kan_torch_peer.py, the PyTorch peer):
+// 8-bit pixel values k/255 with k uniform in 0..255 (as bench/kan_torch_peer.py,
+// the PyTorch peer; the model evaluates the device curves once per distinct
+// value in a batch, as it does on image data):
 //   train: one optimizer step of `spicenn train` — set_model, forward in
 //          training mode (batch statistics), softmax cross-entropy,
 //          backward, Adam step with the running-statistics update; batch 64;
@@ -31,7 +33,7 @@ Eigen::MatrixXd uniform_inputs(Eigen::Index batch, std::uint64_t seed) {
   rng r(seed);
   Eigen::MatrixXd x(196, batch);
   for (Eigen::Index b = 0; b < batch; ++b)
-    for (Eigen::Index k = 0; k < 196; ++k) x(k, b) = r.uniform();
+    for (Eigen::Index k = 0; k < 196; ++k) x(k, b) = static_cast<double>(r.below(256)) / 255.0;
   return x;
 }
 

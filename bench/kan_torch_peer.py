@@ -28,8 +28,9 @@ for speed measurement only:
   * float64 throughout, Adam, cross-entropy.
 The curve shapes are synthetic NDR-like bumps (A*(V/Vp)*exp(1 - V/Vp) for a
 different Vp per basis, plus a small diode-like rise), not the measured I-V
-curves: the benchmark measures speed, not accuracy. Inputs are random uniform
-[0, 1] tensors, labels random in 0..9; no data set is needed.
+curves: the benchmark measures speed, not accuracy. Inputs are random 8-bit
+pixel values k/255 (as spicenn's bench_kan_software), labels random in 0..9;
+no data set is needed.
 
 Measured, each for every thread count in --threads (torch.set_num_threads, and
 OpenBLAS's own thread count when the loaded BLAS is OpenBLAS):
@@ -254,9 +255,14 @@ def measure(step, samples_per_step, rounds, seconds, warmup_seconds=0.5):
     return statistics.median(rates), rates, iters
 
 
+def pixels(batch, n_in, gen):
+    """8-bit pixel values k/255, k uniform in 0..255, as the spicenn benchmark's inputs."""
+    return torch.randint(0, 256, (batch, n_in), generator=gen).to(torch.float64) / 255.0
+
+
 def make_train_step(model, batch, n_classes, n_in, pool=8):
     gen = torch.Generator().manual_seed(1)
-    xs = [torch.rand(batch, n_in, generator=gen) for _ in range(pool)]
+    xs = [pixels(batch, n_in, gen) for _ in range(pool)]
     ys = [torch.randint(0, n_classes, (batch,), generator=gen) for _ in range(pool)]
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     state = {"k": 0}
@@ -273,7 +279,7 @@ def make_train_step(model, batch, n_classes, n_in, pool=8):
 
 def make_infer_step(model, batch, n_in, pool=4):
     gen = torch.Generator().manual_seed(2)
-    xs = [torch.rand(batch, n_in, generator=gen) for _ in range(pool)]
+    xs = [pixels(batch, n_in, gen) for _ in range(pool)]
     state = {"k": 0}
 
     def step():

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The KANalogue robustness study, done in the circuit: the trained MNIST KAN
-# (scripts/reproduce-kan-mnist.sh) with every crossbar conductance off by a
+# (scripts/reproduce-kan.sh mnist) with every crossbar conductance off by a
 # fixed factor 1 + sigma*n (n standard normal, `spicenn perturb`), for
 # sigma in {0.01, 0.05, 0.1, 0.2} and 5 draws each, evaluated in SPICE on the
 # first N test images (and the software model on the same images). Then one
@@ -19,7 +19,7 @@ model=build/results/kan-mnist/trained.xml
 out=build/results/kan-robustness
 mkdir -p "$out"
 [ -x "$spicenn" ] || bash scripts/build.sh
-[ -f "$model" ] || bash scripts/reproduce-kan-mnist.sh 0
+[ -f "$model" ] || bash scripts/reproduce-kan.sh mnist 0
 data=(--data mnist --pool 2)
 accuracy() { sed -n 's/.*"accuracy":\([0-9.e+-]*\).*/\1/p'; }
 

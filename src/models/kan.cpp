@@ -1,6 +1,9 @@
 #include "models/kan.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -241,14 +244,73 @@ kan_network kan_network::from_model(const ir::model& m) {
 namespace {
 
 // Φ (and slopes) of one layer for columns [b0, b1) of x.
+// The distinct values of a block of inputs, when there are few: image
+// pixels take at most a few hundred values (k/255, or k/1020 pooled), so the
+// device curves need evaluating only there. Open addressing on the bit
+// pattern; gives up (returns false) past `limit` distinct values.
+struct distinct_values {
+  std::vector<double> values;
+  std::vector<std::int32_t> index;  // per entry (column-major), into values
+  bool build(const Eigen::Ref<const MatrixXd>& x, std::size_t limit) {
+    constexpr std::size_t slots = 4096;  // > 2·limit
+    std::array<std::int32_t, slots> table;
+    table.fill(-1);
+    values.clear();
+    index.resize(static_cast<std::size_t>(x.size()));
+    std::size_t k = 0;
+    for (Index c = 0; c < x.cols(); ++c)
+      for (Index r = 0; r < x.rows(); ++r, ++k) {
+        const double v = x(r, c);
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        std::size_t h = static_cast<std::size_t>((bits * 0x9e3779b97f4a7c15ULL) >> 52) & (slots - 1);
+        while (table[h] >= 0 && values[static_cast<std::size_t>(table[h])] != v) h = (h + 1) & (slots - 1);
+        if (table[h] < 0) {
+          if (values.size() == limit) return false;
+          table[h] = static_cast<std::int32_t>(values.size());
+          values.push_back(v);
+        }
+        index[k] = table[h];
+      }
+    return true;
+  }
+};
+
+// Φ (and slopes) of one layer for columns [b0, b1) of x.
 void basis_values(const kan_network& net, const kan_layer& layer, const MatrixXd& x, Index b0, Index b1, MatrixXd& phi,
                   MatrixXd* slope) {
   const Index n = layer.inputs, cols = b1 - b0;
+  const auto block = x.middleCols(b0, cols);
+  // Few distinct inputs (at least 4 entries per value): evaluate the
+  // devices on those only and scatter. The results are the same numbers.
+  thread_local distinct_values distinct;
+  const std::size_t entries = static_cast<std::size_t>(n * cols);
+  if (entries >= 1024 && distinct.build(block, std::min<std::size_t>(1800, entries / 4))) {
+    const Eigen::Map<const Eigen::ArrayXXd> u(distinct.values.data(), 1, static_cast<Index>(distinct.values.size()));
+    ArrayXXd value(1, u.cols()), sl;
+    for (std::size_t d = 0; d < net.bases.size(); ++d) {
+      const auto di = static_cast<Index>(d);
+      const double a = layer.gain[di] * net.volt, b = layer.offset[di] * net.volt;
+      const ArrayXXd volts = a * u + b;
+      net.bases[d].evaluate(volts, value, slope ? &sl : nullptr);
+      std::size_t k = 0;
+      for (Index c = 0; c < cols; ++c) {
+        double* p = &phi(di * n, b0 + c);
+        double* q = slope ? &(*slope)(di * n, b0 + c) : nullptr;
+        for (Index r = 0; r < n; ++r, ++k) {
+          const auto j = distinct.index[k];
+          p[r] = value(0, j);
+          if (q) q[r] = a * sl(0, j);
+        }
+      }
+    }
+    return;
+  }
   ArrayXXd value(n, cols), sl;
   for (std::size_t d = 0; d < net.bases.size(); ++d) {
     const auto di = static_cast<Index>(d);
     const double a = layer.gain[di] * net.volt, b = layer.offset[di] * net.volt;
-    const ArrayXXd volts = a * x.middleCols(b0, cols).array() + b;
+    const ArrayXXd volts = a * block.array() + b;
     net.bases[d].evaluate(volts, value, slope ? &sl : nullptr);
     phi.block(di * n, b0, n, cols) = value.matrix();
     if (slope) slope->block(di * n, b0, n, cols) = (a * sl).matrix();

@@ -146,6 +146,29 @@ TEST(KanForward, MatchesAScalarReference) {
   }
 }
 
+TEST(KanForward, FewDistinctInputsGiveTheSameBasisValuesAndSlopes) {
+  // Pixels k/255 in a batch large enough for the distinct-value path.
+  const auto m = test_model({30, 8, 3}, {"z15", "zaz21"}, false, false, 5);
+  const auto net = kan_network::from_model(m);
+  rng r(6);
+  MatrixXd x(30, 64);
+  for (Eigen::Index c = 0; c < x.cols(); ++c)
+    for (Eigen::Index k = 0; k < x.rows(); ++k) x(k, c) = r.uniform() < 0.6 ? 0.0 : static_cast<double>(r.below(256)) / 255.0;
+  const auto fwd = kan_forward(net, x, kan_mode::train, {.threads = 1, .keep_for_backward = true});
+  for (Eigen::Index d = 0; d < 2; ++d) {
+    const auto& dev = devices::builtin_devices().get(d == 0 ? "z15" : "zaz21");
+    const double i_ref = net.bases[static_cast<std::size_t>(d)].reference_current();
+    const double a = m.parameter("layer0.basis_gain").values[static_cast<std::size_t>(d)];
+    const double b = m.parameter("layer0.basis_offset").values[static_cast<std::size_t>(d)];
+    for (Eigen::Index c = 0; c < x.cols(); ++c)
+      for (Eigen::Index k = 0; k < x.rows(); ++k) {
+        const double v = a * x(k, c) + b;
+        EXPECT_NEAR(fwd.layers[0].phi(d * 30 + k, c), dev.current(v) / i_ref, 1e-12);
+        EXPECT_NEAR(fwd.layers[0].slope(d * 30 + k, c), a * dev.conductance(v) / i_ref, 1e-10);
+      }
+  }
+}
+
 TEST(KanGradient, MatchesFiniteDifferencesWithoutNormalization) {
   const auto m = test_model({4, 5, 3}, {"z15", "zaz21"}, false, true, 11);
   expect_gradient_matches_fd(m, random_inputs(4, 6, 12), random_labels(6, 3, 13), kan_mode::eval, 2e-6);

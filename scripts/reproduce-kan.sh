@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Reproduces the KAN results in docs/results.md, trained in software:
+#   mnist          the KANalogue network [196, 64, 10] on MNIST at 14x14 (2x2 average pooling)
+#   fashion-mnist  [784, 256, 10] on Fashion-MNIST at 28x28
+# both with the z15 and zaz21 basis devices and batch normalization (folded
+# into the layers when the model is written).
+#
+# Model selection is honest: every candidate trains on the first 55,000
+# training images and its epoch is chosen on the last 5,000 (validation);
+# the candidate with the best validation accuracy is evaluated once on the
+# 10,000 test images. Candidates (the hyper-parameters explored):
+#   direct   the signal straight onto the devices (inputs 0..1 V, hidden
+#            0..1.4 V), as the KANalogue reference code
+#   flanks   inputs 0.4..1.0 V, hidden 0.3..1.0 V (spicenn's default)
+#   shift    flanks, training images shifted by up to 1 pixel (augmentation)
+# Then the selected model in SPICE on the first N test images, with the
+# software model on the same images, and `spicenn verify`.
+#   bash scripts/reproduce-kan.sh [mnist|fashion-mnist] [spice-images] [epochs] [candidates]
+# Defaults: mnist: 2000 SPICE images, 60 epochs, all three candidates
+# (~5 min of training on 2 cores, 25 s of SPICE); fashion-mnist: 1000 SPICE
+# images, 30 epochs, candidates "direct flanks" (~15 min, SPICE ~10 min).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+set_name="${1:-mnist}"
+case "$set_name" in
+  mnist) layers=196,64,10 pool=2 d_images=2000 d_epochs=60 d_candidates="direct flanks shift" shift=1 ;;
+  fashion-mnist) layers=784,256,10 pool=1 d_images=1000 d_epochs=30 d_candidates="direct flanks" shift=2 ;;
+  *) echo "usage: $0 [mnist|fashion-mnist] [spice-images] [epochs] [candidates]" >&2; exit 2 ;;
+esac
+spice_images="${2:-$d_images}"
+epochs="${3:-$d_epochs}"
+candidates="${4:-$d_candidates}"
+spicenn=build/src/cli/spicenn
+out=build/results/kan-$set_name
+mkdir -p "$out"
+[ -x "$spicenn" ] || bash scripts/build.sh
+data=(--data "$set_name" --pool "$pool")
+
+flags_of() {
+  case "$1" in
+    direct) echo "--input-volts 0,1 --hidden-volts 0,1.4" ;;
+    flanks) echo "--input-volts 0.4,1.0 --hidden-volts 0.3,1.0" ;;
+    shift) echo "--input-volts 0.4,1.0 --hidden-volts 0.3,1.0 --augment-shift $shift" ;;
+  esac
+}
+
+# Two candidates at a time, one thread each.
+running=0
+for c in $candidates; do
+  read -r -a f <<< "$(flags_of "$c")"
+  init_flags=("${f[@]:0:4}") train_flags=("${f[@]:4}")
+  $spicenn init kan --layers "$layers" --bases z15,zaz21 --batch-norm "${init_flags[@]}" --seed 1 -o "$out/init-$c.xml"
+  $spicenn train "$out/init-$c.xml" "${data[@]}" "${train_flags[@]}" --engine software --epochs "$epochs" --batch 64 \
+    --lr 0.002 --schedule cosine --weight-decay 0.1 --seed 1 --threads 1 --no-test --out "$out/trained-$c.xml" \
+    --metrics "$out/metrics-$c.csv" --fresh --progress lines > "$out/train-$c.log" 2>&1 &
+  running=$((running + 1))
+  if [ "$running" -ge 2 ]; then wait -n; running=$((running - 1)); fi
+done
+wait
+
+echo "candidate  validation accuracy (epoch)" | tee "$out/selection.txt"
+for c in $candidates; do
+  awk -F, -v c="$c" 'NR > 1 && $5 > a {a = $5; e = $1} END {printf "%-10s %.4f (%d)\n", c, a, e}' "$out/metrics-$c.csv"
+done | tee -a "$out/selection.txt"
+best=$(awk 'NR > 1 && $2 > a {a = $2; c = $1} END {print c}' "$out/selection.txt")
+echo "selected: $best" | tee -a "$out/selection.txt"
+cp "$out/trained-$best.xml" "$out/trained.xml"
+
+echo "== the test set, once, with the selected model"
+$spicenn eval "$out/trained.xml" "${data[@]}" --engine software --json --progress off > "$out/test-software.json"
+$spicenn eval "$out/trained.xml" "${data[@]}" --engine software --progress off | tee "$out/eval-software.txt" | head -2
+[ "$spice_images" -gt 0 ] || exit 0
+echo "== SPICE on the first $spice_images test images, and the software model on the same images"
+$spicenn eval "$out/trained.xml" "${data[@]}" --engine software --limit "$spice_images" --progress off | tee "$out/eval-software-$spice_images.txt" | head -2
+$spicenn eval "$out/trained.xml" "${data[@]}" --engine spice --limit "$spice_images" --progress lines | tee "$out/eval-spice-$spice_images.txt" | head -2
+$spicenn compile "$out/trained.xml" -o "$out/trained.cir" 2>&1 | tail -1 | tee "$out/compile.txt"
+$spicenn verify "$out/trained.xml" --samples 4 | tee "$out/verify.txt" | tail -1
