@@ -33,3 +33,14 @@ $spicenn train "$out/mon.xml" --data moons --engine spice --epochs 3 --batch 20 
 
 echo "== 7. accuracy of the trained circuit, evaluated in SPICE (test split)"
 $spicenn eval "$out/mon-moons.xml" --data moons --engine spice
+
+echo "== 8. a small device-basis KAN (2-8-2, tunnel-diode bases z15 and zaz21): compile, simulate in ngspice"
+$spicenn init kan --layers 2,8,2 --bases z15,zaz21 --input-volts 0.5,0.7 --seed 2 -o "$out/kan.xml"
+$spicenn compile "$out/kan.xml" --input 0.5,-0.25 -o "$out/kan.cir"
+ngspice -b "$out/kan.cir" 2>/dev/null | grep -E '^\s+(out0|out1)\s'
+$spicenn verify "$out/kan.xml" --samples 10 --input-range -1,1
+
+echo "== 9. train the KAN against SPICE on circles: basis currents and device conductances from ngspice"
+$spicenn train "$out/kan.xml" --data circles --engine spice --epochs 3 --batch 20 --lr 0.02 \
+  --out "$out/kan-circles.xml" --metrics "$out/kan-circles.csv" --fresh --progress lines
+$spicenn eval "$out/kan-circles.xml" --data circles --engine spice

@@ -21,7 +21,7 @@ mkdir -p "$out"
 [ -x "$spicenn" ] || bash scripts/build.sh
 [ -f "$model" ] || bash scripts/reproduce-kan.sh mnist 0
 data=(--data mnist --pool 2)
-accuracy() { sed -n 's/.*"accuracy":\([0-9.e+-]*\).*/\1/p'; }
+accuracy() { sed -n 's/.*"accuracy": *\([0-9.e+-]*\).*/\1/p'; }
 
 echo "sigma,draw,spice_accuracy,software_accuracy" > "$out/robustness.csv"
 base_spice=$($spicenn eval "$model" "${data[@]}" --engine spice --limit "$images" --json --progress off | accuracy)

@@ -38,7 +38,9 @@ class kan_software_evaluator final : public evaluator {
       throw error(fmt::format("gradient: {} labels for {} samples", labels.size(), x.cols()));
     models::kan_options o = options_;
     o.keep_for_backward = true;
-    const auto mode = net_.has_batch_norm() ? models::kan_mode::train : models::kan_mode::eval;
+    // A single sample has no batch statistics: it gets the evaluation-mode
+    // gradient (running statistics), as the circuit does.
+    const auto mode = net_.has_batch_norm() && x.cols() > 1 ? models::kan_mode::train : models::kan_mode::eval;
     auto f = models::kan_forward(net_, x, mode, o);
     Eigen::MatrixXd dy;
     loss_gradient out;

@@ -53,4 +53,28 @@ prune_report prune_mon(model& m, double siemens) {
   return r;
 }
 
+prune_report prune_kan(model& m, double siemens) {
+  if (m.kind != family::kan) throw error(fmt::format("prune: prune_kan applies to 'kan' models, not '{}'", to_string(m.kind)));
+  if (!std::isfinite(siemens) || siemens < 0) throw error(fmt::format("prune: threshold {} S is not a conductance", siemens));
+  if (m.find_parameter("layer0.bn_weight"))
+    throw error("prune: the KAN has batch normalization; its circuit realises the folded coefficients, so fold it first");
+  prune_report r;
+  r.threshold = siemens / (m.scale.ampere / m.scale.volt);
+  for (std::int64_t l = 0; l < m.size("layers"); ++l) {
+    auto& c = m.parameter(fmt::format("layer{}.coef", l)).values;
+    const auto* mismatch = m.find_parameter(fmt::format("layer{}.coef_mismatch", l));
+    for (std::size_t k = 0; k < c.size(); ++k) {
+      const double g = std::abs(c[k] * (mismatch ? mismatch->values[k] : 1.0));
+      if (g == 0.0) continue;
+      if (g < r.threshold) {
+        c[k] = 0.0;
+        ++r.removed;
+      } else {
+        ++r.kept;
+      }
+    }
+  }
+  return r;
+}
+
 }  // namespace spicenn::ir

@@ -40,4 +40,10 @@ struct prune_report {
 // Throws spicenn::error for a non-MON model or a threshold that is not finite and >= 0.
 prune_report prune_mon(model& m, double siemens);
 
+// KAN: sets every coefficient whose crossbar conductance |c·m|·G_unit is
+// below `siemens` to zero (no resistor). The model must have no batch
+// normalization (the circuit's conductances are those of the folded model:
+// fold first, models::kan_fold_batch_norm); throws spicenn::error otherwise.
+prune_report prune_kan(model& m, double siemens);
+
 }  // namespace spicenn::ir

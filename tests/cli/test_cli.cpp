@@ -291,3 +291,57 @@ TEST(Cli, EveryVerbHasHelp) {
 }
 
 }  // namespace
+
+// The KAN family through the verbs a user runs: init (batch norm), compile
+// (the netlist runs in `ngspice -b`), run and grad in software and SPICE,
+// verify, perturb, prune, and a short training run against SPICE whose
+// written model has the batch normalization folded away.
+TEST(Cli, KanThroughEveryVerb) {
+  auto model = temp("kan_init.xml");
+  auto r = run("init kan --layers 2,4,2 --bases z15,zaz21 --batch-norm --seed 3 -o " + model.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto net = temp("kan.cir");
+  r = run("compile " + model.string() + " --input 0.3,0.8 -o " + net.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("12 basis devices"), std::string::npos) << r.output;  // (2 + 4 inputs) x 2 bases
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(("ngspice -b " + net.string() + " 2>&1").c_str(), "r"), pclose);
+  std::string ng;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe.get())) ng += buffer;
+  EXPECT_NE(ng.find("out0"), std::string::npos) << ng;
+  for (const char* engine : {"software", "spice"}) {
+    r = run("run " + model.string() + " --engine " + engine + " --input 0.3,0.8");
+    ASSERT_EQ(r.status, 0) << r.output;
+    r = run("grad " + model.string() + " --engine " + engine + " --input 0.3,0.8 --target 1");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("layer0.coef"), std::string::npos) << r.output;
+  }
+  r = run("verify " + model.string() + " --samples 4");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("PASSED"), std::string::npos) << r.output;
+
+  auto chip = temp("kan_chip.xml");
+  r = run("perturb " + model.string() + " --sigma 0.1 --seed 2 -o " + chip.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream chip_file(chip);
+  std::stringstream chip_text;
+  chip_text << chip_file.rdbuf();
+  EXPECT_NE(chip_text.str().find("layer0.coef_mismatch"), std::string::npos);
+
+  auto pruned = temp("kan_pruned.xml");
+  r = run("prune " + chip.string() + " --below 5e-6 -o " + pruned.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("set to zero"), std::string::npos) << r.output;
+
+  auto trained = temp("kan_trained.xml");
+  r = run("train " + model.string() + " --data moons --engine spice --epochs 1 --batch 50 --lr 0.01 --limit 200 "
+          "--validation 50 --no-test --fresh --progress off --out " + trained.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  std::ifstream trained_file(trained);
+  std::stringstream trained_text;
+  trained_text << trained_file.rdbuf();
+  EXPECT_EQ(trained_text.str().find("bn_weight"), std::string::npos) << "batch normalization was not folded";
+  EXPECT_NE(trained_text.str().find("batch normalization folded"), std::string::npos);
+  r = run("eval " + trained.string() + " --data moons --engine spice --limit 100");
+  ASSERT_EQ(r.status, 0) << r.output;
+}
