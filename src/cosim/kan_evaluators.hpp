@@ -23,20 +23,14 @@
 #include <Eigen/Core>
 
 #include "cosim/evaluator.hpp"
+#include "cosim/spice_engines.hpp"
 #include "ir/model.hpp"
 
 namespace spicenn::cosim {
 
 std::unique_ptr<evaluator> make_kan_software_evaluator(const ir::model& m, const evaluator_options& options = {});
 
-// Counters of the last forward() / gradient() call of a KAN spice evaluator.
-struct kan_spice_stats {
-  std::size_t loads = 0;    // decks parsed (one per chunk and engine)
-  std::size_t sweeps = 0;   // DC sweeps
-  std::size_t ac_runs = 0;  // small-signal solves (each includes ngspice's own operating point)
-  std::size_t alters = 0;
-  double seconds = 0.0;
-};
+using kan_spice_stats = spice_stats;  // cosim/spice_engines.hpp
 
 class kan_spice_evaluator : public evaluator {
  public:

@@ -60,11 +60,6 @@ compiler::compiled_kan compile_for_cosimulation(const ir::model& m) {
   return compiler::compile_kan(m, co);
 }
 
-struct worker_result {
-  double loss_sum = 0.0;
-  kan_spice_stats stats;
-};
-
 class kan_spice_evaluator_impl final : public kan_spice_evaluator {
  public:
   kan_spice_evaluator_impl(const ir::model& m, const evaluator_options& options) : options_(options) { set_model(m); }
@@ -156,13 +151,7 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
     return network_.volt * (10.0 * top + 1.0);
   }
 
-  spice::engine& engine_at(std::size_t i) {
-    while (engines_.size() <= i) engines_.push_back(std::make_unique<spice::engine>());
-    return *engines_[i];
-  }
-
   double run(const MatrixXd& x, const std::span<const int>* labels, evaluation& fwd, MatrixXd* dy) {
-    const auto t0 = std::chrono::steady_clock::now();
     const Index B = x.cols();
     const auto L = network_.layers.size();
     const auto D = static_cast<Index>(network_.bases.size());
@@ -183,33 +172,18 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
       }
     }
     if (dy) dy->resize(network_.outputs(), B);
-    stats_ = {};
     bound_ = voltage_bound_for(B ? x.cwiseAbs().maxCoeff() : 0.0);
-    if (B == 0) return 0.0;
-    const int threads = resolve_threads(options_.threads);
-    const Index per_engine_min = dy ? 1 : 16;
-    const auto workers =
-        static_cast<std::size_t>(std::max<Index>(1, std::min<Index>(threads, (B + per_engine_min - 1) / per_engine_min)));
-    for (std::size_t w = 0; w < workers; ++w) engine_at(w);
-    std::vector<worker_result> results(workers);
-    parallel_chunks(B, static_cast<int>(workers), [&](int w, long b0, long b1) {
-      const auto i = static_cast<std::size_t>(w);
-      run_range(*engines_[i], x, labels, b0, b1, fwd, dy, results[i]);
-    });
-    double loss = 0.0;
-    for (const auto& r : results) {
-      loss += r.loss_sum;
-      stats_.loads += r.stats.loads;
-      stats_.sweeps += r.stats.sweeps;
-      stats_.ac_runs += r.stats.ac_runs;
-      stats_.alters += r.stats.alters;
-    }
-    stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return labels ? loss / static_cast<double>(B) : 0.0;
+    const double loss = engines_.run(B, options_.threads, dy ? 1 : 16, stats_,
+                                     [&](spice::engine& eng, long b0, long b1, spice_stats& stats) {
+                                       return run_range(eng, x, labels, b0, b1, fwd, dy, stats);
+                                     });
+    return labels && B ? loss / static_cast<double>(B) : 0.0;
   }
 
-  void run_range(spice::engine& eng, const MatrixXd& x, const std::span<const int>* labels, Index b0, Index b1,
-                 evaluation& fwd, MatrixXd* dy, worker_result& res) {
+  // One engine's share [b0, b1): returns the sum of its samples' losses.
+  double run_range(spice::engine& eng, const MatrixXd& x, const std::span<const int>* labels, Index b0, Index b1,
+                   evaluation& fwd, MatrixXd* dy, spice_stats& stats) {
+    double loss_sum = 0.0;
     const auto L = network_.layers.size();
     const Index B = x.cols();
     const auto chunk = static_cast<Index>(std::max<std::size_t>(options_.spice_chunk, 1));
@@ -225,8 +199,8 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
       } catch (const spice::spice_error& e) {
         throw simulation_error(fmt::format("kan spice forward, samples {}..{}: {}", c0, c0 + m - 1, e.what()));
       }
-      ++res.stats.loads;
-      ++res.stats.sweeps;
+      ++stats.loads;
+      ++stats.sweeps;
       Index col = 0;
       for (std::size_t l = 0; l < L; ++l) {
         const auto& layer = network_.layers[l];
@@ -245,11 +219,12 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
       }
       if (!labels || !dy) continue;
       MatrixXd dyc;
-      res.loss_sum +=
+      loss_sum +=
           models::softmax_cross_entropy(fwd.outputs.middleCols(c0, m), labels->subspan(c0, m), &dyc, models::reduction::sum);
       dy->middleCols(c0, m) = dyc / static_cast<double>(B);
-      slopes_chunk(eng, c0, m, res);
+      slopes_chunk(eng, c0, m, stats);
     }
+    return loss_sum;
   }
 
   void check_basis_values(std::size_t l, Index c0, Index m) const {
@@ -264,7 +239,7 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
 
   // The device conductances of samples c0..c0+m-1 from the linearization
   // deck, loaded on `eng` in place of the circuit (its values are read).
-  void slopes_chunk(spice::engine& eng, Index c0, Index m, worker_result& res) {
+  void slopes_chunk(spice::engine& eng, Index c0, Index m, spice_stats& stats) {
     const auto L = network_.layers.size();
     {
       std::lock_guard lock(linearization_mutex_);  // compiled once per model, shared by the engines
@@ -279,17 +254,17 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
       for (Index r = 0; r < device_volts_[l].rows(); ++r, ++j) volts.col(j) = device_volts_[l].row(r).segment(c0, m).transpose();
     const std::string deck = spice::sweep_netlist(linearization_.text, linearization_.drive_sources, volts);
     eng.load(deck);
-    ++res.stats.loads;
+    ++stats.loads;
     for (Index k = 0; k < m; ++k) {
       const Index b = c0 + k;
       eng.alter(std::string(spice::sample_index_source), static_cast<double>(k));
-      ++res.stats.alters;
+      ++stats.alters;
       try {
         eng.ac(spice::ac_sweep::lin, 1, 1.0, 1.0);
       } catch (const spice::spice_error& e) {
         throw simulation_error(fmt::format("kan spice gradient, sample {}: small-signal solve of the devices: {}", b, e.what()));
       }
-      ++res.stats.ac_runs;
+      ++stats.ac_runs;
       j = 0;
       for (std::size_t l = 0; l < L; ++l) {
         const auto& layer = network_.layers[l];
@@ -316,14 +291,14 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
   compiler::compiled_kan net_;
   std::vector<std::string> trainable_;
   std::vector<std::string> probes_;
-  std::vector<std::unique_ptr<spice::engine>> engines_;
+  spice_engine_pool engines_;
   std::vector<MatrixXd> phi_, slope_, pre_clamp_, device_volts_;
   ir::model folded_;
   std::vector<std::size_t> basis_of_device_;  // basis index of every device, layers in order
   std::mutex linearization_mutex_;
   bool linearization_ready_ = false;
   compiler::kan_linearization_deck linearization_;
-  kan_spice_stats stats_;
+  spice_stats stats_;
   double bound_ = 0.0;
 };
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cosim/evaluator.hpp"
+#include "cosim/spice_engines.hpp"
 #include "ir/model.hpp"
 
 namespace spicenn::cosim {
@@ -35,14 +36,7 @@ std::unique_ptr<evaluator> make_mon_software_evaluator(const ir::model& m, const
 
 // ---------------------------------------------------------------- spice
 
-// Counters of the last forward() / gradient() call of a spice evaluator.
-struct mon_spice_stats {
-  std::size_t loads = 0;    // decks parsed (one per chunk and engine)
-  std::size_t sweeps = 0;   // DC sweeps
-  std::size_t ac_runs = 0;  // small-signal solves (each includes ngspice's own operating point)
-  std::size_t alters = 0;   // alter commands
-  double seconds = 0.0;     // wall time of the call
-};
+using mon_spice_stats = spice_stats;  // cosim/spice_engines.hpp
 
 class mon_spice_evaluator : public evaluator {
  public:

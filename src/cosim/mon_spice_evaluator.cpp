@@ -36,6 +36,7 @@
 #include "core/numbers.hpp"
 #include "core/parallel.hpp"
 #include "cosim/mon_evaluators.hpp"
+#include "cosim/spice_engines.hpp"
 #include "ir/schema.hpp"
 #include "models/loss.hpp"
 #include "models/mon.hpp"
@@ -81,12 +82,6 @@ compiler::compiled_mon compile_for_cosimulation(const ir::model& m, bool literal
   co.source_name = "spicenn co-simulation";
   return compiler::compile_mon(m, co);
 }
-
-// A per-worker slice of the results.
-struct worker_result {
-  double loss_sum = 0.0;
-  mon_spice_stats stats;
-};
 
 class mon_spice_evaluator_impl final : public mon_spice_evaluator {
  public:
@@ -177,16 +172,11 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
     return volt_ * (10.0 * top + 1.0);
   }
 
-  spice::engine& engine_at(std::size_t i) {
-    while (engines_.size() <= i) engines_.push_back(std::make_unique<spice::engine>());
-    return *engines_[i];
-  }
 
   // Runs forward (and the adjoint if lambda) over all samples; returns the
   // mean loss (gradient) or 0.
   double run(const MatrixXd& x, const std::span<const int>* labels, evaluation& fwd, std::vector<MatrixXd>* lambda, MatrixXd& dx,
              MatrixXd* dy_out = nullptr) {
-    const auto t0 = std::chrono::steady_clock::now();
     const Index B = x.cols();
     const auto stages = bounds_.size();
     const Index n = C_.cols(), outs = C_.rows();
@@ -197,35 +187,20 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
       lambda->assign(stages, MatrixXd::Zero(n, B));
       dx.setZero(inputs_, B);
     }
-    stats_ = {};
     last_bound_ = voltage_bound_for(B ? x.cwiseAbs().maxCoeff() : 0.0);
+    const double loss = engines_.run(B, options_.threads, lambda ? 1 : 16, stats_,
+                                     [&](spice::engine& eng, long b0, long b1, spice_stats& stats) {
+                                       return run_range(eng, x, labels, b0, b1, fwd, dy, lambda, dx, stats);
+                                     });
     if (B == 0) return 0.0;
-
-    const int threads = resolve_threads(options_.threads);
-    const Index per_engine_min = lambda ? 1 : 16;
-    const auto workers =
-        static_cast<std::size_t>(std::max<Index>(1, std::min<Index>(threads, (B + per_engine_min - 1) / per_engine_min)));
-    for (std::size_t w = 0; w < workers; ++w) engine_at(w);
-    std::vector<worker_result> results(workers);
-    parallel_chunks(B, static_cast<int>(workers), [&](int w, long b0, long b1) {
-      const auto i = static_cast<std::size_t>(w);
-      run_range(*engines_[i], x, labels, b0, b1, fwd, dy, lambda, dx, results[i]);
-    });
-    double loss = 0.0;
-    for (const auto& r : results) {
-      loss += r.loss_sum;
-      stats_.loads += r.stats.loads;
-      stats_.sweeps += r.stats.sweeps;
-      stats_.ac_runs += r.stats.ac_runs;
-      stats_.alters += r.stats.alters;
-    }
-    stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (dy_out) *dy_out = std::move(dy);
     return labels ? loss / static_cast<double>(B) : 0.0;
   }
 
-  void run_range(spice::engine& eng, const MatrixXd& x, const std::span<const int>* labels, Index b0, Index b1, evaluation& fwd,
-                 MatrixXd& dy, std::vector<MatrixXd>* lambda, MatrixXd& dx, worker_result& res) {
+  // One engine's share [b0, b1): returns the sum of its samples' losses.
+  double run_range(spice::engine& eng, const MatrixXd& x, const std::span<const int>* labels, Index b0, Index b1, evaluation& fwd,
+                   MatrixXd& dy, std::vector<MatrixXd>* lambda, MatrixXd& dx, spice_stats& stats) {
+    double loss_sum = 0.0;
     const auto stages = bounds_.size();
     const Index n = C_.cols(), outs = C_.rows();
     std::vector<std::string> probes;
@@ -246,8 +221,8 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
       } catch (const spice::spice_error& e) {
         throw simulation_error(fmt::format("mon spice forward, samples {}..{}: {}", c0, c0 + m - 1, e.what()));
       }
-      ++res.stats.loads;
-      ++res.stats.sweeps;
+      ++stats.loads;
+      ++stats.sweeps;
       Index col = 0;
       for (std::size_t s = 0; s < stages; ++s)
         for (Index j = 0; j < n; ++j, ++col) fwd.hidden[s].row(j).segment(c0, m) = values.col(col).transpose() / volt_;
@@ -255,18 +230,19 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
       if (!labels) continue;
 
       MatrixXd dyc;
-      res.loss_sum +=
+      loss_sum +=
           models::softmax_cross_entropy(fwd.outputs.middleCols(c0, m), labels->subspan(c0, m), &dyc, models::reduction::sum);
       dyc /= static_cast<double>(B);
       dy.middleCols(c0, m) = dyc;
       if (!lambda) continue;
-      adjoint_chunk(eng, c0, m, dyc, *lambda, dx, res);
+      adjoint_chunk(eng, c0, m, dyc, *lambda, dx, stats);
     }
+    return loss_sum;
   }
 
   // Per sample of the loaded chunk deck: the stage-by-stage AC solves.
   void adjoint_chunk(spice::engine& eng, Index c0, Index m, const MatrixXd& dyc, std::vector<MatrixXd>& lambda, MatrixXd& dx,
-                     worker_result& res) {
+                     spice_stats& stats) {
     const auto stages = bounds_.size();
     const Index n = C_.cols();
     std::vector<std::vector<double>> injected(stages, std::vector<double>(static_cast<std::size_t>(n), 0.0));
@@ -275,7 +251,7 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
       if (cur == amps) return;
       eng.alter(net_.adjoint_sources[s][static_cast<std::size_t>(j)], "acmag", amps);
       cur = amps;
-      ++res.stats.alters;
+      ++stats.alters;
     };
     auto real_of = [&](const std::string& vec) {
       auto values = eng.complex_vector(vec);
@@ -287,7 +263,7 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
       const Index b = c0 + r;
       VectorXd rhs = C_.transpose() * dyc.col(r);  // ∂L/∂v of the last stage
       eng.alter(std::string(spice::sample_index_source), static_cast<double>(r));
-      ++res.stats.alters;
+      ++stats.alters;
       for (std::size_t s = stages; s-- > 0;) {
         const double top = rhs.cwiseAbs().maxCoeff();
         if (!(top > 0.0)) break;  // no loss signal: λ = 0 here and below
@@ -300,7 +276,7 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
         } catch (const spice::spice_error& e) {
           throw simulation_error(fmt::format("mon spice gradient, sample {}, stage {} small-signal solve: {}", b, s, e.what()));
         }
-        ++res.stats.ac_runs;
+        ++stats.ac_runs;
         // λ of stage s (normalized) and its plausibility: |λ| ≤ G⁻¹|r|.
         const VectorXd limit = bounds_[s].G_inverse * rhs.cwiseAbs();
         const double slack = 1e-9 * limit.maxCoeff() + 1e-300;
@@ -342,8 +318,8 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
   Index inputs_ = 0;
   std::vector<std::string> trainable_;
   std::vector<std::string> input_branch_;
-  std::vector<std::unique_ptr<spice::engine>> engines_;
-  mon_spice_stats stats_;
+  spice_engine_pool engines_;
+  spice_stats stats_;
   double last_bound_ = 0.0;
 };
 
