@@ -45,15 +45,14 @@ $spicenn train "$chip" "${data[@]}" --engine spice --epochs "$ft_epochs" --batch
 tuned=$($spicenn eval "$out/chip-0.2-1-tuned.xml" "${data[@]}" --engine spice --limit "$images" --json --progress off | accuracy)
 before=$(awk -F, '$1 == "0.2" && $2 == "1" {print $3}' "$out/robustness.csv")
 
-awk -F, -v n="$images" -v tuned="$tuned" -v before="$before" 'NR > 1 {
-    s[$1] += $3; ss[$1] += $3 * $3; c[$1]++; w[$1] += $4 }
-  END {
-    printf "SPICE accuracy on the first %d MNIST test images (5 draws per sigma)\n", n
-    printf "%-6s %-10s %-10s %-10s\n", "sigma", "mean", "std", "software"
-    for (k in s) { m = s[k] / c[k]; v = ss[k] / c[k] - m * m; if (v < 0) v = 0
-      printf "%-6s %-10.4f %-10.4f %-10.4f\n", k, m, sqrt(v), w[k] / c[k] }
-    printf "sigma 0.2, draw 1: %.4f before, %.4f after fine-tuning against SPICE\n", before, tuned }' \
-  "$out/robustness.csv" | sort -n -k1 | tee "$out/summary.txt"
+{
+  echo "SPICE accuracy on the first $images MNIST test images (5 draws per sigma; sigma 0: the trained model)"
+  printf "%-6s %-10s %-10s %-10s\n" sigma mean std software
+  awk -F, 'NR > 1 { s[$1] += $3; ss[$1] += $3 * $3; c[$1]++; w[$1] += $4 }
+    END { for (k in s) { m = s[k] / c[k]; v = ss[k] / c[k] - m * m; if (v < 0) v = 0
+            printf "%-6s %-10.4f %-10.4f %-10.4f\n", k, m, sqrt(v), w[k] / c[k] } }' "$out/robustness.csv" | sort -g -k1
+  echo "sigma 0.2, draw 1: $before before, $tuned after fine-tuning against SPICE"
+} | tee "$out/summary.txt"
 
 gnuplot <<GP
 set terminal pngcairo size 800,520 font ",11"

@@ -28,7 +28,7 @@ inline constexpr double ngspice_charge = 1.6021766208e-19;
 inline constexpr double ngspice_default_kelvin = 300.15;
 inline constexpr double ngspice_vt_27c = ngspice_boltzmann * ngspice_default_kelvin / ngspice_charge;
 
-// Current unit of the anchors.md NDR curves ("arbitrary units"): 1 unit = 10 uA.
+// Current unit of the NDR curves of docs/models.md §4 ("arbitrary units"): 1 unit = 10 uA.
 inline constexpr double ndr_current_unit = 10e-6;
 
 // A Shockley diode realised in SPICE as a `D` element whose `.model` card
@@ -79,7 +79,7 @@ class piecewise_linear_diode final : public device {
   std::filesystem::path library_file_;
 };
 
-// Esaki tunnel diode (anchors.md):
+// Esaki tunnel diode (docs/models.md §4):
 //   I = ip*(V/vp)*exp(1 - V/vp) + iv*exp(a*(V - vv)) + is*(exp(V/(n*vt)) - 1)
 struct esaki_parameters {
   double ip = 0;  // A, tunnel peak current scale
@@ -92,7 +92,7 @@ struct esaki_parameters {
   double vt = ngspice_vt_27c;
 };
 
-// Schulman resonant-tunnelling diode (anchors.md), current in amperes:
+// Schulman resonant-tunnelling diode (docs/models.md §4), current in amperes:
 //   I = a*ln[(1 + e^((b - c + n1 V)/vt)) / (1 + e^((b - c - n1 V)/vt))]
 //         * [pi/2 + atan((c - n1 V)/d)] + h*(e^(n2 V/vt) - 1)
 struct schulman_parameters {

@@ -1,6 +1,6 @@
 // Parameter values of the builtin devices. How each set was chosen is in
 // docs/devices.md; tests/devices/test_builtin.cpp checks the NDR curves
-// against the anchors.md table.
+// against the device table of docs/models.md §4.
 #include "devices/builtin.hpp"
 
 namespace spicenn::devices {
@@ -44,8 +44,8 @@ schulman_parameters rtd_builtin_parameters() {
   return p;
 }
 
-// The four NDR basis curves. Amplitudes in anchors.md units (x 10 uA). Each
-// set solves the anchors.md conditions exactly (Newton, see docs/devices.md):
+// The four NDR basis curves. Amplitudes in the units of docs/models.md §4 (x 10 uA). Each
+// set solves those conditions exactly (Newton, see docs/devices.md):
 // peak value and zero slope at the peak, valley value and zero slope at the
 // valley, the listed end or second-peak values, and I = 0.5 % of the peak at
 // 1.15 V where the table says "~0 from 1.15 V".
