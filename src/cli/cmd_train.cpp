@@ -20,7 +20,8 @@ namespace {
 struct train_args {
   std::string model, data, engine = "software", out, metrics, checkpoint_dir;
   std::uint64_t epochs = 0, batch = 32, seed = 1, checkpoint_every = 0, lr_decay_every = 0, patience = 0;
-  std::size_t limit = 0, test_limit = 0, eval_batch = 500, pool = 1, augment_shift = 0;
+  std::size_t limit = 0, test_limit = 0, eval_batch = 500, pool = 1;
+  double augment_shift = 0.0;
   std::optional<std::size_t> validation;  // default: data::default_validation_size
   double lr = 0.01, lr_min = 0.0, lr_gamma = 0.1, weight_decay = 0.0, momentum = 0.0, progress_interval = 10.0;
   std::string optimizer = "adam", schedule = "constant", progress = "auto";
@@ -35,7 +36,7 @@ std::string command_line(const train_args& a, bool with_resume) {
   if (a.optimizer != "adam") s += fmt::format(" --optimizer {}", a.optimizer);
   if (a.schedule != "constant") s += fmt::format(" --schedule {}", a.schedule);
   if (a.pool != 1) s += fmt::format(" --pool {}", a.pool);
-  if (a.augment_shift) s += fmt::format(" --augment-shift {}", a.augment_shift);
+  if (a.augment_shift > 0) s += fmt::format(" --augment-shift {}", format_double(a.augment_shift));
   if (a.limit) s += fmt::format(" --limit {}", a.limit);
   if (a.validation) s += fmt::format(" --validation {}", *a.validation);
   if (a.patience) s += fmt::format(" --patience {}", a.patience);
@@ -141,7 +142,7 @@ void run_train(const train_args& a) {
   if (a.pool != 1)
     model.origin.notes += fmt::format("\ninputs: {} with {}x{} average pooling ({}x{} features)", a.data, a.pool, a.pool,
                                       28 / a.pool, 28 / a.pool);
-  if (a.augment_shift)
+  if (a.augment_shift > 0)
     model.origin.notes += fmt::format("\ntraining images shifted by up to {} pixels per axis (augmentation)", a.augment_shift);
   ir::save_model(model, a.out);
   fmt::print(stderr,
@@ -215,7 +216,8 @@ void register_train(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--augment-shift", a.augment_shift,
                   "Image data: shift every training image by a random offset of up to K pixels per axis (after "
-                  "--pool; zeros shifted in), new offsets every batch; validation and test images are not shifted; 0 = off")
+                  "--pool; zeros shifted in; a fractional K, e.g. 0.5, shifts by sub-pixel amounts with bilinear "
+                  "resampling), new offsets every batch; validation and test images are not shifted; 0 = off")
       ->capture_default_str();
   cmd->add_option("--limit", a.limit, "Use the first N training samples only (0 = all); the validation set is held out of these")
       ->capture_default_str();

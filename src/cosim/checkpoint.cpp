@@ -115,7 +115,7 @@ std::string checkpoint_state_to_string(const checkpoint_state& s, const std::str
   out += fmt::format("model {}\n", model_file);
   out += fmt::format("parameter_hash {}\n", hex(hash));
   out += fmt::format("epoch {}\nbatch {}\nsteps {}\n", s.epoch, s.batch, s.steps);
-  out += fmt::format("seed {}\nbatch_size {}\naugment_shift {}\n", s.seed, s.batch_size, s.augment_shift);
+  out += fmt::format("seed {}\nbatch_size {}\naugment_shift {}\n", s.seed, s.batch_size, format_double(s.augment_shift));
   out += fmt::format("data {}\ntrain_samples {}\nengine {}\nvalidation_samples {}\n", s.data, s.train_samples, s.engine,
                      s.validation_samples);
   out += fmt::format("loss_sum {}\ncorrect {}\nsamples {}\n", format_double(s.loss_sum), s.correct, s.samples);
@@ -198,7 +198,7 @@ parsed_checkpoint_state parse_checkpoint_state(const std::string& text, const st
   s.steps = unsigned_of("steps");
   s.seed = unsigned_of("seed");
   s.batch_size = unsigned_of("batch_size");
-  s.augment_shift = unsigned_of("augment_shift");
+  s.augment_shift = double_of("augment_shift");
   s.data = value_of("data");
   s.train_samples = unsigned_of("train_samples");
   s.engine = value_of("engine");

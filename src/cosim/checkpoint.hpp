@@ -45,7 +45,7 @@ struct checkpoint_state {
   // continue the same run, so the trainer refuses.
   std::uint64_t seed = 0;
   std::uint64_t batch_size = 0;
-  std::uint64_t augment_shift = 0;  // train_options::augment_shift
+  double augment_shift = 0.0;  // train_options::augment_shift
   std::string data;
   std::uint64_t train_samples = 0;
   std::string engine;

@@ -144,10 +144,11 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
   std::size_t image_side = 0;
   if (o.augment_shift > 0) {
     image_side = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(train.dimension()))));
-    if (image_side * image_side != train.dimension() || image_side <= 2 * o.augment_shift)
+    if (image_side * image_side != train.dimension() || static_cast<double>(image_side) <= 2 * o.augment_shift)
       throw error(fmt::format("train: image shifts by up to {} pixels need square images wider than {} pixels; {} has {} "
                               "features per sample",
-                              o.augment_shift, 2 * o.augment_shift, train.name, train.dimension()));
+                              format_double(o.augment_shift), format_double(2 * o.augment_shift), train.name,
+                              train.dimension()));
   }
   st.data = o.data_name.empty() ? train.name : o.data_name;
   st.train_samples = n;
@@ -170,7 +171,7 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
     };
     mismatch("seed", std::to_string(s.seed), std::to_string(o.seed));
     mismatch("batch size", std::to_string(s.batch_size), std::to_string(o.batch_size));
-    mismatch("image shifts of up to", std::to_string(s.augment_shift), std::to_string(o.augment_shift));
+    mismatch("image shifts of up to", format_double(s.augment_shift), format_double(o.augment_shift));
     mismatch("data set", s.data, st.data);
     mismatch("training samples", std::to_string(s.train_samples), std::to_string(n));
     mismatch("validation samples", std::to_string(s.validation_samples), std::to_string(st.validation_samples));
@@ -254,7 +255,7 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
       const std::span<const std::size_t> idx(order.data() + begin, end - begin);
       Eigen::MatrixXd x = train.batch_features(idx);
       if (o.augment_shift > 0)  // a stream of its own per (seed, epoch, batch), so a resumed run draws the same shifts
-        data::shift_images(x, image_side, static_cast<int>(o.augment_shift),
+        data::shift_images(x, image_side, o.augment_shift,
                            mix_seed(o.seed ^ mix_seed(st.epoch * 0x100000001b3ULL + st.batch)));
       labels = train.batch_labels(idx);
 

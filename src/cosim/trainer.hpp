@@ -55,9 +55,10 @@ struct train_options {
   std::uint64_t batch_size = 32;  // samples per optimizer step (the last batch of an epoch may be smaller)
   std::uint64_t seed = 1;         // shuffling: epoch e uses the permutation of (seed, e)
   // Image data: translate every training image by a random offset of up to
-  // this many pixels per axis (data::shift_images), drawn from (seed,
-  // epoch, batch); 0 = off. Validation and test images are never shifted.
-  std::uint64_t augment_shift = 0;
+  // this many pixels per axis (data::shift_images: whole or, for fractional
+  // values, bilinear sub-pixel shifts), drawn from (seed, epoch, batch);
+  // 0 = off. Validation and test images are never shifted.
+  double augment_shift = 0.0;
   optimizer_options optimizer;
   // Learning rate per step. For a cosine schedule with total_steps == 0 the
   // trainer uses epochs × batches per epoch.

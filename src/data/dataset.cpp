@@ -289,27 +289,39 @@ dataset load_dataset(std::string_view name, split which, const load_options& opt
   throw error(fmt::format("unknown data set '{}': choose one of moons, circles, spirals, mnist, fashion-mnist", name));
 }
 
-void shift_images(Eigen::MatrixXd& x, std::size_t side, int max_shift, std::uint64_t seed) {
+void shift_images(Eigen::MatrixXd& x, std::size_t side, double max_shift, std::uint64_t seed) {
   const auto n = static_cast<Eigen::Index>(side);
   if (x.rows() != n * n)
     throw error(fmt::format("image shift: {} features per sample is not a {}x{} image", x.rows(), side, side));
-  if (max_shift <= 0) return;
+  if (!(max_shift > 0)) return;
+  const bool whole = max_shift == std::floor(max_shift);
+  const auto k = static_cast<std::int64_t>(max_shift);
   rng r(seed);
   Eigen::VectorXd shifted(x.rows());
+  // The pixel of column c at (row, col), 0 outside the image.
+  auto pixel = [&](Eigen::Index c, Eigen::Index row, Eigen::Index col) {
+    return row < 0 || row >= n || col < 0 || col >= n ? 0.0 : x(row * n + col, c);
+  };
   for (Eigen::Index c = 0; c < x.cols(); ++c) {
-    const auto span = static_cast<std::uint64_t>(2 * max_shift + 1);
-    const auto dy = static_cast<Eigen::Index>(r.below(span)) - max_shift;
-    const auto dx = static_cast<Eigen::Index>(r.below(span)) - max_shift;
-    if (dx == 0 && dy == 0) continue;
-    shifted.setZero();
-    for (Eigen::Index row = 0; row < n; ++row) {
-      const Eigen::Index from_row = row - dy;
-      if (from_row < 0 || from_row >= n) continue;
-      for (Eigen::Index col = 0; col < n; ++col) {
-        const Eigen::Index from_col = col - dx;
-        if (from_col >= 0 && from_col < n) shifted[row * n + col] = x(from_row * n + from_col, c);
-      }
+    double dy, dx;
+    if (whole) {
+      const auto span = static_cast<std::uint64_t>(2 * k + 1);
+      dy = static_cast<double>(static_cast<std::int64_t>(r.below(span)) - k);
+      dx = static_cast<double>(static_cast<std::int64_t>(r.below(span)) - k);
+    } else {
+      dy = r.uniform(-max_shift, max_shift);
+      dx = r.uniform(-max_shift, max_shift);
     }
+    if (dx == 0 && dy == 0) continue;
+    // Output (row, col) reads the input at (row − dy, col − dx), bilinearly.
+    const auto fy = static_cast<Eigen::Index>(std::floor(-dy)), fx = static_cast<Eigen::Index>(std::floor(-dx));
+    const double ty = -dy - static_cast<double>(fy), tx = -dx - static_cast<double>(fx);
+    for (Eigen::Index row = 0; row < n; ++row)
+      for (Eigen::Index col = 0; col < n; ++col) {
+        const Eigen::Index r0 = row + fy, c0 = col + fx;
+        shifted[row * n + col] = (1 - ty) * ((1 - tx) * pixel(c, r0, c0) + tx * pixel(c, r0, c0 + 1)) +
+                                 ty * ((1 - tx) * pixel(c, r0 + 1, c0) + tx * pixel(c, r0 + 1, c0 + 1));
+      }
     x.col(c) = shifted;
   }
 }

@@ -69,10 +69,13 @@ dataset load_dataset(std::string_view name, split which, const load_options& opt
 Eigen::MatrixXf average_pool(const Eigen::MatrixXf& images, std::size_t side, std::size_t k);
 
 // Translates every image (a column of x: side×side pixels, row-major) by
-// its own random offset in [-max_shift, max_shift] along each axis, zeros
-// shifted in: the usual augmentation of digit images. Deterministic for a
+// its own random offset along each axis, zeros shifted in: the usual
+// augmentation of digit images. A whole max_shift draws whole-pixel offsets
+// uniformly from -max_shift..max_shift; a fractional one (e.g. 0.5 on a
+// 2x2-pooled image: one pixel of the original) draws offsets uniformly from
+// [-max_shift, max_shift] and resamples bilinearly. Deterministic for a
 // seed. Throws spicenn::error if x.rows() != side*side.
-void shift_images(Eigen::MatrixXd& x, std::size_t side, int max_shift, std::uint64_t seed);
+void shift_images(Eigen::MatrixXd& x, std::size_t side, double max_shift, std::uint64_t seed);
 
 // ---- validation split --------------------------------------------------
 //

@@ -146,6 +146,30 @@ TEST(Pooling, TwoByTwoAverageOfTheImageBytes) {
   EXPECT_EQ(load_dataset("mnist", split::train, {.pool = 1}).features, full.features);
 }
 
+TEST(ShiftImages, SubPixelShiftsResampleBilinearly) {
+  // A vertical ramp f(r, c) = 0.1 r + 0.2 (8x8): bilinear resampling of a
+  // linear function is exact, so every interior pixel of a shifted copy
+  // reads f(r − dy) = f(r) − 0.1 dy with one dy per image, |dy| <= 0.5.
+  Eigen::MatrixXd x(64, 20);
+  for (Eigen::Index r = 0; r < 8; ++r)
+    for (Eigen::Index c = 0; c < 8; ++c) x.row(r * 8 + c).setConstant(0.1 * static_cast<double>(r) + 0.2);
+  const Eigen::MatrixXd original = x;
+  shift_images(x, 8, 0.5, 3);
+  int fractional = 0;
+  for (Eigen::Index k = 0; k < x.cols(); ++k) {
+    const double dy = (original(3 * 8 + 3, k) - x(3 * 8 + 3, k)) / 0.1;
+    EXPECT_LE(std::abs(dy), 0.5 + 1e-12) << k;
+    for (Eigen::Index r = 1; r < 7; ++r)
+      for (Eigen::Index c = 1; c < 7; ++c)
+        EXPECT_NEAR(x(r * 8 + c, k), original(r * 8 + c, k) - 0.1 * dy, 1e-12) << k << " " << r << " " << c;
+    fractional += std::abs(dy) > 0.01 && std::abs(std::abs(dy) - 0.5) > 0.01;
+  }
+  EXPECT_GT(fractional, 10);
+  Eigen::MatrixXd again = original;
+  shift_images(again, 8, 0.5, 3);
+  EXPECT_EQ(again, x);  // deterministic for a seed
+}
+
 TEST(Pooling, RejectsSizesThatDoNotDivide28AndToySets) {
   fake_mnist fake;
   for (std::size_t k : {0, 3, 5, 29}) {
