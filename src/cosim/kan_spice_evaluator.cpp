@@ -186,21 +186,8 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
     double loss_sum = 0.0;
     const auto L = network_.layers.size();
     const Index B = x.cols();
-    const auto chunk = static_cast<Index>(std::max<std::size_t>(options_.spice_chunk, 1));
-    spice::batch_options bo;
-    bo.voltage_bound = bound_;
-    for (Index c0 = b0; c0 < b1; c0 += chunk) {
-      const Index m = std::min(chunk, b1 - c0);
-      bo.chunk_size = static_cast<std::size_t>(m);
-      const MatrixXd samples = x.middleCols(c0, m).transpose() * network_.volt;
-      MatrixXd values;
-      try {
-        values = spice::evaluate_batch(eng, net_.text, net_.input_sources, samples, probes_, bo);
-      } catch (const spice::spice_error& e) {
-        throw simulation_error(fmt::format("kan spice forward, samples {}..{}: {}", c0, c0 + m - 1, e.what()));
-      }
-      ++stats.loads;
-      ++stats.sweeps;
+    sweep_in_chunks(eng, "kan spice forward", net_.text, net_.input_sources, x, network_.volt, b0, b1, options_.spice_chunk,
+                    probes_, bound_, stats, [&](Index c0, Index m, const MatrixXd& values) {
       Index col = 0;
       for (std::size_t l = 0; l < L; ++l) {
         const auto& layer = network_.layers[l];
@@ -217,13 +204,13 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
           target.row(o).segment(c0, m) = values.col(col).transpose() / network_.volt;
         check_basis_values(l, c0, m);
       }
-      if (!labels || !dy) continue;
+      if (!labels || !dy) return;
       MatrixXd dyc;
       loss_sum +=
           models::softmax_cross_entropy(fwd.outputs.middleCols(c0, m), labels->subspan(c0, m), &dyc, models::reduction::sum);
       dy->middleCols(c0, m) = dyc / static_cast<double>(B);
       slopes_chunk(eng, c0, m, stats);
-    }
+    });
     return loss_sum;
   }
 

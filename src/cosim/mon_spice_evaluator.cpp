@@ -208,35 +208,22 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
       for (const auto& node : stage) probes.push_back(fmt::format("v({})", node));
     for (const auto& node : net_.output_nodes) probes.push_back(fmt::format("v({})", node));
     const Index B = x.cols();
-    const auto chunk = static_cast<Index>(std::max<std::size_t>(options_.spice_chunk, 1));
-    spice::batch_options bo;
-    bo.voltage_bound = last_bound_;
-    for (Index c0 = b0; c0 < b1; c0 += chunk) {
-      const Index m = std::min(chunk, b1 - c0);
-      bo.chunk_size = static_cast<std::size_t>(m);
-      const MatrixXd samples = x.middleCols(c0, m).transpose() * volt_;
-      MatrixXd values;
-      try {
-        values = spice::evaluate_batch(eng, net_.text, net_.input_sources, samples, probes, bo);
-      } catch (const spice::spice_error& e) {
-        throw simulation_error(fmt::format("mon spice forward, samples {}..{}: {}", c0, c0 + m - 1, e.what()));
-      }
-      ++stats.loads;
-      ++stats.sweeps;
+    sweep_in_chunks(eng, "mon spice forward", net_.text, net_.input_sources, x, volt_, b0, b1, options_.spice_chunk, probes,
+                    last_bound_, stats, [&](Index c0, Index m, const MatrixXd& values) {
       Index col = 0;
       for (std::size_t s = 0; s < stages; ++s)
         for (Index j = 0; j < n; ++j, ++col) fwd.hidden[s].row(j).segment(c0, m) = values.col(col).transpose() / volt_;
       for (Index o = 0; o < outs; ++o, ++col) fwd.outputs.row(o).segment(c0, m) = values.col(col).transpose() / volt_;
-      if (!labels) continue;
+      if (!labels) return;
 
       MatrixXd dyc;
       loss_sum +=
           models::softmax_cross_entropy(fwd.outputs.middleCols(c0, m), labels->subspan(c0, m), &dyc, models::reduction::sum);
       dyc /= static_cast<double>(B);
       dy.middleCols(c0, m) = dyc;
-      if (!lambda) continue;
+      if (!lambda) return;
       adjoint_chunk(eng, c0, m, dyc, *lambda, dx, stats);
-    }
+    });
     return loss_sum;
   }
 

@@ -15,7 +15,15 @@
 #include <memory>
 #include <vector>
 
+#include <string>
+#include <string_view>
+
+#include <Eigen/Core>
+#include <fmt/format.h>
+
+#include "core/error.hpp"
 #include "core/parallel.hpp"
+#include "spice/batch.hpp"
 #include "spice/engine.hpp"
 
 namespace spicenn::cosim {
@@ -28,6 +36,36 @@ struct spice_stats {
   std::size_t alters = 0;   // alter commands
   double seconds = 0.0;     // wall time of the call
 };
+
+// One engine's share [b0, b1) of a batch, in chunks of at most `chunk`
+// samples: each chunk is one load + batched DC sweep of `netlist` with the
+// inputs x.middleCols (normalized, times `volt` for the sources), every
+// node voltage within `voltage_bound`; on_chunk(c0, m, values) receives the
+// m × probes matrix. A simulator error becomes a simulation_error naming
+// `what` and the samples.
+template <typename F>
+void sweep_in_chunks(spice::engine& eng, std::string_view what, const std::string& netlist,
+                     const std::vector<std::string>& input_sources, const Eigen::MatrixXd& x, double volt, long b0, long b1,
+                     std::size_t chunk, const std::vector<std::string>& probes, double voltage_bound, spice_stats& stats,
+                     F&& on_chunk) {
+  const long step = static_cast<long>(std::max<std::size_t>(chunk, 1));
+  spice::batch_options bo;
+  bo.voltage_bound = voltage_bound;
+  for (long c0 = b0; c0 < b1; c0 += step) {
+    const long m = std::min(step, b1 - c0);
+    bo.chunk_size = static_cast<std::size_t>(m);
+    const Eigen::MatrixXd samples = x.middleCols(c0, m).transpose() * volt;
+    Eigen::MatrixXd values;
+    try {
+      values = spice::evaluate_batch(eng, netlist, input_sources, samples, probes, bo);
+    } catch (const spice::spice_error& e) {
+      throw simulation_error(fmt::format("{}, samples {}..{}: {}", what, c0, c0 + m - 1, e.what()));
+    }
+    ++stats.loads;
+    ++stats.sweeps;
+    on_chunk(static_cast<Eigen::Index>(c0), static_cast<Eigen::Index>(m), values);
+  }
+}
 
 class spice_engine_pool {
  public:
