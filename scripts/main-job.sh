@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: installs and builds spicenn, then takes a small resistor-diode
-# network through the whole pipeline: create it, compile it to a netlist,
-# simulate the netlist in embedded ngspice and in the ngspice program, and
-# train it against the SPICE simulation.
+# network (steps 1-7) and a small tunnel-diode KAN (steps 8-9) through the
+# whole pipeline: create it, compile it to a netlist, simulate the netlist in
+# embedded ngspice and in the ngspice program, verify it against the
+# software model, and train it against the SPICE simulation.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install-deps.sh
