@@ -12,6 +12,8 @@
 // Without SPICENN_BENCH_MODEL: a fresh [196, 64, 10] z15+zaz21 KAN. Inputs:
 // the first test images of MNIST with 2x2 pooling when the model has 196
 // inputs and the data are installed, else uniform [0, 1].
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -19,10 +21,8 @@
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
-#include "core/random.hpp"
 #include "compiler/kan_compiler.hpp"
+#include "core/random.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/kan_evaluators.hpp"
 #include "data/dataset.hpp"
@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
       for (Eigen::Index k = 0; k < inputs; ++k) x(k, b) = r.uniform();
   }
   std::vector<int> labels(static_cast<std::size_t>(images));
-  for (std::size_t k = 0; k < labels.size(); ++k) labels[k] = static_cast<int>(k % 10) % static_cast<int>(model.size(fmt::format("width{}", model.size("layers"))));
+  for (std::size_t k = 0; k < labels.size(); ++k)
+    labels[k] = static_cast<int>(k % 10) % static_cast<int>(model.size(fmt::format("width{}", model.size("layers"))));
 
   auto spice = cosim::make_kan_spice_evaluator(model, {.threads = 1, .spice_chunk = static_cast<std::size_t>(images)});
   auto software = cosim::make_evaluator(model, cosim::engine_kind::software, {.threads = 1});
@@ -131,20 +132,26 @@ int main(int argc, char** argv) {
   for (const auto& t : model.parameters)
     if (t.name.ends_with(".coef"))
       for (double v : t.values) resistors += v != 0.0;
-  for (std::int64_t l = 0; l < model.size("layers"); ++l) devices += static_cast<std::size_t>(model.size(fmt::format("width{}", l)) * model.size("bases"));
+  for (std::int64_t l = 0; l < model.size("layers"); ++l)
+    devices += static_cast<std::size_t>(model.size(fmt::format("width{}", l)) * model.size("bases"));
   fmt::print("model: {} ({} basis devices, {} crossbar resistors); inputs: {}\n", path ? path : "init_kan [196 64 10]", devices,
              resistors, source);
-  fmt::print("spice forward   {:8.2f} ms per image  (batched sweep of {} images, 1 engine, median of {})\n", 1e3 * median(fwd), images, rounds);
-  fmt::print("spice gradient  {:8.2f} ms per image  ({} images: sweep + {} ac solves)\n", 1e3 * median(grad), grad_images, stats.ac_runs);
+  fmt::print("spice forward   {:8.2f} ms per image  (batched sweep of {} images, 1 engine, median of {})\n", 1e3 * median(fwd),
+             images, rounds);
+  fmt::print("spice gradient  {:8.2f} ms per image  ({} images: sweep + {} ac solves)\n", 1e3 * median(grad), grad_images,
+             stats.ac_runs);
   fmt::print("gradient / forward = {:.2f}\n", median(grad) / median(fwd));
-  fmt::print("software forward {:8.2f} us per image, gradient {:8.2f} us per image (1 thread)\n", 1e6 * median(sw_fwd), 1e6 * median(sw_grad));
-  fmt::print("spice / software: forward {:.0f}x, gradient {:.0f}x\n", median(fwd) / median(sw_fwd), median(grad) / median(sw_grad));
+  fmt::print("software forward {:8.2f} us per image, gradient {:8.2f} us per image (1 thread)\n", 1e6 * median(sw_fwd),
+             1e6 * median(sw_grad));
+  fmt::print("spice / software: forward {:.0f}x, gradient {:.0f}x\n", median(fwd) / median(sw_fwd),
+             median(grad) / median(sw_grad));
   fmt::print("Newton iterations: {:.2f} per sweep point ({} for {} points, {:.2f} ms per point in a fresh engine)\n",
              static_cast<double>(after_sweep - before) / static_cast<double>(images), after_sweep - before, images,
              1e3 * sweep_s / static_cast<double>(images));
-  fmt::print("one image: ac of the linearization deck {:.2f} ms ({} iterations for its operating point); ac of the whole "
-             "circuit {:.2f} ms ({} iterations), = {:.1f} sweep points\n",
-             1e3 * lin_ac_s, lin_after - lin_before, 1e3 * circuit_ac_s, after_ac - after_sweep,
-             circuit_ac_s / (sweep_s / static_cast<double>(images)));
+  fmt::print(
+      "one image: ac of the linearization deck {:.2f} ms ({} iterations for its operating point); ac of the whole "
+      "circuit {:.2f} ms ({} iterations), = {:.1f} sweep points\n",
+      1e3 * lin_ac_s, lin_after - lin_before, 1e3 * circuit_ac_s, after_ac - after_sweep,
+      circuit_ac_s / (sweep_s / static_cast<double>(images)));
   return 0;
 }

@@ -22,7 +22,8 @@ void register_perturb(CLI::App& app) {
   cmd->add_option("--sigma", a.sigma, "Relative standard deviation of the conductances (0.1 = 10 %)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--seed", a.seed, "Seed of the draw (the same seed gives the same chip on every platform)")->capture_default_str();
+  cmd->add_option("--seed", a.seed, "Seed of the draw (the same seed gives the same chip on every platform)")
+      ->capture_default_str();
   cmd->add_option("-o,--output", a.output, "Model file to write")->required();
   cmd->callback([] {
     auto m = ir::load_model(a.model);

@@ -1,8 +1,8 @@
 #include "compiler/kan_compiler.hpp"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "compiler/netlist_template.hpp"
 #include "core/error.hpp"
@@ -19,7 +19,8 @@ compiled_kan compile_kan(const ir::model& model, const kan_compile_options& opti
   const auto D = net.bases.size();
   const auto inputs = static_cast<std::size_t>(net.inputs());
   if (!options.inputs.empty() && options.inputs.size() != inputs)
-    throw lowering_error(fmt::format("compile_kan: {} input values given, the model has {} inputs", options.inputs.size(), inputs));
+    throw lowering_error(
+        fmt::format("compile_kan: {} input values given, the model has {} inputs", options.inputs.size(), inputs));
   const double volt = m.scale.volt, ohm = m.scale.ohm, ampere = m.scale.ampere;
 
   compiled_kan out;
@@ -65,9 +66,10 @@ compiled_kan compile_kan(const ir::model& model, const kan_compile_options& opti
     const auto n_in = static_cast<std::size_t>(layer.inputs), n_out = static_cast<std::size_t>(layer.outputs);
     const bool last = l + 1 == L;
     w.blank_line();
-    w.comment(fmt::format("layer {}: {} inputs x {} bases -> {} outputs{}", l, n_in, D, n_out,
-                          last ? "" : fmt::format(", clamped to [{}, {}] V", spice_number(net.clamp_lo * volt),
-                                                  spice_number(net.clamp_hi * volt))));
+    w.comment(fmt::format(
+        "layer {}: {} inputs x {} bases -> {} outputs{}", l, n_in, D, n_out,
+        last ? ""
+             : fmt::format(", clamped to [{}, {}] V", spice_number(net.clamp_lo * volt), spice_number(net.clamp_hi * volt))));
     // Which cells need +u and -u.
     std::vector<char> need_pos(D * n_in, 0), need_neg(D * n_in, 0);
     for (std::size_t r = 0; r < D * n_in; ++r)
@@ -155,8 +157,8 @@ kan_linearization_deck compile_kan_linearization(const ir::model& m, const std::
   kan_linearization_deck out;
   for (std::size_t j = 0; j < basis_of_device.size(); ++j) {
     if (basis_of_device[j] >= D)
-      throw lowering_error(fmt::format("compile_kan_linearization: device {} has basis {} but the model has {}", j,
-                                       basis_of_device[j], D));
+      throw lowering_error(
+          fmt::format("compile_kan_linearization: device {} has basis {} but the model has {}", j, basis_of_device[j], D));
     w.instantiate(cell, {{"j", std::to_string(j)}, {"subckt", subckt[basis_of_device[j]]}});
     out.drive_sources.push_back(fmt::format("vop{}", j));
     out.stimulus_sources.push_back(fmt::format("vg{}", j));

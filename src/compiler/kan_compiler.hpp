@@ -35,9 +35,9 @@
 namespace spicenn::compiler {
 
 struct kan_compile_options {
-  std::vector<double> inputs;        // normalized input values; empty = all zero
-  bool operating_point_card = true;  // append ".op" so `ngspice -b` prints the node voltages
-  std::string source_name;           // shown in the header comment
+  std::vector<double> inputs;                                     // normalized input values; empty = all zero
+  bool operating_point_card = true;                               // append ".op" so `ngspice -b` prints the node voltages
+  std::string source_name;                                        // shown in the header comment
   std::vector<std::pair<std::string, double>> simulator_options;  // e.g. precise_simulator_options()
 };
 
@@ -50,7 +50,7 @@ struct compiled_kan {
   std::vector<std::vector<std::string>> device_nodes;
   std::vector<std::vector<std::string>> sum_sources;   // [layer][o] "vsum<l>_<o>"
   std::vector<std::vector<std::string>> output_nodes;  // [layer][o]: "y<l>_<o>" (hidden), "out<o>" (last)
-  std::vector<double> reference_currents;  // I_ref,d in amperes
+  std::vector<double> reference_currents;              // I_ref,d in amperes
   double volt = 1.0, ampere = 1e-4;
   std::size_t elements = 0;
   resistor_summary resistors;

@@ -17,10 +17,9 @@
 //   spice->last_stats().ac_runs;
 #pragma once
 
+#include <Eigen/Core>
 #include <memory>
 #include <string>
-
-#include <Eigen/Core>
 
 #include "cosim/evaluator.hpp"
 #include "cosim/spice_engines.hpp"

@@ -173,44 +173,45 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
     }
     if (dy) dy->resize(network_.outputs(), B);
     bound_ = voltage_bound_for(B ? x.cwiseAbs().maxCoeff() : 0.0);
-    const double loss = engines_.run(B, options_.threads, dy ? 1 : 16, stats_,
-                                     [&](spice::engine& eng, long b0, long b1, spice_stats& stats) {
-                                       return run_range(eng, x, labels, b0, b1, fwd, dy, stats);
-                                     });
+    const double loss =
+        engines_.run(B, options_.threads, dy ? 1 : 16, stats_, [&](spice::engine& eng, long b0, long b1, spice_stats& stats) {
+          return run_range(eng, x, labels, b0, b1, fwd, dy, stats);
+        });
     return labels && B ? loss / static_cast<double>(B) : 0.0;
   }
 
   // One engine's share [b0, b1): returns the sum of its samples' losses.
-  double run_range(spice::engine& eng, const MatrixXd& x, const std::span<const int>* labels, Index b0, Index b1,
-                   evaluation& fwd, MatrixXd* dy, spice_stats& stats) {
+  double run_range(spice::engine& eng, const MatrixXd& x, const std::span<const int>* labels, Index b0, Index b1, evaluation& fwd,
+                   MatrixXd* dy, spice_stats& stats) {
     double loss_sum = 0.0;
     const auto L = network_.layers.size();
     const Index B = x.cols();
     sweep_in_chunks(eng, "kan spice forward", net_.text, net_.input_sources, x, network_.volt, b0, b1, options_.spice_chunk,
                     probes_, bound_, stats, [&](Index c0, Index m, const MatrixXd& values) {
-      Index col = 0;
-      for (std::size_t l = 0; l < L; ++l) {
-        const auto& layer = network_.layers[l];
-        for (Index r = 0; r < phi_[l].rows(); ++r, ++col) {
-          const double i_ref = net_.reference_currents[static_cast<std::size_t>(r / layer.inputs)];
-          phi_[l].row(r).segment(c0, m) = values.col(col).transpose() / i_ref;
-        }
-        for (Index r = 0; r < phi_[l].rows(); ++r, ++col) device_volts_[l].row(r).segment(c0, m) = values.col(col).transpose();
-        if (l + 1 < L)
-          for (Index o = 0; o < layer.outputs; ++o, ++col)
-            pre_clamp_[l].row(o).segment(c0, m) = values.col(col).transpose() / net_.ampere;
-        MatrixXd& target = l + 1 < L ? fwd.hidden[l] : fwd.outputs;
-        for (Index o = 0; o < layer.outputs; ++o, ++col)
-          target.row(o).segment(c0, m) = values.col(col).transpose() / network_.volt;
-        check_basis_values(l, c0, m);
-      }
-      if (!labels || !dy) return;
-      MatrixXd dyc;
-      loss_sum +=
-          models::softmax_cross_entropy(fwd.outputs.middleCols(c0, m), labels->subspan(c0, m), &dyc, models::reduction::sum);
-      dy->middleCols(c0, m) = dyc / static_cast<double>(B);
-      slopes_chunk(eng, c0, m, stats);
-    });
+                      Index col = 0;
+                      for (std::size_t l = 0; l < L; ++l) {
+                        const auto& layer = network_.layers[l];
+                        for (Index r = 0; r < phi_[l].rows(); ++r, ++col) {
+                          const double i_ref = net_.reference_currents[static_cast<std::size_t>(r / layer.inputs)];
+                          phi_[l].row(r).segment(c0, m) = values.col(col).transpose() / i_ref;
+                        }
+                        for (Index r = 0; r < phi_[l].rows(); ++r, ++col)
+                          device_volts_[l].row(r).segment(c0, m) = values.col(col).transpose();
+                        if (l + 1 < L)
+                          for (Index o = 0; o < layer.outputs; ++o, ++col)
+                            pre_clamp_[l].row(o).segment(c0, m) = values.col(col).transpose() / net_.ampere;
+                        MatrixXd& target = l + 1 < L ? fwd.hidden[l] : fwd.outputs;
+                        for (Index o = 0; o < layer.outputs; ++o, ++col)
+                          target.row(o).segment(c0, m) = values.col(col).transpose() / network_.volt;
+                        check_basis_values(l, c0, m);
+                      }
+                      if (!labels || !dy) return;
+                      MatrixXd dyc;
+                      loss_sum += models::softmax_cross_entropy(fwd.outputs.middleCols(c0, m), labels->subspan(c0, m), &dyc,
+                                                                models::reduction::sum);
+                      dy->middleCols(c0, m) = dyc / static_cast<double>(B);
+                      slopes_chunk(eng, c0, m, stats);
+                    });
     return loss_sum;
   }
 
@@ -219,9 +220,10 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
     Index r = 0, c = 0;
     const double worst = block.cwiseAbs().maxCoeff(&r, &c);
     if (!std::isfinite(worst) || worst > 1.0 + 1e-6)
-      throw simulation_error(fmt::format("kan spice forward, sample {}: implausible device current in {}: {} × I_ref, but "
-                                         "no basis device carries more than I_ref; ngspice's operating point is probably wrong",
-                                         c0 + c, net_.sense_sources[l][static_cast<std::size_t>(r)], format_double(worst)));
+      throw simulation_error(
+          fmt::format("kan spice forward, sample {}: implausible device current in {}: {} × I_ref, but "
+                      "no basis device carries more than I_ref; ngspice's operating point is probably wrong",
+                      c0 + c, net_.sense_sources[l][static_cast<std::size_t>(r)], format_double(worst)));
   }
 
   // The device conductances of samples c0..c0+m-1 from the linearization
@@ -263,8 +265,9 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
                 fmt::format("kan spice gradient: ac vector '{}#branch' has {} points, expected 1", source, values.size()));
           const double g = -values[0].real();
           if (!std::isfinite(g))
-            throw simulation_error(fmt::format("kan spice gradient, sample {}: non-finite small-signal conductance of device {} ({})",
-                                               b, net_.sense_sources[l][static_cast<std::size_t>(row)].substr(2), source));
+            throw simulation_error(
+                fmt::format("kan spice gradient, sample {}: non-finite small-signal conductance of device {} ({})", b,
+                            net_.sense_sources[l][static_cast<std::size_t>(row)].substr(2), source));
           const auto d = static_cast<std::size_t>(row / layer.inputs);
           slope_[l](row, b) = layer.gain[static_cast<Index>(d)] * network_.volt * g / net_.reference_currents[d];
         }
@@ -295,7 +298,8 @@ std::string kan_sweep_deck(const ir::model& m, const MatrixXd& x) {
   if (m.kind != ir::family::kan) throw error(fmt::format("kan sweep deck: model family is '{}'", ir::to_string(m.kind)));
   const auto net = compile_for_cosimulation(m);
   if (x.rows() != static_cast<Index>(net.input_sources.size()) || x.cols() < 1)
-    throw error(fmt::format("kan sweep deck: inputs are {}x{}, the model has {} inputs", x.rows(), x.cols(), net.input_sources.size()));
+    throw error(
+        fmt::format("kan sweep deck: inputs are {}x{}, the model has {} inputs", x.rows(), x.cols(), net.input_sources.size()));
   std::string deck = spice::sweep_netlist(net.text, net.input_sources, x.transpose() * m.scale.volt);
   std::string cards = fmt::format(".dc {} 0 {} 1\n.print dc", spice::sample_index_source, std::max<Index>(x.cols() - 1, 1));
   for (const auto& node : net.output_nodes.back()) cards += fmt::format(" v({})", node);

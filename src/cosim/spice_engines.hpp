@@ -9,17 +9,16 @@
 //                            ... ++mine.sweeps; return loss_of_range; });
 #pragma once
 
+#include <fmt/format.h>
+
+#include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <vector>
-
 #include <string>
 #include <string_view>
-
-#include <Eigen/Core>
-#include <fmt/format.h>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/parallel.hpp"
@@ -80,7 +79,8 @@ class spice_engine_pool {
     total = {};
     if (samples <= 0) return 0.0;
     const long per = std::max<long>(1, min_per_engine);
-    const auto workers = static_cast<std::size_t>(std::max<long>(1, std::min<long>(resolve_threads(threads), (samples + per - 1) / per)));
+    const auto workers =
+        static_cast<std::size_t>(std::max<long>(1, std::min<long>(resolve_threads(threads), (samples + per - 1) / per)));
     while (engines_.size() < workers) engines_.push_back(std::make_unique<spice::engine>());
     std::vector<spice_stats> stats(workers);
     std::vector<double> sums(workers, 0.0);

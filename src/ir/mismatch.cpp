@@ -1,9 +1,9 @@
 #include "ir/mismatch.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "core/random.hpp"
@@ -13,7 +13,8 @@ namespace spicenn::ir {
 
 void add_coefficient_mismatch(model& m, double sigma, std::uint64_t seed) {
   if (m.kind != family::kan) throw error(fmt::format("coefficient mismatch: the model is a {}, not a kan", to_string(m.kind)));
-  if (!std::isfinite(sigma) || sigma < 0) throw error(fmt::format("coefficient mismatch: sigma = {} must be finite and >= 0", sigma));
+  if (!std::isfinite(sigma) || sigma < 0)
+    throw error(fmt::format("coefficient mismatch: sigma = {} must be finite and >= 0", sigma));
   rng r(seed);
   for (std::int64_t l = 0; l < m.size("layers"); ++l) {
     const std::string name = fmt::format("layer{}.coef_mismatch", l);

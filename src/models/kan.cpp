@@ -1,16 +1,16 @@
 #include "models/kan.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <cmath>
 #include <variant>
-
-#include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "core/parallel.hpp"
@@ -58,14 +58,15 @@ double largest_current(const devices::device& d, devices::voltage_window w) {
 kan_basis::kan_basis(std::shared_ptr<const devices::device> device) : device_(std::move(device)) {
   const auto w = device_->window();
   if (!w)
-    throw error(fmt::format("device '{}' has no voltage window, so it cannot be a KAN basis (basis devices: NDR "
-                            "curves and fitted devices)",
-                            device_->name()));
+    throw error(
+        fmt::format("device '{}' has no voltage window, so it cannot be a KAN basis (basis devices: NDR "
+                    "curves and fitted devices)",
+                    device_->name()));
   window_ = *w;
   i_ref_ = largest_current(*device_, window_);
   if (!(i_ref_ > 0) || !std::isfinite(i_ref_))
-    throw error(fmt::format("basis device '{}' has no current on its window [{}, {}] V", device_->name(), window_.lo,
-                            window_.hi));
+    throw error(
+        fmt::format("basis device '{}' has no current on its window [{}, {}] V", device_->name(), window_.lo, window_.hi));
   value_lo_ = device_->current(window_.lo) / i_ref_;
   value_hi_ = device_->current(window_.hi) / i_ref_;
   slope_lo_ = device_->conductance(window_.lo) / i_ref_;
@@ -114,13 +115,14 @@ void kan_basis::evaluate(const Eigen::Ref<const ArrayXXd>& volts, Eigen::Ref<Arr
     if (slope) sl += (b.rise * t) * (1.0 - rf);
   }
   const Index rows = volts.rows(), cols = volts.cols();
-  value = inside.select(val, (volts <= lo).select(ArrayXXd::Constant(rows, cols, value_lo_),
-                                                  ArrayXXd::Constant(rows, cols, value_hi_)));
+  value = inside.select(
+      val, (volts <= lo).select(ArrayXXd::Constant(rows, cols, value_lo_), ArrayXXd::Constant(rows, cols, value_hi_)));
   if (slope) {
     sl /= v;
-    *slope = inside.select(sl, (volts == lo).select(ArrayXXd::Constant(rows, cols, slope_lo_),
-                                                    (volts == hi).select(ArrayXXd::Constant(rows, cols, slope_hi_),
-                                                                         ArrayXXd::Zero(rows, cols))));
+    *slope = inside.select(
+        sl, (volts == lo)
+                .select(ArrayXXd::Constant(rows, cols, slope_lo_),
+                        (volts == hi).select(ArrayXXd::Constant(rows, cols, slope_hi_), ArrayXXd::Zero(rows, cols))));
   }
 }
 
@@ -130,7 +132,8 @@ namespace {
 
 std::shared_ptr<const devices::device> load_basis_device(const ir::model& m, const ir::device_ref& ref) {
   if (ref.library.empty())  // the builtin registry lives for the whole process
-    return std::shared_ptr<const devices::device>(std::shared_ptr<const devices::device>(), &devices::builtin_devices().get(ref.name));
+    return std::shared_ptr<const devices::device>(std::shared_ptr<const devices::device>(),
+                                                  &devices::builtin_devices().get(ref.name));
   auto dev = std::make_shared<devices::fitted_device>(devices::load_fitted_device(ir::library_path(m, ref)));
   if (dev->name() != ref.name)
     throw validation_error({}, ir::device_path(ref.role),
@@ -194,8 +197,7 @@ MatrixXd weight_matrix(const std::vector<double>& c, const std::vector<double>* 
 }  // namespace
 
 kan_network kan_network::from_model(const ir::model& m) {
-  if (m.kind != ir::family::kan)
-    throw error(fmt::format("kan model: the model is of family '{}'", ir::to_string(m.kind)));
+  if (m.kind != ir::family::kan) throw error(fmt::format("kan model: the model is of family '{}'", ir::to_string(m.kind)));
   ir::validate(m);
   kan_network net;
   for (std::int64_t d = 0; d < m.size("bases"); ++d) net.bases.push_back(cached_basis(m, m.device(fmt::format("basis{}", d))));
@@ -392,8 +394,7 @@ void kan_layer_backward(const kan_layer& layer, const MatrixXd& phi, const Matri
     const MatrixXd dphi = layer.weight.transpose() * dy.middleCols(b0, cols);
     auto out = dx->middleCols(b0, cols);
     out.setZero();
-    for (Index d = 0; d < D; ++d)
-      out.array() += dphi.middleRows(d * n, n).array() * slope.block(d * n, b0, n, cols).array();
+    for (Index d = 0; d < D; ++d) out.array() += dphi.middleRows(d * n, n).array() * slope.block(d * n, b0, n, cols).array();
   });
   d_weight = std::move(partial[0]);
   for (std::size_t w = 1; w < partial.size(); ++w) d_weight += partial[w];
@@ -413,8 +414,7 @@ std::vector<double> kan_coef_gradient(const kan_layer& layer, const MatrixXd& d_
   return g;
 }
 
-kan_gradient kan_backward(const kan_network& net, const kan_forward_result& fwd, const MatrixXd& dy,
-                          const kan_options& options) {
+kan_gradient kan_backward(const kan_network& net, const kan_forward_result& fwd, const MatrixXd& dy, const kan_options& options) {
   bool kept = fwd.layers.size() == net.layers.size();
   for (std::size_t l = 0; kept && l < fwd.layers.size(); ++l)
     kept = fwd.layers[l].phi.size() > 0 && ((l == 0 && !options.input_gradient) || fwd.layers[l].slope.size() > 0);
@@ -461,8 +461,7 @@ kan_gradient kan_backward(const kan_network& net, const kan_forward_result& fwd,
   return g;
 }
 
-std::map<std::string, std::vector<double>> kan_updated_running_statistics(const kan_network& net,
-                                                                           const kan_forward_result& fwd) {
+std::map<std::string, std::vector<double>> kan_updated_running_statistics(const kan_network& net, const kan_forward_result& fwd) {
   std::map<std::string, std::vector<double>> out;
   if (fwd.mode != kan_mode::train) return out;
   for (std::size_t l = 0; l + 1 < net.layers.size(); ++l) {
@@ -511,8 +510,7 @@ ir::model kan_fold_batch_norm(const ir::model& m) {
     for (std::size_t k = 0; k < c.size(); ++k) c[k] *= s[static_cast<Index>((k / D) % outs)];
     for (std::size_t o = 0; o < outs; ++o) beta[o] = (beta[o] - mean[o]) * s[static_cast<Index>(o)] + shift[o];
     std::erase_if(out.parameters, [&](const ir::tensor& t) {
-      return std::any_of(std::begin(bn_names), std::end(bn_names),
-                         [&](const char* n) { return t.name == layer_tensor(l, n); });
+      return std::any_of(std::begin(bn_names), std::end(bn_names), [&](const char* n) { return t.name == layer_tensor(l, n); });
     });
   }
   ir::validate(out);

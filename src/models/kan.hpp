@@ -24,12 +24,11 @@
 // thread count beyond rounding of the batch-norm sums.
 #pragma once
 
+#include <Eigen/Core>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <Eigen/Core>
 
 #include "devices/device.hpp"
 #include "ir/model.hpp"
@@ -46,15 +45,14 @@ class kan_basis {
 
   const devices::device& device() const { return *device_; }
   devices::voltage_window window() const { return window_; }  // volts
-  double reference_current() const { return i_ref_; }          // amperes, > 0
+  double reference_current() const { return i_ref_; }         // amperes, > 0
 
   // For every entry of volts: value = I(V) / I_ref and (if slope) slope =
   // dI/dV (V) / I_ref, per volt. The analytic bump curves (a21, z21, z15,
   // zaz21) take a vectorized path (one log and two exp per bump); other
   // devices call device().current()/conductance() per entry. Both agree with
   // the device to rounding.
-  void evaluate(const Eigen::Ref<const Eigen::ArrayXXd>& volts, Eigen::Ref<Eigen::ArrayXXd> value,
-                Eigen::ArrayXXd* slope) const;
+  void evaluate(const Eigen::Ref<const Eigen::ArrayXXd>& volts, Eigen::Ref<Eigen::ArrayXXd> value, Eigen::ArrayXXd* slope) const;
 
  private:
   std::shared_ptr<const devices::device> device_;
@@ -66,7 +64,7 @@ class kan_basis {
   struct bump {
     double amplitude, log_centre, rise, fall;
   };
-  std::vector<bump> bumps_;  // amplitudes / I_ref
+  std::vector<bump> bumps_;               // amplitudes / I_ref
   double excess_is_ = 0, excess_v0_ = 1;  // / I_ref
 };
 
@@ -77,18 +75,18 @@ std::vector<std::shared_ptr<const devices::device>> kan_devices(const ir::model&
 struct kan_batch_norm {
   Eigen::VectorXd weight, bias, mean, var;  // γ, β_bn, running mean and variance
 };
-inline constexpr double kan_bn_epsilon = 1e-5;   // as PyTorch's BatchNorm1d
+inline constexpr double kan_bn_epsilon = 1e-5;  // as PyTorch's BatchNorm1d
 inline constexpr double kan_bn_momentum = 0.1;
 
 struct kan_layer {
   Eigen::Index inputs = 0, outputs = 0;
-  Eigen::MatrixXd weight;    // outputs × (bases·inputs): c·m in Φ's row order
-  Eigen::MatrixXd mismatch;  // same layout; empty when the model has none
-  Eigen::VectorXd bias;      // β
+  Eigen::MatrixXd weight;        // outputs × (bases·inputs): c·m in Φ's row order
+  Eigen::MatrixXd mismatch;      // same layout; empty when the model has none
+  Eigen::VectorXd bias;          // β
   Eigen::VectorXd gain, offset;  // a_d, b_d (normalized volts per unit, normalized volts)
-  bool clamp_input = false;  // hidden layer input: clamp to [clamp_lo, clamp_hi] first
+  bool clamp_input = false;      // hidden layer input: clamp to [clamp_lo, clamp_hi] first
   bool has_batch_norm = false;
-  kan_batch_norm bn;         // after this layer (hidden layers only)
+  kan_batch_norm bn;  // after this layer (hidden layers only)
 };
 
 class kan_network {
@@ -131,13 +129,12 @@ struct kan_layer_state {
 
 struct kan_forward_result {
   kan_mode mode = kan_mode::eval;
-  Eigen::MatrixXd outputs;                // outputs × batch
-  std::vector<Eigen::MatrixXd> hidden;    // per hidden layer: the clamped activations
-  std::vector<kan_layer_state> layers;    // per layer
+  Eigen::MatrixXd outputs;              // outputs × batch
+  std::vector<Eigen::MatrixXd> hidden;  // per hidden layer: the clamped activations
+  std::vector<kan_layer_state> layers;  // per layer
 };
 
-kan_forward_result kan_forward(const kan_network& net, const Eigen::MatrixXd& x, kan_mode mode,
-                               const kan_options& options = {});
+kan_forward_result kan_forward(const kan_network& net, const Eigen::MatrixXd& x, kan_mode mode, const kan_options& options = {});
 
 struct kan_gradient {
   std::map<std::string, std::vector<double>> parameters;  // every trainable tensor
@@ -154,8 +151,8 @@ kan_gradient kan_backward(const kan_network& net, const kan_forward_result& fwd,
 // slopes (∂Φ/∂x) and ∂L/∂y: dW = dy Φᵀ, dβ = Σ dy, and (if dx) ∂L/∂x =
 // Σ_d (Wᵀ dy)_d ⊙ slope_d. Used by the software and the SPICE engines alike.
 void kan_layer_backward(const kan_layer& layer, const Eigen::MatrixXd& phi, const Eigen::MatrixXd& slope,
-                        const Eigen::MatrixXd& dy, Eigen::MatrixXd& d_weight, Eigen::VectorXd& d_bias,
-                        Eigen::MatrixXd* dx, int threads = 1);
+                        const Eigen::MatrixXd& dy, Eigen::MatrixXd& d_weight, Eigen::VectorXd& d_bias, Eigen::MatrixXd* dx,
+                        int threads = 1);
 
 // ∂L/∂W in Φ's layout → ∂L/∂c in the ir tensor's row-major [i o d] order
 // (times the mismatch, since W = c·m).
@@ -163,8 +160,7 @@ std::vector<double> kan_coef_gradient(const kan_layer& layer, const Eigen::Matri
 
 // The running statistics after a train-mode forward pass (momentum 0.1,
 // unbiased batch variance, as PyTorch): tensor name -> new values.
-std::map<std::string, std::vector<double>> kan_updated_running_statistics(const kan_network& net,
-                                                                           const kan_forward_result& fwd);
+std::map<std::string, std::vector<double>> kan_updated_running_statistics(const kan_network& net, const kan_forward_result& fwd);
 
 // The model with batch normalization folded into the layer it follows:
 // c' = c·s_o, β' = (β − μ)·s_o + β_bn with s = γ/√(var + ε); the bn_* tensors

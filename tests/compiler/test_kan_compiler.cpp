@@ -3,6 +3,8 @@
 // its operating point in the `ngspice -b` program against the software
 // model, with batch normalization folded by the compiler and a fixed
 // mismatch applied.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -12,12 +14,10 @@
 #include <regex>
 #include <sstream>
 
-#include <gtest/gtest.h>
-
+#include "../models/kan_test_util.hpp"
 #include "compiler/kan_compiler.hpp"
 #include "core/error.hpp"
 #include "models/kan.hpp"
-#include "../models/kan_test_util.hpp"
 
 namespace spicenn::compiler {
 namespace {

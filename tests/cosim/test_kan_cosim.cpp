@@ -15,6 +15,7 @@
 #include <regex>
 #include <sstream>
 
+#include "../models/kan_test_util.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/kan_evaluators.hpp"
 #include "cosim/trainer.hpp"
@@ -22,7 +23,6 @@
 #include "data/dataset.hpp"
 #include "models/kan.hpp"
 #include "models/loss.hpp"
-#include "../models/kan_test_util.hpp"
 
 namespace spicenn::cosim {
 namespace {
@@ -65,7 +65,8 @@ TEST(KanSpiceEvaluator, ForwardMatchesTheSoftwareModelAcrossChunksAndEngines) {
   EXPECT_LE(max_abs_diff(got.hidden[0], ref.hidden[0]), 1e-6);
   EXPECT_GE(spice->last_stats().sweeps, 4u);  // 23 samples in chunks of 7 on two engines
   // The sensed basis currents are the software model's Φ.
-  const auto fwd = models::kan_forward(models::kan_network::from_model(models::kan_fold_batch_norm(m)), x, models::kan_mode::eval);
+  const auto fwd =
+      models::kan_forward(models::kan_network::from_model(models::kan_fold_batch_norm(m)), x, models::kan_mode::eval);
   for (std::size_t l = 0; l < 2; ++l) EXPECT_LE(max_abs_diff(spice->last_basis_values()[l], fwd.layers[l].phi), 1e-8) << l;
 }
 
@@ -80,7 +81,8 @@ TEST(KanSpiceEvaluator, GradientMatchesSoftwareAndFiniteDifferencesThroughSpice)
   EXPECT_NEAR(got.loss, software.loss, 1e-9);
   expect_gradients_close(got, software, 1e-6, "spice vs software");
   // The device slopes read from the ac solve against the device law.
-  const auto fwd = models::kan_forward(models::kan_network::from_model(m), x, models::kan_mode::eval, {.keep_for_backward = true});
+  const auto fwd =
+      models::kan_forward(models::kan_network::from_model(m), x, models::kan_mode::eval, {.keep_for_backward = true});
   for (std::size_t l = 0; l < 2; ++l) {
     const double scale = fwd.layers[l].slope.cwiseAbs().maxCoeff();
     EXPECT_LE(max_abs_diff(spice->last_basis_slopes()[l], fwd.layers[l].slope), 1e-6 * scale) << l;

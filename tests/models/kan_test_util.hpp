@@ -14,8 +14,8 @@
 
 namespace spicenn::test {
 
-inline ir::model kan_test_model(const std::vector<std::int64_t>& widths, const std::vector<std::string>& bases,
-                                bool batch_norm, bool mismatch, std::uint64_t seed) {
+inline ir::model kan_test_model(const std::vector<std::int64_t>& widths, const std::vector<std::string>& bases, bool batch_norm,
+                                bool mismatch, std::uint64_t seed) {
   auto m = ir::init_kan(widths, bases, seed, {.batch_norm = batch_norm});
   rng r(seed + 100);
   for (std::size_t l = 0; l + 1 < widths.size(); ++l) {

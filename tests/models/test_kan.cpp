@@ -9,9 +9,9 @@
 #include "core/random.hpp"
 #include "devices/device.hpp"
 #include "ir/init.hpp"
+#include "kan_test_util.hpp"
 #include "models/kan.hpp"
 #include "models/loss.hpp"
-#include "kan_test_util.hpp"
 
 namespace spicenn::models {
 namespace {
@@ -22,7 +22,9 @@ ir::model test_model(std::vector<std::int64_t> widths, std::vector<std::string> 
                      std::uint64_t seed) {
   return test::kan_test_model(widths, bases, batch_norm, mismatch, seed);
 }
-MatrixXd random_inputs(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) { return test::kan_test_inputs(rows, cols, seed); }
+MatrixXd random_inputs(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
+  return test::kan_test_inputs(rows, cols, seed);
+}
 std::vector<int> random_labels(std::size_t n, int classes, std::uint64_t seed) { return test::kan_test_labels(n, classes, seed); }
 
 double loss_of(const ir::model& m, const MatrixXd& x, const std::vector<int>& labels, kan_mode mode) {
