@@ -166,12 +166,6 @@ kan_basis cached_basis(const ir::model& m, const ir::device_ref& ref) {
 
 }  // namespace
 
-std::vector<std::shared_ptr<const devices::device>> kan_devices(const ir::model& m) {
-  std::vector<std::shared_ptr<const devices::device>> out;
-  for (std::int64_t d = 0; d < m.size("bases"); ++d) out.push_back(load_basis_device(m, m.device(fmt::format("basis{}", d))));
-  return out;
-}
-
 bool kan_network::has_batch_norm() const {
   return std::any_of(layers.begin(), layers.end(), [](const kan_layer& l) { return l.has_batch_norm; });
 }

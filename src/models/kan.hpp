@@ -68,10 +68,6 @@ class kan_basis {
   double excess_is_ = 0, excess_v0_ = 1;  // / I_ref
 };
 
-// The basis devices of a model, by role basis0..basis{D-1}: builtin devices
-// from the registry, fitted devices loaded from their library files.
-std::vector<std::shared_ptr<const devices::device>> kan_devices(const ir::model& m);
-
 struct kan_batch_norm {
   Eigen::VectorXd weight, bias, mean, var;  // γ, β_bn, running mean and variance
 };
