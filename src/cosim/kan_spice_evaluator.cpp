@@ -32,7 +32,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <mutex>
+#include <optional>
 
 #include "compiler/kan_compiler.hpp"
 #include "core/error.hpp"
@@ -76,7 +76,7 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
     const ir::model folded = models::kan_fold_batch_norm(m);  // validates
     network_ = models::kan_network::from_model(folded);
     net_ = compile_for_cosimulation(folded);
-    linearization_ready_ = false;
+    linearization_.reset();  // compiled by the first gradient() of this model
     folded_ = folded;
     trainable_ = trainable_tensors(m);
     probes_.clear();
@@ -104,6 +104,8 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
     check_inputs(x);
     if (static_cast<Index>(labels.size()) != x.cols())
       throw error(fmt::format("gradient: {} labels for {} samples", labels.size(), x.cols()));
+    if (!linearization_)
+      linearization_ = compiler::compile_kan_linearization(folded_, basis_of_device_, compiler::precise_simulator_options());
     loss_gradient out;
     MatrixXd dy;
     out.loss = run(x, &labels, out.forward, &dy);
@@ -230,18 +232,11 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
   // deck, loaded on `eng` in place of the circuit (its values are read).
   void slopes_chunk(spice::engine& eng, Index c0, Index m, spice_stats& stats) {
     const auto L = network_.layers.size();
-    {
-      std::lock_guard lock(linearization_mutex_);  // compiled once per model, shared by the engines
-      if (!linearization_ready_) {
-        linearization_ = compiler::compile_kan_linearization(folded_, basis_of_device_, compiler::precise_simulator_options());
-        linearization_ready_ = true;
-      }
-    }
     MatrixXd volts(m, static_cast<Index>(basis_of_device_.size()));
     Index j = 0;
     for (std::size_t l = 0; l < L; ++l)
       for (Index r = 0; r < device_volts_[l].rows(); ++r, ++j) volts.col(j) = device_volts_[l].row(r).segment(c0, m).transpose();
-    const std::string deck = spice::sweep_netlist(linearization_.text, linearization_.drive_sources, volts);
+    const std::string deck = spice::sweep_netlist(linearization_->text, linearization_->drive_sources, volts);
     eng.load(deck);
     ++stats.loads;
     for (Index k = 0; k < m; ++k) {
@@ -258,7 +253,7 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
       for (std::size_t l = 0; l < L; ++l) {
         const auto& layer = network_.layers[l];
         for (Index row = 0; row < slope_[l].rows(); ++row, ++j) {
-          const auto& source = linearization_.stimulus_sources[static_cast<std::size_t>(j)];
+          const auto& source = linearization_->stimulus_sources[static_cast<std::size_t>(j)];
           const auto values = eng.complex_vector(source + "#branch");
           if (values.size() != 1)
             throw simulation_error(
@@ -285,9 +280,7 @@ class kan_spice_evaluator_impl final : public kan_spice_evaluator {
   std::vector<MatrixXd> phi_, slope_, pre_clamp_, device_volts_;
   ir::model folded_;
   std::vector<std::size_t> basis_of_device_;  // basis index of every device, layers in order
-  std::mutex linearization_mutex_;
-  bool linearization_ready_ = false;
-  compiler::kan_linearization_deck linearization_;
+  std::optional<compiler::kan_linearization_deck> linearization_;  // of folded_, shared by the engines
   spice_stats stats_;
   double bound_ = 0.0;
 };
