@@ -126,14 +126,7 @@ compiled_kan compile_kan(const ir::model& model, const kan_compile_options& opti
     out.output_nodes[l] = next;
     in_nodes = std::move(next);
   }
-  if (!options.simulator_options.empty()) {
-    w.blank_line();
-    w.simulator_options(options.simulator_options);
-  }
-  if (options.operating_point_card) {
-    w.blank_line();
-    w.card(".op");
-  }
+  w.closing_cards(options.simulator_options, options.operating_point_card);
   out.text = w.text();
   out.elements = w.element_count();
   out.resistors = w.resistors();

@@ -147,14 +147,7 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
     if (double e = readout_bias.at({o}); e != 0) w.current_source(fmt::format("ie{}", o), "0", sum, -e * ampere);
     out.output_nodes.push_back(node);
   }
-  if (!options.simulator_options.empty()) {
-    w.blank_line();
-    w.simulator_options(options.simulator_options);
-  }
-  if (options.operating_point_card) {
-    w.blank_line();
-    w.card(".op");
-  }
+  w.closing_cards(options.simulator_options, options.operating_point_card);
   out.text = w.text();
   out.elements = w.element_count();
   out.resistors = w.resistors();

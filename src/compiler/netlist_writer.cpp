@@ -152,6 +152,17 @@ void netlist_writer::simulator_options(const std::vector<std::pair<std::string, 
   card(text);
 }
 
+void netlist_writer::closing_cards(const std::vector<std::pair<std::string, double>>& options, bool operating_point) {
+  if (!options.empty()) {
+    blank_line();
+    simulator_options(options);
+  }
+  if (operating_point) {
+    blank_line();
+    card(".op");
+  }
+}
+
 std::vector<std::pair<std::string, double>> precise_simulator_options() {
   return {{"reltol", 1e-9}, {"vntol", 1e-12}, {"abstol", 1e-15}};
 }

@@ -57,6 +57,9 @@ class netlist_writer {
   void card(std::string_view dot_card);
   // One `.options name=value ...` card (names must be identifiers); nothing if empty.
   void simulator_options(const std::vector<std::pair<std::string, double>>& options);
+  // The end of a compiled deck: the simulator options (if any) and, if
+  // asked, `.op` so that `ngspice -b` prints the operating point.
+  void closing_cards(const std::vector<std::pair<std::string, double>>& options, bool operating_point);
 
   // Netlist text, ending with ".end".
   std::string text() const;
