@@ -17,19 +17,7 @@ packages=(
   libopenblas0-pthread
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-
-if ((${#missing[@]})); then
-  echo "install-bench-deps: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  echo "install-bench-deps: all Debian packages present"
-fi
+bash "$(dirname "${BASH_SOURCE[0]}")/apt-install-missing.sh" install-bench-deps "${packages[@]}"
 
 # Report which BLAS libblas.so.3 resolves to (auto mode picks OpenBLAS, priority 100).
 blas_alt="libblas.so.3-$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)"

@@ -17,17 +17,6 @@ packages=(
 # build already on the machine; install Debian's only if there is none.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "install-deps: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
-else
-  echo "install-deps: all Debian packages present"
-fi
+bash "$here/apt-install-missing.sh" install-deps "${packages[@]}"
 
 bash "$here/fetch-data.sh"
