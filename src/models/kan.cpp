@@ -489,7 +489,10 @@ bool layer_has_bn(const ir::model& m, std::size_t l) { return m.find_parameter(l
 
 ir::model kan_fold_batch_norm(const ir::model& m) {
   if (m.kind != ir::family::kan) throw error("kan_fold_batch_norm: not a KAN model");
-  (void)kan_network::from_model(m);  // validates, including complete bn groups
+  // Validates, including complete bn groups; a model without batch
+  // normalization is its own fold (compile_kan and the spice evaluator fold
+  // models that usually are folded already).
+  if (!kan_network::from_model(m).has_batch_norm()) return m;
   ir::model out = m;
   const auto L = static_cast<std::size_t>(m.size("layers"));
   const auto D = static_cast<std::size_t>(m.size("bases"));
