@@ -72,14 +72,12 @@ void register_eval(CLI::App& app) {
     data::dataset set;
     if (a.split == "test") {
       set = data::load_dataset(a.data, data::split::test, lo);
+    } else if (a.split == "validation") {
+      set = data::load_training_split(a.data, lo, a.train_limit, a.validation).validation;
+      if (set.size() == 0) throw error("--split validation with --validation 0: there is no validation set");
     } else {
       set = data::load_dataset(a.data, data::split::train, lo);
       if (a.train_limit > 0) set = set.head(a.train_limit);
-      if (a.split == "validation") {
-        const std::size_t n = a.validation ? *a.validation : data::default_validation_size(a.data, set.size());
-        if (n == 0) throw error("--split validation with --validation 0: there is no validation set");
-        set = data::hold_out(std::move(set), n).validation;
-      }
     }
     cosim::check_model_fits_data(model, set);
     cosim::evaluator_options eo;

@@ -63,13 +63,10 @@ void run_train(const train_args& a) {
   if (a.resume && a.fresh) throw error("--resume and --fresh exclude each other");
   ir::model model = ir::load_model(a.model);
   const data::load_options lo{.pool = a.pool};
-  data::dataset all_train = data::load_dataset(a.data, data::split::train, lo);
-  if (a.limit > 0) all_train = all_train.head(a.limit);
-  const std::size_t validation_size = a.validation ? *a.validation : data::default_validation_size(a.data, all_train.size());
-  auto [train_set, validation_set] = data::hold_out(std::move(all_train), validation_size);
+  auto [train_set, validation_set] = data::load_training_split(a.data, lo, a.limit, a.validation);
   std::optional<data::dataset> test_set;
   if (!a.no_test) test_set = data::load_dataset(a.data, data::split::test, lo);
-  if (a.patience > 0 && validation_size == 0)
+  if (a.patience > 0 && validation_set.size() == 0)
     throw error(fmt::format("--patience {} needs a validation set (--validation 0 disables it)", a.patience));
 
   const std::filesystem::path checkpoint_dir = a.checkpoint_dir.empty() ? a.out + ".checkpoint" : a.checkpoint_dir;

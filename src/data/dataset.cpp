@@ -289,6 +289,14 @@ dataset load_dataset(std::string_view name, split which, const load_options& opt
   throw error(fmt::format("unknown data set '{}': choose one of moons, circles, spirals, mnist, fashion-mnist", name));
 }
 
+train_validation load_training_split(std::string_view name, const load_options& options, std::size_t limit,
+                                     std::optional<std::size_t> validation) {
+  dataset all = load_dataset(name, split::train, options);
+  if (limit > 0) all = all.head(limit);
+  const std::size_t n = validation ? *validation : default_validation_size(name, all.size());
+  return hold_out(std::move(all), n);
+}
+
 void shift_images(Eigen::MatrixXd& x, std::size_t side, double max_shift, std::uint64_t seed) {
   const auto n = static_cast<Eigen::Index>(side);
   if (x.rows() != n * n)

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -93,6 +94,12 @@ train_validation hold_out(dataset d, std::size_t n);
 // of data set `name`: 10 % of it, and at most 5000 for the image sets —
 // 5000 of MNIST's / Fashion-MNIST's 60000, 200 of the toy sets' 2000.
 std::size_t default_validation_size(std::string_view name, std::size_t train_samples);
+// The training split as `spicenn train` uses it (and `eval --split
+// validation` finds it again): loaded with `options`, cut to its first
+// `limit` samples (0 = all), its last `validation` samples held out
+// (default: default_validation_size).
+train_validation load_training_split(std::string_view name, const load_options& options, std::size_t limit,
+                                     std::optional<std::size_t> validation);
 
 // Toy sets: n samples, fixed seed (deterministic across platforms),
 // noise as a standard deviation in the data's units.
