@@ -341,7 +341,6 @@ kan_forward_result kan_forward(const kan_network& net, const MatrixXd& x, kan_mo
       st.y.middleCols(b0, b1 - b0).noalias() = layer.weight * st.phi.middleCols(b0, b1 - b0);
       st.y.middleCols(b0, b1 - b0).colwise() += layer.bias;
     });
-    if (options.keep_for_backward) st.input = std::move(a);
     if (last) {
       out.outputs = st.y;
       out.layers.push_back(std::move(st));

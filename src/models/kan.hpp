@@ -113,7 +113,6 @@ struct kan_options {
 };
 
 struct kan_layer_state {
-  Eigen::MatrixXd input;  // x of this layer after the clamp (inputs × batch)
   Eigen::MatrixXd phi;    // (bases·inputs) × batch
   Eigen::MatrixXd slope;  // ∂Φ/∂x: a_d·volt·I_d'/I_ref, same shape (keep_for_backward; layer 0: and input_gradient)
   Eigen::MatrixXd y;      // W Φ + β (outputs × batch)
