@@ -70,14 +70,6 @@ compiled_kan compile_kan(const ir::model& model, const kan_compile_options& opti
         "layer {}: {} inputs x {} bases -> {} outputs{}", l, n_in, D, n_out,
         last ? ""
              : fmt::format(", clamped to [{}, {}] V", spice_number(net.clamp_lo * volt), spice_number(net.clamp_hi * volt))));
-    // Which cells need +u and -u.
-    std::vector<char> need_pos(D * n_in, 0), need_neg(D * n_in, 0);
-    for (std::size_t r = 0; r < D * n_in; ++r)
-      for (std::size_t o = 0; o < n_out; ++o) {
-        const double c = layer.weight(static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(r));
-        if (c > 0) need_pos[r] = 1;
-        if (c < 0) need_neg[r] = 1;
-      }
     out.sense_sources[l].resize(D * n_in);
     out.device_nodes[l].resize(D * n_in);
     for (std::size_t d = 0; d < D; ++d)
@@ -94,7 +86,9 @@ compiled_kan compile_kan(const ir::model& model, const kan_compile_options& opti
                                       {"gain", spice_number(layer.gain[static_cast<Eigen::Index>(d)])},
                                       {"offset", spice_number(layer.offset[static_cast<Eigen::Index>(d)] * volt)},
                                       {"rt", spice_number(rt)}});
-        if (need_neg[r]) w.instantiate(inverted_template, {{"cell", cell}, {"minus_rt", spice_number(-rt)}});
+        // −u only where some weight of this cell is negative.
+        if ((layer.weight.col(static_cast<Eigen::Index>(r)).array() < 0).any())
+          w.instantiate(inverted_template, {{"cell", cell}, {"minus_rt", spice_number(-rt)}});
         out.sense_sources[l][r] = "vs" + cell;
         out.device_nodes[l][r] = "a" + cell;
       }
