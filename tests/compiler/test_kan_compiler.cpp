@@ -6,14 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <memory>
 #include <regex>
 #include <sstream>
 
+#include "../devices/ngspice_runner.hpp"
 #include "../models/kan_test_util.hpp"
 #include "compiler/kan_compiler.hpp"
 #include "core/error.hpp"
@@ -22,15 +19,10 @@
 namespace spicenn::compiler {
 namespace {
 
-// The printed operating point of a deck run by the ngspice program.
+// The printed operating point of a deck run by the ngspice program
+// (devices::testing::run_ngspice throws on any error it prints).
 std::map<std::string, double> ngspice_op(const std::string& deck) {
-  const auto path = std::filesystem::temp_directory_path() / "spicenn_test_kan_compiler.cir";
-  std::ofstream(path) << deck;
-  const std::string command = "ngspice -b " + path.string() + " 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string output;
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
+  const std::string output = devices::testing::run_ngspice(devices::testing::scratch_dir("kan_compiler"), deck);
   std::map<std::string, double> values;
   std::regex row(R"(^\s+([a-z0-9_#.]+)\s+([-+]?[0-9]\.[0-9]+e[-+][0-9]+)\s*$)");
   std::istringstream lines(output);

@@ -8,13 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <memory>
 #include <regex>
 #include <sstream>
 
+#include "../devices/ngspice_runner.hpp"
 #include "../models/kan_test_util.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/kan_evaluators.hpp"
@@ -121,13 +118,7 @@ TEST(KanSpiceEvaluator, BatchNormalizedModelsGetTheEvaluationModeGradient) {
 TEST(KanSpiceEvaluator, SweepDeckRunsInTheNgspiceProgram) {
   const auto m = test::kan_test_model({3, 4, 2}, {"z15", "zaz21"}, true, false, 31);
   const MatrixXd x = test::kan_test_inputs(3, 6, 32);
-  const auto deck = kan_sweep_deck(m, x);
-  const auto path = std::filesystem::temp_directory_path() / "spicenn_test_kan_sweep.cir";
-  std::ofstream(path) << deck;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(("ngspice -b " + path.string() + " 2>&1").c_str(), "r"), pclose);
-  std::string output;
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
+  const std::string output = devices::testing::run_ngspice(devices::testing::scratch_dir("kan_sweep"), kan_sweep_deck(m, x));
   // .print dc rows: index, sweep value, out0, out1.
   std::regex row(R"(^(\d+)\s+[-+0-9.e]+\s+([-+0-9.e]+)\s+([-+0-9.e]+)\s*$)");
   const auto ref = make_kan_software_evaluator(m)->forward(x);
