@@ -8,6 +8,8 @@ packages=(
   build-essential cmake pkg-config git ca-certificates
   libngspice0-dev ngspice          # embedded engine + the independent CLI runner
   libpugixml-dev libcli11-dev libfmt-dev libeigen3-dev zlib1g-dev
+  libboost-dev                     # Boost.Odeint (header-only): KirchhoffNet's Dormand-Prince integrator
+  python3 python3-yaml             # scripts/import-kirchhoffnet.py (reads the reference checkpoint)
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist            # Fashion-MNIST IDX files
   librsvg2-bin                     # rsvg-convert: PNG plots (fit-device --plot x.png)
