@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/numbers.hpp"
 #include "devices/device.hpp"
+#include "ir/edge_functions.hpp"
 #include "ir/names.hpp"
 
 namespace spicenn::ir {
@@ -145,7 +146,7 @@ std::vector<option_spec> option_specs(family f) {
     case family::kan: return {};
     case family::kirchhoffnet: {
       option_spec s{"edge_function", {}, "current f(v_s, v_d; theta) of every edge"};
-      for (const auto& [name, count] : kirchhoff_edge_functions()) s.values.push_back(name);
+      s.values = edge_function_names();
       return {s};
     }
   }
@@ -222,6 +223,8 @@ family_schema build_schema(family f, const std::map<std::string, std::int64_t>& 
       std::size_t edges = n("edges");
       s.tensors.push_back({"capacitance", {n("nodes")}, "[nodes]", constraint::nonnegative, false,
                            "capacitance from each node 1..nodes to ground (must be > 0)"});
+      s.tensors.push_back({"output_nodes", {n("outputs")}, "[outputs]", constraint::index, false,
+                           "optional: the nodes whose final voltages are the outputs (default 1..outputs)", false});
       for (std::size_t k = 0; k < n("slices"); ++k) {
         auto p = [&](const char* t) { return fmt::format("slice{}.{}", k, t); };
         s.tensors.push_back({p("edges"), {edges, 2}, "[edges 2]", constraint::index, false,
@@ -407,6 +410,17 @@ void check_family_rules(const model& m, const checker& ck) {
                                                  format_double(c.values[i]), i, i + 1),
                 i);
     auto nodes = m.sizes.at("nodes");
+    if (const auto* out = m.find_parameter("output_nodes")) {
+      std::set<double> seen;
+      for (std::size_t i = 0; i < out->values.size(); ++i) {
+        double v = out->values[i];
+        if (v < 1 || v > static_cast<double>(nodes))
+          ck.fail(tensor_path(out->name),
+                  fmt::format("node {} at [{}] is out of range: outputs are nodes 1..{}", format_double(v), i, nodes), i);
+        if (!seen.insert(v).second)
+          ck.fail(tensor_path(out->name), fmt::format("node {} at [{}] is listed twice", format_double(v), i), i);
+      }
+    }
     for (std::int64_t k = 0; k < m.sizes.at("slices"); ++k) {
       const auto& e = m.parameter(fmt::format("slice{}.edges", k));
       for (std::size_t i = 0; i < e.values.size(); ++i)
@@ -479,20 +493,8 @@ void validate_with(const model& m, const checker& ck) {
 
 }  // namespace
 
-const std::vector<std::pair<std::string, std::size_t>>& kirchhoff_edge_functions() {
-  static const std::vector<std::pair<std::string, std::size_t>> table = {
-      {"shift_tanh2", 3}, {"shift_tanh1", 2}, {"shift_relu1", 2}, {"conductance", 1}};
-  return table;
-}
-
 std::size_t kirchhoff_theta_count(std::string_view edge_function) {
-  std::vector<std::string> names;
-  for (const auto& [name, count] : kirchhoff_edge_functions()) {
-    if (name == edge_function) return count;
-    names.push_back(name);
-  }
-  throw error(fmt::format("unknown KirchhoffNet edge function {}; known: {}", display_quoted(edge_function),
-                          join_names(names)));
+  return find_edge_function(edge_function).theta_count;
 }
 
 family_schema schema_for(family f, const std::map<std::string, std::int64_t>& sizes) {

@@ -78,10 +78,8 @@ family_schema schema_for(family f, const std::map<std::string, std::int64_t>& si
 // (KirchhoffNet: theta == parameter count of the edge function).
 family_schema schema_for(const model& m);
 
-// KirchhoffNet edge functions and their parameter counts per edge:
-// shift_tanh2 3, shift_tanh1 2, shift_relu1 2, conductance 1.
-const std::vector<std::pair<std::string, std::size_t>>& kirchhoff_edge_functions();
-// Throws spicenn::error for an unknown name.
+// Parameters per edge of a KirchhoffNet edge function (ir/edge_functions.hpp);
+// throws spicenn::error for an unknown name.
 std::size_t kirchhoff_theta_count(std::string_view edge_function);
 
 // Where the model came from, so that errors can name file:line. load_model
