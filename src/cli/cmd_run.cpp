@@ -62,9 +62,10 @@ void register_run(CLI::App& app) {
     }
     fmt::print("engine: {}\n", a.engine);
     fmt::print("outputs: {:.10g}\n", fmt::join(outputs, ", "));
+    const char* level = model.kind == ir::family::mon ? "stage" : model.kind == ir::family::kan ? "layer" : "slice end";
     for (std::size_t s = 0; s < result.hidden.size(); ++s) {
       const auto& h = result.hidden[s];
-      fmt::print("hidden stage {}: {:.10g}\n", s, fmt::join(std::vector<double>(h.data(), h.data() + h.size()), ", "));
+      fmt::print("hidden {} {}: {:.10g}\n", level, s, fmt::join(std::vector<double>(h.data(), h.data() + h.size()), ", "));
     }
   });
 }

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "cosim/kan_evaluators.hpp"
+#include "cosim/kirchhoffnet_evaluators.hpp"
 #include "cosim/mon_evaluators.hpp"
 
 namespace spicenn::cosim {
@@ -41,8 +42,11 @@ std::unique_ptr<evaluator> make_evaluator(const ir::model& m, engine_kind kind, 
     if (kind == engine_kind::software) return make_kan_software_evaluator(m, options);
     if (kind == engine_kind::spice) return make_kan_spice_evaluator(m, options);
   }
+  if (m.kind == ir::family::kirchhoffnet) {
+    if (kind == engine_kind::software) return make_kirchhoffnet_software_evaluator(m, options);
+  }
   throw error(fmt::format("the {} engine is not implemented yet for the {} family (implemented: mon and kan with "
-                          "software, spice, fd)",
+                          "software, spice, fd; kirchhoffnet with software)",
                           to_string(kind), ir::to_string(m.kind)));
 }
 

@@ -42,6 +42,9 @@ struct evaluator_options {
   // gradient() also returns ∂L/∂x. Training does not need it; engines that
   // can skip it (KAN software) then leave loss_gradient::inputs empty.
   bool input_gradient = true;
+  // KirchhoffNet: the ODE integrator's tolerances (software engine).
+  double ode_rtol = 1e-3;
+  double ode_atol = 1e-3;
 };
 
 // Forward values for a batch (columns = samples).

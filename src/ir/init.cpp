@@ -202,6 +202,13 @@ model init_kirchhoffnet(std::int64_t inputs, std::int64_t nodes, std::int64_t ou
       created_by(fmt::format("init_kirchhoffnet(inputs={}, nodes={}, outputs={}, slices={}, edge_function={}{})",
                              inputs, nodes, outputs, slices, edge_function, edges ? ", edges=custom" : ""));
   add_zero_tensors(m);
+  // Outputs on the last nodes (as the reference's "last10"), so that they are
+  // distinct from the input nodes whenever there is room.
+  {
+    auto out = make("output_nodes", {static_cast<std::size_t>(outputs)}, constraint::index, false);
+    for (std::int64_t o = 0; o < outputs; ++o) out.values[static_cast<std::size_t>(o)] = static_cast<double>(nodes - outputs + 1 + o);
+    m.parameters.insert(m.parameters.begin() + 1, std::move(out));  // after capacitance, in schema order
+  }
 
   random_source rng(seed);
   for (auto& v : m.parameter("capacitance").values) v = 1.0;
