@@ -1,8 +1,11 @@
+#include <sstream>
+
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
+#include "ir/edge_functions.hpp"
 #include "ir/init.hpp"
 #include "ir/model_file.hpp"
 
@@ -23,6 +26,10 @@ struct init_args {
   // kirchhoffnet
   std::int64_t nodes = 0, slices = 1;
   std::string edge_function = "shift_tanh2";
+  std::string image;  // WxH: the reference image topology
+  std::int64_t neighbor = 4, hub = 50;
+  std::string theta_init = "normal";
+  double theta_std = 0.1, duration = 0.5;
 };
 
 void add_common(CLI::App* cmd, init_args& a) {
@@ -89,17 +96,57 @@ void register_init(CLI::App& app) {
   add_common(mon, a);
   mon->callback([] { save(ir::init_mon(a.inputs, a.hidden, a.outputs, a.stages, a.seed, a.diode), a, "mon"); });
 
-  auto* kn = init->add_subcommand("kirchhoffnet", "KirchhoffNet: nodes with capacitors to ground, one nonlinear edge per node pair");
-  kn->add_option("--inputs", a.inputs, "Input nodes (their initial voltages, normalized volts)")->required()->check(CLI::PositiveNumber);
-  kn->add_option("--nodes", a.nodes, "Nodes besides ground")->required()->check(CLI::PositiveNumber);
-  kn->add_option("--outputs", a.outputs, "Output nodes (voltages at the end time)")->required()->check(CLI::PositiveNumber);
-  kn->add_option("--slices", a.slices, "Time slices (depth), each 0.5 normalized time units")->capture_default_str()->check(CLI::PositiveNumber);
-  kn->add_option("--edge-function", a.edge_function, "Edge current function")
+  auto* kn = init->add_subcommand(
+      "kirchhoffnet",
+      "KirchhoffNet: nodes with capacitors to ground, one nonlinear edge per directed node pair (every pair, or the "
+      "reference's image topology with --image)");
+  kn->add_option("--inputs", a.inputs, "Input nodes 1..N (their initial voltages, normalized volts); with --image: the pixels")
+      ->check(CLI::PositiveNumber);
+  kn->add_option("--nodes", a.nodes, "Nodes besides ground; with --image: pixels + --hub")->check(CLI::PositiveNumber);
+  kn->add_option("--outputs", a.outputs, "Output nodes: the last N nodes (their voltages at the end time)")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  kn->add_option("--image", a.image,
+                 "WxH, e.g. 14x14: the reference's image topology instead of every node pair: an edge between every "
+                 "ordered pixel pair of each --neighbor window, every pixel to and from ground, and --hub nodes "
+                 "joined to ground and every pixel (docs/kirchhoffnet.md)");
+  kn->add_option("--neighbor", a.neighbor, "With --image: window size")->capture_default_str();
+  kn->add_option("--hub", a.hub, "With --image: fully connected nodes after the pixels")->capture_default_str();
+  kn->add_option("--slices", a.slices, "Time slices (depth)")->capture_default_str()->check(CLI::PositiveNumber);
+  kn->add_option("--duration", a.duration, "Length of every slice in normalized time units")
       ->capture_default_str()
-      ->check(CLI::IsMember({"shift_tanh2", "shift_tanh1", "shift_relu1", "conductance"}));
+      ->check(CLI::PositiveNumber);
+  kn->add_option("--edge-function", a.edge_function, "Edge current function (docs/kirchhoffnet.md)")
+      ->capture_default_str()
+      ->check(CLI::IsMember(ir::edge_function_names()));
+  kn->add_option("--init", a.theta_init,
+                 "theta initialization: normal (--theta-std * N(0,1)) or kaiming (N(0,1)*sqrt(2/edges), as the "
+                 "reference)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"normal", "kaiming"}));
+  kn->add_option("--theta-std", a.theta_std, "Standard deviation of theta for --init normal")->capture_default_str();
   add_common(kn, a);
   kn->callback([] {
-    save(ir::init_kirchhoffnet(a.inputs, a.nodes, a.outputs, a.slices, a.edge_function, a.seed), a, "kirchhoffnet");
+    ir::kirchhoffnet_init_options o{.theta_std = a.theta_std, .kaiming = a.theta_init == "kaiming", .duration = a.duration};
+    std::optional<std::vector<std::array<std::int64_t, 2>>> edges;
+    std::int64_t inputs = a.inputs, nodes = a.nodes;
+    if (!a.image.empty()) {
+      std::int64_t w = 0, h = 0;
+      char x = 0;
+      std::istringstream in(a.image);
+      if (!(in >> w >> x >> h) || x != 'x' || !in.eof() || w < 1 || h < 1)
+        throw error(fmt::format("--image {}: expected WxH, e.g. 14x14", a.image));
+      edges = ir::image_topology(w, h, a.neighbor, a.hub);
+      if ((a.inputs && a.inputs != w * h) || (a.nodes && a.nodes != w * h + a.hub))
+        throw error(fmt::format("--image {} with --hub {} has {} inputs and {} nodes; leave out --inputs and --nodes",
+                                a.image, a.hub, w * h, w * h + a.hub));
+      inputs = w * h;
+      nodes = w * h + a.hub;
+    } else if (!a.inputs || !a.nodes) {
+      throw error("init kirchhoffnet: give --inputs and --nodes (every node pair), or --image WxH");
+    }
+    save(ir::init_kirchhoffnet(inputs, nodes, a.outputs, a.slices, a.edge_function, a.seed, edges, o), a,
+         "kirchhoffnet");
   });
 }
 

@@ -174,7 +174,8 @@ model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::s
 
 model init_kirchhoffnet(std::int64_t inputs, std::int64_t nodes, std::int64_t outputs, std::int64_t slices,
                         std::string_view edge_function, std::uint64_t seed,
-                        const std::optional<std::vector<std::array<std::int64_t, 2>>>& edges) {
+                        const std::optional<std::vector<std::array<std::int64_t, 2>>>& edges,
+                        const kirchhoffnet_init_options& options) {
   std::size_t theta = kirchhoff_theta_count(edge_function);  // throws for an unknown function
   std::vector<std::array<std::int64_t, 2>> list;
   if (edges) {
@@ -199,8 +200,11 @@ model init_kirchhoffnet(std::int64_t inputs, std::int64_t nodes, std::int64_t ou
   m.scale = physical_scale{1.0, 1e-4, 1e4, 1e-9, 1e-5};
   m.origin.seed = seed;
   m.origin.created_by =
-      created_by(fmt::format("init_kirchhoffnet(inputs={}, nodes={}, outputs={}, slices={}, edge_function={}{})",
-                             inputs, nodes, outputs, slices, edge_function, edges ? ", edges=custom" : ""));
+      created_by(fmt::format("init_kirchhoffnet(inputs={}, nodes={}, outputs={}, slices={}, edge_function={}{}, theta "
+                             "{}, duration {})",
+                             inputs, nodes, outputs, slices, edge_function, edges ? ", edges=custom" : "",
+                             options.kaiming ? "kaiming" : fmt::format("{}*N(0,1)", options.theta_std),
+                             options.duration));
   add_zero_tensors(m);
   // Outputs on the last nodes (as the reference's "last10"), so that they are
   // distinct from the input nodes whenever there is room.
@@ -218,11 +222,39 @@ model init_kirchhoffnet(std::int64_t inputs, std::int64_t nodes, std::int64_t ou
       e[2 * i] = static_cast<double>(list[i][0]);
       e[2 * i + 1] = static_cast<double>(list[i][1]);
     }
-    for (auto& v : m.parameter(fmt::format("slice{}.theta", k)).values) v = 0.1 * rng.normal();
-    m.parameter(fmt::format("slice{}.duration", k)).values = {0.5};
+    const double std_dev = options.kaiming ? std::sqrt(2.0 / static_cast<double>(list.size())) : options.theta_std;
+    for (auto& v : m.parameter(fmt::format("slice{}.theta", k)).values) v = std_dev * rng.normal();
+    m.parameter(fmt::format("slice{}.duration", k)).values = {options.duration};
   }
   validate(m);
   return m;
+}
+
+std::vector<std::array<std::int64_t, 2>> image_topology(std::int64_t width, std::int64_t height, std::int64_t neighbor,
+                                                       std::int64_t hub) {
+  if (width < 1 || height < 1 || neighbor < 2 || neighbor > std::min(width, height) || hub < 0)
+    throw error(fmt::format("image_topology: {}x{} image, neighbor {}, hub {}: need neighbor in 2..min(width, height) "
+                            "and hub >= 0",
+                            width, height, neighbor, hub));
+  std::vector<std::array<std::int64_t, 2>> edges;
+  const std::int64_t pixels = width * height;
+  auto node = [&](std::int64_t r, std::int64_t c) { return r * width + c + 1; };
+  for (std::int64_t pr = 0; pr + neighbor <= height; ++pr)
+    for (std::int64_t pc = 0; pc + neighbor <= width; ++pc)
+      for (std::int64_t j = 0; j < neighbor * neighbor; ++j)
+        for (std::int64_t k = 0; k < neighbor * neighbor; ++k)
+          if (j != k)
+            edges.push_back({node(pr + j / neighbor, pc + j % neighbor), node(pr + k / neighbor, pc + k % neighbor)});
+  for (std::int64_t p = 1; p <= pixels; ++p) {
+    edges.push_back({p, 0});
+    edges.push_back({0, p});
+  }
+  for (std::int64_t h = pixels + 1; h <= pixels + hub; ++h)
+    for (std::int64_t i = 0; i <= pixels; ++i) {
+      edges.push_back({i, h});
+      edges.push_back({h, i});
+    }
+  return edges;
 }
 
 }  // namespace spicenn::ir

@@ -63,11 +63,30 @@ struct kan_init_options {
 model init_kan(const std::vector<std::int64_t>& widths, const std::vector<std::string>& bases, std::uint64_t seed,
                const kan_init_options& options = {});
 
+struct kirchhoffnet_init_options {
+  // theta ~ theta_std*N(0,1); with kaiming, std = sqrt(2/edges) (what the
+  // reference's kaiming_normal_ gives its theta × edges parameter).
+  double theta_std = 0.1;
+  bool kaiming = false;
+  double duration = 0.5;  // per slice, normalized time units
+};
+
 // KirchhoffNet. edges (the same for every slice) defaults to every ordered
-// pair of distinct nodes in 0..nodes (ground = 0). theta ~ 0.1*N(0,1),
-// duration 0.5 per slice, capacitance 1.
+// pair of distinct nodes in 0..nodes (ground = 0); capacitance 1; outputs on
+// the last `outputs` nodes (tensor output_nodes).
 model init_kirchhoffnet(std::int64_t inputs, std::int64_t nodes, std::int64_t outputs, std::int64_t slices,
                         std::string_view edge_function, std::uint64_t seed,
-                        const std::optional<std::vector<std::array<std::int64_t, 2>>>& edges = std::nullopt);
+                        const std::optional<std::vector<std::array<std::int64_t, 2>>>& edges = std::nullopt,
+                        const kirchhoffnet_init_options& options = {});
+
+// The reference KirchhoffNet image topology ("mix connect"): pixel nodes
+// 1..width·height (row-major), for every neighbor×neighbor window (stride 1,
+// no padding; windows in row-major order) an edge between every ordered pair
+// of distinct pixels in it (window positions row-major); then every pixel to
+// and from ground (p→0, 0→p); then `hub` nodes after the pixels, each
+// joined to ground and every pixel in both directions (i→hub, hub→i for
+// i = 0..pixels). 14×14, 4, 50: 246 nodes, 49,132 edges; 28×28: 834, 230,068.
+std::vector<std::array<std::int64_t, 2>> image_topology(std::int64_t width, std::int64_t height, std::int64_t neighbor,
+                                                       std::int64_t hub);
 
 }  // namespace spicenn::ir

@@ -141,5 +141,36 @@ TEST(IrInit, InitialisedModelsSurviveTheFile) {
   }
 }
 
+TEST(InitKirchhoffNet, ImageTopologyFollowsTheReferenceOrder) {
+  // Counts: windows × 16·15 ordered pairs + 2 per pixel + 2·(pixels+1) per hub.
+  auto small = image_topology(14, 14, 4, 50);
+  EXPECT_EQ(small.size(), 11u * 11u * 240u + 2u * 196u + 2u * 197u * 50u);  // 49,132
+  EXPECT_EQ(image_topology(28, 28, 4, 50).size(), 230068u);
+  // Window 0 (rows 0-3, columns 0-3): pixel (0,0) = node 1 to (0,1), (0,2),
+  // (0,3), then (1,0) = node 15; the second pair source is (0,1) = node 2.
+  using e = std::array<std::int64_t, 2>;
+  EXPECT_EQ(small[0], (e{1, 2}));
+  EXPECT_EQ(small[2], (e{1, 4}));
+  EXPECT_EQ(small[3], (e{1, 15}));
+  EXPECT_EQ(small[15], (e{2, 1}));
+  EXPECT_EQ(small[240], (e{2, 3}));  // window 1 starts at column 1
+  const std::size_t ground = 11 * 11 * 240;
+  EXPECT_EQ(small[ground - 1], (e{196, 195}));  // last window, last pair: (13,3)... (13,13)→(13,12)
+  EXPECT_EQ(small[ground], (e{1, 0}));
+  EXPECT_EQ(small[ground + 1], (e{0, 1}));
+  const std::size_t hubs = ground + 2 * 196;
+  EXPECT_EQ(small[hubs], (e{0, 197}));
+  EXPECT_EQ(small[hubs + 1], (e{197, 0}));
+  EXPECT_EQ(small[hubs + 2], (e{1, 197}));
+  EXPECT_EQ(small.back(), (e{246, 196}));
+  auto m = init_kirchhoffnet(196, 246, 10, 2, "shift_relu1", 1, small, {.kaiming = true, .duration = 1.0});
+  EXPECT_EQ(m.parameter("output_nodes").values.front(), 237);
+  EXPECT_EQ(m.parameter("output_nodes").values.back(), 246);
+  double sum2 = 0;
+  for (double v : m.parameter("slice0.theta").values) sum2 += v * v;
+  EXPECT_NEAR(std::sqrt(sum2 / (2.0 * 49132)), std::sqrt(2.0 / 49132), 0.02 * std::sqrt(2.0 / 49132));
+  EXPECT_THROW(image_topology(3, 3, 4, 0), error);
+}
+
 }  // namespace
 }  // namespace spicenn::ir
