@@ -511,6 +511,54 @@ kn_gradient kn_backward(const kn_network& net, const Eigen::MatrixXd& x, const k
   return out;
 }
 
+kn_slice_adjoint kn_slice_backward(const kn_network& net, std::size_t k, const Eigen::MatrixXd& start,
+                                   const Eigen::MatrixXd& lambda_end, const kn_tolerances& tol) {
+  SPICENN_ASSERT(k < net.slices.size(), "slice index in range");
+  const auto N = static_cast<Eigen::Index>(net.nodes);
+  if (start.rows() != N || lambda_end.rows() != N || start.cols() != lambda_end.cols())
+    throw error(fmt::format("kn_slice_backward: start is {}×{} and lambda_end {}×{}; both must be nodes ({}) × batch",
+                            start.rows(), start.cols(), lambda_end.rows(), lambda_end.cols(), N));
+  const std::size_t batch = static_cast<std::size_t>(start.cols());
+  const std::size_t G = std::max<std::size_t>(1, tol.group);
+  const std::size_t groups = (batch + G - 1) / G;
+  kn_slice_adjoint out;
+  out.lambda_start.resize(N, start.cols());
+  out.end_state.resize(N, start.cols());
+  std::vector<std::vector<double>> g_theta(groups);
+  std::atomic<std::size_t> next{0};
+  const int workers = std::max(1, std::min<int>(resolve_threads(tol.threads), static_cast<int>(groups)));
+  auto to_state = [&](const Eigen::MatrixXd& m, std::size_t first, std::size_t B) {
+    state v((net.nodes + 1) * B, 0.0);
+    for (std::size_t n = 1; n <= net.nodes; ++n)
+      for (std::size_t b = 0; b < B; ++b)
+        v[n * B + b] = m(static_cast<Eigen::Index>(n - 1), static_cast<Eigen::Index>(first + b));
+    return v;
+  };
+  auto from_state = [&](const state& v, Eigen::MatrixXd& m, std::size_t first, std::size_t B) {
+    for (std::size_t n = 1; n <= net.nodes; ++n)
+      for (std::size_t b = 0; b < B; ++b)
+        m(static_cast<Eigen::Index>(n - 1), static_cast<Eigen::Index>(first + b)) = v[n * B + b];
+  };
+  parallel_workers(workers, [&](int) {
+    for (std::size_t r; (r = next++) < groups;) {
+      const std::size_t first = r * G, B = std::min(G, batch - first);
+      state v = to_state(start, first, B);
+      slice_record record;
+      kn_stats stats;
+      integrate_slice(net, k, v, B, tol, &record, stats);
+      from_state(v, out.end_state, first, B);
+      state lambda = to_state(lambda_end, first, B);
+      g_theta[r].assign(net.slices[k].theta.size(), 0.0);
+      backward_slice(net, k, record, lambda, B, g_theta[r], stats);
+      from_state(lambda, out.lambda_start, first, B);
+    }
+  });
+  out.theta.assign(net.slices[k].theta.size(), 0.0);
+  for (const auto& g : g_theta)
+    for (std::size_t i = 0; i < g.size(); ++i) out.theta[i] += g[i];
+  return out;
+}
+
 kn_loss_result kn_loss_gradient(const kn_network& net, const Eigen::MatrixXd& x, std::span<const int> labels,
                                 const kn_tolerances& tol) {
   kn_loss_result result;

@@ -107,6 +107,18 @@ using kn_output_seed = std::function<Eigen::MatrixXd(const Eigen::MatrixXd& outp
 kn_gradient kn_backward(const kn_network& net, const Eigen::MatrixXd& x, const kn_output_seed& seed,
                         const kn_tolerances& tol = {});
 
+// The adjoint of slice k alone, from a given start state (nodes × batch,
+// e.g. read from SPICE) and ∂L/∂v at the slice end (nodes × batch): ∂L/∂v at
+// the slice start and ∂L/∂slice{k}.theta. What physics-aware training
+// re-anchors at every slice boundary.
+struct kn_slice_adjoint {
+  Eigen::MatrixXd lambda_start;  // nodes × batch
+  std::vector<double> theta;     // row-major like slice{k}.theta
+  Eigen::MatrixXd end_state;     // the software model's state at the slice end from `start`
+};
+kn_slice_adjoint kn_slice_backward(const kn_network& net, std::size_t k, const Eigen::MatrixXd& start,
+                                   const Eigen::MatrixXd& lambda_end, const kn_tolerances& tol = {});
+
 // Mean softmax cross-entropy over the batch (outputs are the logits) and its gradient.
 struct kn_loss_result {
   double loss = 0.0;
