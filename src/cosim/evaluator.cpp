@@ -33,7 +33,7 @@ std::vector<std::string> trainable_tensors(const ir::model& m) {
 }
 
 std::unique_ptr<evaluator> make_evaluator(const ir::model& m, engine_kind kind, const evaluator_options& options) {
-  if (kind == engine_kind::finite_differences && m.kind != ir::family::kirchhoffnet) return make_fd_evaluator(m, options);
+  if (kind == engine_kind::finite_differences) return make_fd_evaluator(m, options);
   if (m.kind == ir::family::mon) {
     if (kind == engine_kind::software) return make_mon_software_evaluator(m, options);
     if (kind == engine_kind::spice) return make_mon_spice_evaluator(m, options);
@@ -44,9 +44,9 @@ std::unique_ptr<evaluator> make_evaluator(const ir::model& m, engine_kind kind, 
   }
   if (m.kind == ir::family::kirchhoffnet) {
     if (kind == engine_kind::software) return make_kirchhoffnet_software_evaluator(m, options);
+    if (kind == engine_kind::spice) return make_kirchhoffnet_spice_evaluator(m, options);
   }
-  throw error(fmt::format("the {} engine is not implemented yet for the {} family (implemented: mon and kan with "
-                          "software, spice, fd; kirchhoffnet with software)",
+  throw error(fmt::format("the {} engine is not implemented for the {} family (implemented: software, spice, fd)",
                           to_string(kind), ir::to_string(m.kind)));
 }
 

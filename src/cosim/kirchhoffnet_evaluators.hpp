@@ -2,6 +2,12 @@
 //
 //   software  models::kirchhoffnet (Dormand-Prince 5(4) at the options'
 //             ode_rtol / ode_atol; gradients by the discrete adjoint)
+//   spice     embedded ngspice: one transient per sample (initial
+//             conditions altered in place); gradients by physics-aware
+//             training — the software adjoint of each slice re-anchored to
+//             the SPICE state at the slice start
+//
+// Finite differences through ngspice: cosim::make_fd_evaluator.
 //
 // Normally reached through cosim::make_evaluator.
 #pragma once
@@ -15,5 +21,6 @@ namespace spicenn::cosim {
 
 std::unique_ptr<evaluator> make_kirchhoffnet_software_evaluator(const ir::model& m,
                                                                 const evaluator_options& options = {});
+std::unique_ptr<evaluator> make_kirchhoffnet_spice_evaluator(const ir::model& m, const evaluator_options& options = {});
 
 }  // namespace spicenn::cosim

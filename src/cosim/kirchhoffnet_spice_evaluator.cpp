@@ -1,0 +1,204 @@
+// The KirchhoffNet spice evaluator: the compiled circuit (one B source per
+// edge, θ on alterable dc sources, slices gated within one transient) in
+// embedded ngspice.
+//
+// forward: per sample, the input capacitors' initial conditions are set in
+// place (`alter c<i> ic = x·volt`) and one `tran … uic` runs; the outputs
+// are the out<o> voltages at T, the hidden state the node voltages at every
+// slice end (linear interpolation of the transient's points; the gates
+// switch around those instants).
+//
+// gradient (physics-aware training): the forward in SPICE; then, slice by
+// slice from the last, the software model's discrete adjoint integrated
+// from the SPICE state at the slice start (re-anchored at every boundary),
+// seeded with ∂L/∂outputs of the SPICE outputs.
+//
+// set_model after an optimizer step alters the θ sources that changed
+// (`alter ith… dc = θ`) instead of re-parsing; a different structure
+// (edges, capacitances, durations) recompiles.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "compiler/kirchhoffnet_compiler.hpp"
+#include "core/error.hpp"
+#include "cosim/kirchhoffnet_evaluators.hpp"
+#include "cosim/spice_engines.hpp"
+#include "models/kirchhoffnet.hpp"
+#include "models/loss.hpp"
+
+namespace spicenn::cosim {
+
+namespace {
+
+// Value of the sampled waveform y(t) at time `at` (linear interpolation).
+double sample_at(const std::vector<double>& t, const std::vector<double>& y, double at) {
+  if (t.empty()) throw internal_error("kirchhoffnet spice: empty transient");
+  if (at >= t.back()) return y.back();
+  if (at <= t.front()) return y.front();
+  auto it = std::upper_bound(t.begin(), t.end(), at);
+  const std::size_t i = static_cast<std::size_t>(it - t.begin());
+  const double w = (at - t[i - 1]) / (t[i] - t[i - 1]);
+  return y[i - 1] + w * (y[i] - y[i - 1]);
+}
+
+// Everything but θ: a change here needs a new netlist.
+bool same_structure(const ir::model& a, const ir::model& b) {
+  if (a.sizes != b.sizes || a.options != b.options || !(a.scale == b.scale)) return false;
+  for (const auto& t : a.parameters) {
+    if (t.trainable) continue;
+    const auto* u = b.find_parameter(t.name);
+    if (!u || u->values != t.values) return false;
+  }
+  return true;
+}
+
+class kirchhoffnet_spice_evaluator final : public evaluator {
+ public:
+  kirchhoffnet_spice_evaluator(const ir::model& m, const evaluator_options& options) : options_(options) {
+    tol_.rtol = options.ode_rtol;
+    tol_.atol = options.ode_atol;
+    tol_.threads = options.threads;
+    set_model(m);
+  }
+
+  engine_kind kind() const override { return engine_kind::spice; }
+
+  void set_model(const ir::model& m) override {
+    if (!model_ || !same_structure(*model_, m)) {
+      compiler::kirchhoffnet_compile_options co;
+      co.theta = compiler::theta_storage::current_into_resistor;
+      co.transient_cards = false;
+      co.simulator_options = compiler::kirchhoffnet_precise_simulator_options(m.scale);
+      compiled_ = compiler::compile_kirchhoffnet(m, co);
+      ++generation_;
+    }
+    model_ = m;
+    net_ = models::kn_network::from_model(m);
+    theta_.clear();
+    for (const auto& s : net_.slices) theta_.push_back(s.theta);
+  }
+
+  evaluation forward(const Eigen::MatrixXd& x) override { return simulate(x); }
+
+  loss_gradient gradient(const Eigen::MatrixXd& x, std::span<const int> labels) override {
+    if (static_cast<Eigen::Index>(labels.size()) != x.cols())
+      throw error(fmt::format("gradient: {} labels for {} samples", labels.size(), x.cols()));
+    loss_gradient out;
+    out.forward = simulate(x);
+    Eigen::MatrixXd dy;
+    out.loss = models::softmax_cross_entropy(out.forward.outputs, labels, &dy);
+    const auto N = static_cast<Eigen::Index>(net_.nodes);
+    Eigen::MatrixXd lambda = Eigen::MatrixXd::Zero(N, x.cols());
+    for (std::size_t o = 0; o < net_.outputs(); ++o)
+      lambda.row(static_cast<Eigen::Index>(net_.output_nodes[o] - 1)) += dy.row(static_cast<Eigen::Index>(o));
+    for (std::size_t k = net_.slices.size(); k-- > 0;) {
+      Eigen::MatrixXd start;
+      if (k == 0) {
+        start = Eigen::MatrixXd::Zero(N, x.cols());
+        start.topRows(static_cast<Eigen::Index>(net_.inputs)) = x;
+      } else {
+        start = out.forward.hidden[k - 1];  // the SPICE state where slice k begins
+      }
+      auto adj = models::kn_slice_backward(net_, k, start, lambda, tol_);
+      out.parameters[fmt::format("slice{}.theta", k)] = std::move(adj.theta);
+      lambda = std::move(adj.lambda_start);
+    }
+    if (options_.input_gradient) out.inputs = lambda.topRows(static_cast<Eigen::Index>(net_.inputs));
+    return out;
+  }
+
+ private:
+  struct engine_state {
+    std::size_t generation = 0;
+    std::vector<std::vector<double>> theta;  // what the loaded circuit holds
+  };
+
+  // Loads or updates engine `eng` to the current model.
+  void prepare(spice::engine& eng, engine_state& st, spice_stats& stats) {
+    if (st.generation != generation_) {
+      eng.load(compiled_.text);
+      ++stats.loads;
+      st.generation = generation_;
+      st.theta = theta_;
+      return;
+    }
+    for (std::size_t k = 0; k < theta_.size(); ++k)
+      for (std::size_t i = 0; i < theta_[k].size(); ++i)
+        if (st.theta[k][i] != theta_[k][i]) {
+          // θ (dimensionless) is the voltage of its 1 Ω node: the current θ A.
+          eng.alter(compiled_.theta_sources[k][i], theta_[k][i]);
+          st.theta[k][i] = theta_[k][i];
+          ++stats.alters;
+        }
+  }
+
+  evaluation simulate(const Eigen::MatrixXd& x) {
+    if (static_cast<std::size_t>(x.rows()) != net_.inputs)
+      throw error(fmt::format("KirchhoffNet spice: input has {} rows but the model has {} inputs", x.rows(), net_.inputs));
+    const Eigen::Index B = x.cols();
+    const auto N = static_cast<Eigen::Index>(net_.nodes);
+    evaluation out;
+    out.outputs.resize(static_cast<Eigen::Index>(net_.outputs()), B);
+    out.hidden.assign(net_.slices.size(), Eigen::MatrixXd(N, B));
+    std::vector<double> slice_end;
+    for (std::size_t k = 0; k < net_.slices.size(); ++k)
+      slice_end.push_back((k + 1 < net_.slices.size() ? compiled_.slice_start[k + 1] : compiled_.stop_time));
+    const double stop = compiled_.stop_time;
+    const double print_step = stop / 200;
+    const double volt = compiled_.volt;
+    pool_.run(B, options_.threads, 1, stats_, [&](spice::engine& eng, long b0, long b1, spice_stats& st) {
+      prepare(eng, state_of(eng), st);
+      for (long b = b0; b < b1; ++b) {
+        for (std::size_t i = 0; i < net_.inputs; ++i)
+          eng.alter(compiled_.capacitors[i], "ic", x(static_cast<Eigen::Index>(i), b) * volt);
+        st.alters += net_.inputs;
+        try {
+          eng.tran(print_step, stop, {.max_step = stop / 1000, .uic = true});
+        } catch (const spice::spice_error& e) {
+          throw simulation_error(fmt::format("KirchhoffNet transient, sample {}: {}", b, e.what()));
+        }
+        ++st.sweeps;
+        const auto t = eng.real_vector("time");
+        for (std::size_t o = 0; o < net_.outputs(); ++o)
+          out.outputs(static_cast<Eigen::Index>(o), b) =
+              eng.real_vector(fmt::format("v({})", compiled_.output_nodes[o])).back() / volt;
+        for (Eigen::Index n = 0; n < N; ++n) {
+          const auto v = eng.real_vector(fmt::format("v({})", compiled_.nodes[static_cast<std::size_t>(n)]));
+          for (std::size_t k = 0; k < slice_end.size(); ++k) out.hidden[k](n, b) = sample_at(t, v, slice_end[k]) / volt;
+        }
+      }
+      return 0.0;
+    });
+    return out;
+  }
+
+  engine_state& state_of(const spice::engine& eng) {
+    std::lock_guard guard(states_lock_);
+    return states_[&eng];  // node-based: references stay valid
+  }
+
+  evaluator_options options_;
+  models::kn_tolerances tol_;
+  std::optional<ir::model> model_;
+  models::kn_network net_;
+  std::vector<std::vector<double>> theta_;
+  compiler::compiled_kirchhoffnet compiled_;
+  std::size_t generation_ = 0;
+  spice_engine_pool pool_;
+  std::mutex states_lock_;
+  std::map<const spice::engine*, engine_state> states_;
+  spice_stats stats_;
+};
+
+}  // namespace
+
+std::unique_ptr<evaluator> make_kirchhoffnet_spice_evaluator(const ir::model& m, const evaluator_options& options) {
+  return std::make_unique<kirchhoffnet_spice_evaluator>(m, options);
+}
+
+}  // namespace spicenn::cosim
