@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 #include "cli/options.hpp"
 #include "compiler/kan_compiler.hpp"
+#include "compiler/kirchhoffnet_compiler.hpp"
 #include "compiler/mon_compiler.hpp"
 #include "core/error.hpp"
 #include "cosim/kan_evaluators.hpp"
@@ -18,7 +19,9 @@ void register_compile(CLI::App& app) {
   struct args {
     std::string model, output, input, data;
     std::size_t limit = 100, pool = 1;
-    bool literal_pairs = false;
+    bool literal_pairs = false, precise = false;
+    std::string theta = "resistor";
+    double max_step = 0.0;
   };
   static args a;
   auto* cmd = app.add_subcommand("compile", "Lower a model file to a standalone SPICE netlist (runs unchanged in `ngspice -b`)");
@@ -29,6 +32,19 @@ void register_compile(CLI::App& app) {
   cmd->add_flag("--literal-pairs", a.literal_pairs,
                "One resistor per h_pos/h_neg conductance instead of one per input pair with the difference (same "
                "node voltages; twice the crossbar)");
+  cmd->add_option("--theta", a.theta,
+                  "KirchhoffNet: how theta reaches the edge sources: resistor (a dc current source into 1 ohm per "
+                  "value, alterable, no branch row), vsource (a dc voltage source per value, alterable, one branch "
+                  "row each), inline (numbers in the expressions: smallest deck, inference only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"resistor", "vsource", "inline"}));
+  cmd->add_flag("--precise", a.precise,
+                "KirchhoffNet: tight transient tolerances (reltol 1e-7, trtol 1, vntol/abstol/chgtol 1e-9 of the "
+                "scale) for agreement with the software ODE");
+  cmd->add_option("--max-step", a.max_step,
+                  "KirchhoffNet: largest transient time step in normalized time units (0 = T/200)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   auto* data = cmd->add_option("--data", a.data,
                                "Write the batched sweep deck of the co-simulation instead: the first --limit test samples "
                                "of this data set (moons, circles, spirals, mnist, fashion-mnist) as pwl inputs of one DC "
@@ -43,9 +59,41 @@ void register_compile(CLI::App& app) {
   pool->needs(data);
   cmd->callback([] {
     auto m = ir::load_model(a.model);
-    if (m.kind == ir::family::kirchhoffnet)
-      throw error(fmt::format("{}: compile supports the 'mon' and 'kan' families so far; this model is '{}'", a.model,
-                              ir::to_string(m.kind)));
+    if (m.kind == ir::family::kirchhoffnet) {
+      if (!a.data.empty())
+        throw error(fmt::format("{}: --data (the batched sweep deck) supports the 'mon' and 'kan' families; this model "
+                                "is 'kirchhoffnet'",
+                                a.model));
+      const auto net = compiler::compile_kirchhoffnet(
+          m, {.inputs = parse_number_list(a.input, "--input"),
+              .theta = compiler::theta_storage_from_string(a.theta),
+              .max_step = a.max_step,
+              .source_name = a.model,
+              .simulator_options = a.precise ? compiler::kirchhoffnet_precise_simulator_options(m.scale)
+                                             : std::vector<std::pair<std::string, double>>{}});
+      if (a.output.empty()) {
+        fmt::print("{}", net.text);
+        return;
+      }
+      write_text_file(a.output, net.text);
+      std::size_t slices_with_gate = 0;
+      for (const auto& g : net.gate_sources) slices_with_gate += !g.empty();
+      fmt::print(stderr, "spicenn: wrote {} ({} elements, ~{} MNA unknowns; outputs {})\n", a.output, net.elements,
+                 net.mna_unknowns, fmt::join(net.output_nodes, ","));
+      fmt::print(stderr,
+                 "spicenn: {} nodes with capacitors from {:.3g} to {:.3g} F; {} edge sources ({}); {} theta values "
+                 "from {:.3g} to {:.3g} {}\n",
+                 net.nodes.size(), net.min_farads, net.max_farads, net.edges, m.option("edge_function"), net.theta_values,
+                 net.min_theta, net.max_theta,
+                 a.theta == "inline" ? "written inline (not alterable)"
+                                     : fmt::format("in {} {} sources", net.theta_values, a.theta == "vsource" ? "dc voltage" : "dc current (into 1 ohm)"));
+      fmt::print(stderr,
+                 "spicenn: time: 1 unit = {:.4g} s (farad*ohm); T = {:.4g} s over {} slice(s){}\n", net.second,
+                 net.stop_time, net.edge_sources.size(),
+                 slices_with_gate ? fmt::format(", {} gated by pwl sources with {:.3g} s ramps", slices_with_gate, net.gate_width)
+                                  : std::string());
+      return;
+    }
     const bool kan = m.kind == ir::family::kan;
     if (!a.data.empty()) {
       const auto test = data::load_dataset(a.data, data::split::test, {.pool = a.pool});

@@ -75,6 +75,38 @@ void netlist_writer::capacitor(std::string_view name, std::string_view a, std::s
   line(fmt::format("{} {} {} {}", element_name(name, 'c'), checked_node(a), checked_node(b), spice_number(farads)));
 }
 
+void netlist_writer::capacitor(std::string_view name, std::string_view a, std::string_view b, double farads,
+                               double ic_volts) {
+  line(fmt::format("{} {} {} {} ic={}", element_name(name, 'c'), checked_node(a), checked_node(b), spice_number(farads),
+                   spice_number(ic_volts)));
+}
+
+void netlist_writer::pwl_voltage_source(std::string_view name, std::string_view pos, std::string_view neg,
+                                        const std::vector<std::pair<double, double>>& corners) {
+  if (corners.empty()) throw lowering_error(fmt::format("pwl source {} has no corners", name));
+  std::string text = fmt::format("{} {} {} pwl(", element_name(name, 'v'), checked_node(pos), checked_node(neg));
+  for (std::size_t i = 0; i < corners.size(); ++i) {
+    if (i > 0 && !(corners[i].first > corners[i - 1].first))
+      throw lowering_error(fmt::format("pwl source {}: corner times must increase ({} after {})", name,
+                                       spice_number(corners[i].first), spice_number(corners[i - 1].first)));
+    text += fmt::format("{}{} {}", i ? " " : "", spice_number(corners[i].first), spice_number(corners[i].second));
+  }
+  line(text + ")");
+}
+
+void netlist_writer::behavioural_current_source(std::string_view name, std::string_view pos, std::string_view neg,
+                                                std::string_view expression) {
+  const bool ok = !expression.empty() && std::all_of(expression.begin(), expression.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("_.+-*/^(),<>=!?:&| ").find(c) != std::string_view::npos;
+  });
+  if (!ok)
+    throw lowering_error(fmt::format("behavioural source {}: expression '{}' may only hold names, numbers, operators "
+                                     "and parentheses",
+                                     name, sanitized(expression)));
+  line(fmt::format("{} {} {} i={}", element_name(name, 'b'), checked_node(pos), checked_node(neg), expression));
+}
+
 void netlist_writer::voltage_source(std::string_view name, std::string_view pos, std::string_view neg, double dc, double ac) {
   auto text = fmt::format("{} {} {} dc {}", element_name(name, 'v'), checked_node(pos), checked_node(neg), spice_number(dc));
   if (ac != 0.0) text += " ac " + spice_number(ac);

@@ -40,10 +40,22 @@ class netlist_writer {
   // Two-terminal and controlled elements; values in SI units.
   void resistor(std::string_view name, std::string_view a, std::string_view b, double ohms);
   void capacitor(std::string_view name, std::string_view a, std::string_view b, double farads);
+  // With an initial voltage v(a) - v(b) = ic_volts, used by `.tran ... uic`.
+  void capacitor(std::string_view name, std::string_view a, std::string_view b, double farads, double ic_volts);
   // `dc` volts; `ac` magnitude for small-signal analyses (0 = none).
   void voltage_source(std::string_view name, std::string_view pos, std::string_view neg, double dc, double ac = 0.0);
   // Current flows from pos through the source to neg: `current_source(n, "0", "h3", i)` injects i into h3.
   void current_source(std::string_view name, std::string_view pos, std::string_view neg, double dc, double ac = 0.0);
+  // A piecewise-linear voltage source: (time in seconds, volts) corners with
+  // strictly increasing times (the corners become transient breakpoints).
+  void pwl_voltage_source(std::string_view name, std::string_view pos, std::string_view neg,
+                          const std::vector<std::pair<double, double>>& corners);
+  // ngspice B element `name pos neg i=expression`: the current flows from pos
+  // through the element to neg. The expression is checked to be one line of
+  // names, numbers, operators and parentheses (no braces, quotes or
+  // control characters), so nothing can add a card.
+  void behavioural_current_source(std::string_view name, std::string_view pos, std::string_view neg,
+                                  std::string_view expression);
   void vcvs(std::string_view name, std::string_view pos, std::string_view neg, std::string_view control_pos,
             std::string_view control_neg, double gain);
   // V(pos,neg) = gain * I(sense), I through voltage source `sense` from its + to its - node.
