@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "cli/json.hpp"
 #include "core/error.hpp"
 #include "cosim/evaluator.hpp"
@@ -22,6 +23,7 @@ void register_eval(CLI::App& app) {
     bool json = false;
   };
   static args a;
+  static ode_tolerances ode;
   auto* cmd = app.add_subcommand("eval",
                                  "Classification accuracy and confusion matrix of a model on a data set (test split by "
                                  "default; or the validation split held out from the training set, as `spicenn train` "
@@ -63,6 +65,7 @@ void register_eval(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "tty", "lines", "off"}));
   cmd->add_flag("--json", a.json, "Print the result as JSON (accuracy, loss, confusion matrix rows = true class)");
+  add_ode_options(cmd, ode);
   cmd->callback([] {
     const auto model = ir::load_model(a.model);
     const data::load_options lo{.pool = a.pool};
@@ -82,6 +85,8 @@ void register_eval(CLI::App& app) {
     cosim::check_model_fits_data(model, set);
     cosim::evaluator_options eo;
     eo.threads = a.threads;
+    eo.ode_rtol = ode.rtol;
+    eo.ode_atol = ode.atol;
     auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
 
     cosim::progress_line progress(stderr, cosim::progress_mode_from_string(a.progress));

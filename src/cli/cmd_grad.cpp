@@ -21,6 +21,7 @@ void register_grad(CLI::App& app) {
     bool json = false;
   };
   static args a;
+  static ode_tolerances ode;
   auto* cmd = app.add_subcommand("grad",
                                  "Softmax cross-entropy loss of one input and its gradient for every "
                                  "trainable parameter, by the software model, by ngspice (hardware "
@@ -37,10 +38,13 @@ void register_grad(CLI::App& app) {
   cmd->add_option("--threads", a.threads, "Worker threads / ngspice instances; 0 = all cores")->capture_default_str();
   cmd->add_flag("--json", a.json,
                 R"({"loss": x, "gradient": {"<parameter>": [...], ...}, "input_gradient": [...]}; values row-major)");
+  add_ode_options(cmd, ode);
   cmd->callback([] {
     const auto model = ir::load_model(a.model);
     cosim::evaluator_options eo;
     eo.threads = a.threads;
+    eo.ode_rtol = ode.rtol;
+    eo.ode_atol = ode.atol;
     eo.fd_step = a.fd_step;
     auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
     const auto x = input_column(model, a.input);

@@ -30,6 +30,7 @@ void register_run(CLI::App& app) {
     bool json = false;
   };
   static args a;
+  static ode_tolerances ode;
   auto* cmd = app.add_subcommand("run",
                                  "Evaluate a model on one input: outputs and hidden state, by the software "
                                  "model or by ngspice");
@@ -42,10 +43,13 @@ void register_run(CLI::App& app) {
                   "zero");
   cmd->add_option("--threads", a.threads, "Worker threads / ngspice instances; 0 = all cores")->capture_default_str();
   cmd->add_flag("--json", a.json, R"({"outputs": [...], "hidden": [...]}; hidden lists every stage's units, stage by stage)");
+  add_ode_options(cmd, ode);
   cmd->callback([] {
     const auto model = ir::load_model(a.model);
     cosim::evaluator_options eo;
     eo.threads = a.threads;
+    eo.ode_rtol = ode.rtol;
+    eo.ode_atol = ode.atol;
     auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
     const auto x = input_column(model, a.input);
     const auto result = eval->forward(x);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/numbers.hpp"
 #include "cosim/checkpoint.hpp"
@@ -18,6 +19,7 @@ namespace spicenn::cli {
 namespace {
 
 struct train_args {
+  ode_tolerances ode;
   std::string model, data, engine = "software", out, metrics, checkpoint_dir;
   std::uint64_t epochs = 0, batch = 32, seed = 1, checkpoint_every = 0, lr_decay_every = 0, patience = 0;
   std::size_t limit = 0, test_limit = 0, eval_batch = 500, pool = 1;
@@ -77,6 +79,8 @@ void run_train(const train_args& a) {
 
   cosim::evaluator_options eo;
   eo.threads = a.threads;
+  eo.ode_rtol = a.ode.rtol;
+  eo.ode_atol = a.ode.atol;
   eo.input_gradient = false;  // training needs ∂L/∂θ only
   auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
 
@@ -261,6 +265,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--progress-interval", a.progress_interval, "Seconds between progress lines when not on a terminal")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  add_ode_options(cmd, a.ode);
   cmd->callback([] { run_train(a); });
 }
 

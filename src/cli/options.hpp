@@ -6,7 +6,24 @@
 #include <string_view>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 namespace spicenn::cli {
+
+// The ODE integrator's tolerances of the KirchhoffNet family (software
+// engine, and the software adjoint of the spice engine's gradient).
+struct ode_tolerances {
+  double rtol = 1e-3, atol = 1e-3;
+};
+inline void add_ode_options(CLI::App* cmd, ode_tolerances& t) {
+  cmd->add_option("--ode-rtol", t.rtol,
+                  "KirchhoffNet: relative tolerance of the Dormand-Prince integrator (RMS error norm, as torchdiffeq)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--ode-atol", t.atol, "KirchhoffNet: absolute tolerance of the integrator")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+}
 
 // "0.1, 0.2,3" -> {0.1, 0.2, 3}; empty text -> {}. Throws spicenn::error
 // naming the option and the bad field.
