@@ -40,9 +40,10 @@ void register_compile(CLI::App& app) {
       ->check(CLI::IsMember({"resistor", "vsource", "inline"}));
   cmd->add_flag("--precise", a.precise,
                 "KirchhoffNet: tight transient tolerances (reltol 1e-7, trtol 1, vntol/abstol/chgtol 1e-9 of the "
-                "scale) for agreement with the software ODE");
+                "scale) and, unless --max-step is given, a largest step of T/1000, for agreement with the software "
+                "ODE (~2e-5 relative)");
   cmd->add_option("--max-step", a.max_step,
-                  "KirchhoffNet: largest transient time step in normalized time units (0 = T/200)")
+                  "KirchhoffNet: largest transient time step in normalized time units (0 = T/200, or T/1000 with --precise)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   auto* data = cmd->add_option("--data", a.data,
@@ -64,10 +65,15 @@ void register_compile(CLI::App& app) {
         throw error(fmt::format("{}: --data (the batched sweep deck) supports the 'mon' and 'kan' families; this model "
                                 "is 'kirchhoffnet'",
                                 a.model));
+      double max_step = a.max_step;
+      if (a.precise && max_step == 0) {  // --precise without --max-step: T/1000
+        for (std::int64_t k = 0; k < m.size("slices"); ++k)
+          max_step += m.parameter(fmt::format("slice{}.duration", k)).values[0] / 1000;
+      }
       const auto net = compiler::compile_kirchhoffnet(
           m, {.inputs = parse_number_list(a.input, "--input"),
               .theta = compiler::theta_storage_from_string(a.theta),
-              .max_step = a.max_step,
+              .max_step = max_step,
               .source_name = a.model,
               .simulator_options = a.precise ? compiler::kirchhoffnet_precise_simulator_options(m.scale)
                                              : std::vector<std::pair<std::string, double>>{}});

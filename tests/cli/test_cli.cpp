@@ -96,6 +96,14 @@ TEST(Cli, InitInfoAndCompileForEveryFamily) {
   auto wrong = run("compile " + mon.string() + " --input 0.1");
   EXPECT_NE(wrong.status, 0);
   EXPECT_NE(wrong.output.find("3 inputs"), std::string::npos) << wrong.output;
+
+  auto kn_net = temp("kn.cir");
+  auto kn_compiled = run("compile " + kn.string() + " --input 0.3,-0.2 --precise -o " + kn_net.string());
+  ASSERT_EQ(kn_compiled.status, 0) << kn_compiled.output;
+  EXPECT_NE(kn_compiled.output.find("theta values"), std::string::npos) << kn_compiled.output;
+  auto kn_sim = run("simulate " + kn_net.string() + " --analysis \"tran 5e-8 1e-5 0 1e-8 uic\" --probe out1");
+  EXPECT_EQ(kn_sim.status, 0) << kn_sim.output;
+  EXPECT_NE(kn_sim.output.find("out1"), std::string::npos) << kn_sim.output;
 }
 
 TEST(Cli, RejectsBadModelFilesWithFileLineAndElement) {
