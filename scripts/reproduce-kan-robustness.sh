@@ -10,29 +10,34 @@
 # training images) and evaluated in SPICE again.
 #   bash scripts/reproduce-kan-robustness.sh [test-images=1000] [finetune-epochs=2]
 # Writes build/results/kan-robustness/{robustness.csv,robustness.png,summary.txt}.
+# SPICENN_THREADS=N: ngspice engines per evaluation (default 0 = all cores)
+# and for the fine-tuning (default 2).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 images="${1:-1000}"
 ft_epochs="${2:-2}"
 spicenn=build/src/cli/spicenn
+threads="${SPICENN_THREADS:-0}" ft_threads="${SPICENN_THREADS:-2}"
 model=build/results/kan-mnist/trained.xml
 out=build/results/kan-robustness
 mkdir -p "$out"
 [ -x "$spicenn" ] || bash scripts/build.sh
 [ -f "$model" ] || bash scripts/reproduce-kan.sh mnist 0
-data=(--data mnist --pool 2)
+# The data flags the model was trained with (reproduce-kan.sh writes them: the
+# selected candidate's --pool 2 or --resize 14).
+read -r -a data <<< "$(cat build/results/kan-mnist/data-flags.txt 2>/dev/null || echo --data mnist --pool 2)"
 accuracy() { sed -n 's/.*"accuracy": *\([0-9.e+-]*\).*/\1/p'; }
 
 echo "sigma,draw,spice_accuracy,software_accuracy" > "$out/robustness.csv"
-base_spice=$($spicenn eval "$model" "${data[@]}" --engine spice --limit "$images" --json --progress off | accuracy)
-base_soft=$($spicenn eval "$model" "${data[@]}" --engine software --limit "$images" --json --progress off | accuracy)
+base_spice=$($spicenn eval "$model" "${data[@]}" --engine spice --limit "$images" --threads "$threads" --json --progress off | accuracy)
+base_soft=$($spicenn eval "$model" "${data[@]}" --engine software --limit "$images" --threads "$threads" --json --progress off | accuracy)
 echo "0,0,$base_spice,$base_soft" >> "$out/robustness.csv"
 for sigma in 0.01 0.05 0.1 0.2; do
   for draw in 1 2 3 4 5; do
     chip="$out/chip-$sigma-$draw.xml"
     $spicenn perturb "$model" --sigma "$sigma" --seed "$draw" -o "$chip" 2>/dev/null
-    s=$($spicenn eval "$chip" "${data[@]}" --engine spice --limit "$images" --json --progress off | accuracy)
-    w=$($spicenn eval "$chip" "${data[@]}" --engine software --limit "$images" --json --progress off | accuracy)
+    s=$($spicenn eval "$chip" "${data[@]}" --engine spice --limit "$images" --threads "$threads" --json --progress off | accuracy)
+    w=$($spicenn eval "$chip" "${data[@]}" --engine software --limit "$images" --threads "$threads" --json --progress off | accuracy)
     echo "$sigma,$draw,$s,$w" | tee -a "$out/robustness.csv"
   done
 done
@@ -40,9 +45,9 @@ done
 echo "== fine-tuning the sigma = 0.2, draw 1 chip against SPICE"
 chip="$out/chip-0.2-1.xml"
 $spicenn train "$chip" "${data[@]}" --engine spice --epochs "$ft_epochs" --batch 32 --lr 0.0005 --limit 2500 \
-  --validation 500 --no-test --threads 2 --out "$out/chip-0.2-1-tuned.xml" --metrics "$out/finetune.csv" --fresh \
+  --validation 500 --no-test --threads "$ft_threads" --out "$out/chip-0.2-1-tuned.xml" --metrics "$out/finetune.csv" --fresh \
   --progress lines 2>&1 | tail -3
-tuned=$($spicenn eval "$out/chip-0.2-1-tuned.xml" "${data[@]}" --engine spice --limit "$images" --json --progress off | accuracy)
+tuned=$($spicenn eval "$out/chip-0.2-1-tuned.xml" "${data[@]}" --engine spice --limit "$images" --threads "$threads" --json --progress off | accuracy)
 before=$(awk -F, '$1 == "0.2" && $2 == "1" {print $3}' "$out/robustness.csv")
 
 {

@@ -18,7 +18,7 @@ namespace spicenn::cli {
 void register_compile(CLI::App& app) {
   struct args {
     std::string model, output, input, data;
-    std::size_t limit = 100, pool = 1;
+    std::size_t limit = 100, pool = 1, resize = 0;
     bool literal_pairs = false, precise = false;
     std::string theta = "resistor";
     double max_step = 0.0;
@@ -56,8 +56,13 @@ void register_compile(CLI::App& app) {
                                "model was trained with; 1 = none")
                    ->capture_default_str()
                    ->check(CLI::PositiveNumber);
+  auto* resize = cmd->add_option("--resize", a.resize,
+                                 "With --data: bilinear resizing of the 28x28 images (mnist, fashion-mnist) to N x N as "
+                                 "PIL / torchvision's Resize, as the model was trained with; 0 = off")
+                     ->capture_default_str();
   data->excludes(cmd->get_option("--input"));
   pool->needs(data);
+  resize->needs(data);
   cmd->callback([] {
     auto m = ir::load_model(a.model);
     if (m.kind == ir::family::kirchhoffnet) {
@@ -102,7 +107,7 @@ void register_compile(CLI::App& app) {
     }
     const bool kan = m.kind == ir::family::kan;
     if (!a.data.empty()) {
-      const auto test = data::load_dataset(a.data, data::split::test, {.pool = a.pool});
+      const auto test = data::load_dataset(a.data, data::split::test, {.pool = a.pool, .resize = a.resize});
       const auto n = static_cast<Eigen::Index>(std::min(a.limit, test.size()));
       const Eigen::MatrixXd x = test.features.leftCols(n).cast<double>();
       const auto deck = kan ? cosim::kan_sweep_deck(m, x) : cosim::mon_sweep_deck(m, x, a.literal_pairs);

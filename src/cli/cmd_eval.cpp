@@ -1,4 +1,4 @@
-// spicenn eval MODEL.xml --data mnist --engine spice [--split test|validation|train] [--pool K] [--limit N] [--json]
+// spicenn eval MODEL.xml --data mnist --engine spice [--split test|validation|train] [--pool K | --resize N] [--limit N] [--json]
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -17,7 +17,7 @@ namespace spicenn::cli {
 void register_eval(CLI::App& app) {
   struct args {
     std::string model, data, engine = "software", split = "test", progress = "auto";
-    std::size_t limit = 0, batch = 500, pool = 1, train_limit = 0;
+    std::size_t limit = 0, batch = 500, pool = 1, resize = 0, train_limit = 0;
     std::optional<std::size_t> validation;
     int threads = 0;
     bool json = false;
@@ -51,6 +51,10 @@ void register_eval(CLI::App& app) {
                   "= none")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--resize", a.resize,
+                  "Bilinear resizing of the 28x28 images (mnist, fashion-mnist) to N x N as PIL / torchvision's Resize, "
+                  "as the model was trained with; 0 = off")
+      ->capture_default_str();
   cmd->add_option("--engine", a.engine, "software (the family's C++ model) or spice (ngspice operating points)")
       ->capture_default_str()
       ->check(CLI::IsMember({"software", "spice", "fd"}));
@@ -68,7 +72,7 @@ void register_eval(CLI::App& app) {
   add_ode_options(cmd, ode);
   cmd->callback([] {
     const auto model = ir::load_model(a.model);
-    const data::load_options lo{.pool = a.pool};
+    const data::load_options lo{.pool = a.pool, .resize = a.resize};
     if ((a.validation || a.train_limit) && a.split == "test")
       throw error("--validation and --train-limit apply to --split validation or train, not to the test split");
     if (a.validation && a.split == "train") throw error("--validation applies to --split validation");

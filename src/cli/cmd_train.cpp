@@ -22,7 +22,7 @@ struct train_args {
   ode_tolerances ode;
   std::string model, data, engine = "software", out, metrics, checkpoint_dir;
   std::uint64_t epochs = 0, batch = 32, seed = 1, checkpoint_every = 0, lr_decay_every = 0, patience = 0;
-  std::size_t limit = 0, test_limit = 0, eval_batch = 500, pool = 1;
+  std::size_t limit = 0, test_limit = 0, eval_batch = 500, pool = 1, resize = 0;
   double augment_shift = 0.0;
   std::optional<std::size_t> validation;  // default: data::default_validation_size
   double lr = 0.01, lr_min = 0.0, lr_gamma = 0.1, weight_decay = 0.0, momentum = 0.0, progress_interval = 10.0;
@@ -38,6 +38,7 @@ std::string command_line(const train_args& a, bool with_resume) {
   if (a.optimizer != "adam") s += fmt::format(" --optimizer {}", a.optimizer);
   if (a.schedule != "constant") s += fmt::format(" --schedule {}", a.schedule);
   if (a.pool != 1) s += fmt::format(" --pool {}", a.pool);
+  if (a.resize) s += fmt::format(" --resize {}", a.resize);
   if (a.augment_shift > 0) s += fmt::format(" --augment-shift {}", format_double(a.augment_shift));
   if (a.limit) s += fmt::format(" --limit {}", a.limit);
   if (a.validation) s += fmt::format(" --validation {}", *a.validation);
@@ -64,7 +65,7 @@ std::filesystem::path test_json_path(const std::string& metrics) {
 void run_train(const train_args& a) {
   if (a.resume && a.fresh) throw error("--resume and --fresh exclude each other");
   ir::model model = ir::load_model(a.model);
-  const data::load_options lo{.pool = a.pool};
+  const data::load_options lo{.pool = a.pool, .resize = a.resize};
   auto [train_set, validation_set] = data::load_training_split(a.data, lo, a.limit, a.validation);
   std::optional<data::dataset> test_set;
   if (!a.no_test) test_set = data::load_dataset(a.data, data::split::test, lo);
@@ -74,7 +75,7 @@ void run_train(const train_args& a) {
   const std::filesystem::path checkpoint_dir = a.checkpoint_dir.empty() ? a.out + ".checkpoint" : a.checkpoint_dir;
   if (!a.resume && !a.fresh && cosim::checkpoint_exists(checkpoint_dir))
     throw error(fmt::format("{} holds a checkpoint of an earlier run: pass --resume to continue it (with the same "
-                            "--data, --pool, --batch, --seed, --limit, --validation), or --fresh to discard it and start over",
+                            "--data, --pool, --resize, --batch, --seed, --limit, --validation), or --fresh to discard it and start over",
                             checkpoint_dir.string()));
 
   cosim::evaluator_options eo;
@@ -117,7 +118,10 @@ void run_train(const train_args& a) {
   fmt::print(stderr,
              "spicenn: training {} ({} model) on {}{} ({} samples, validation {} held out{}) with the {} engine: {} epochs{}, "
              "batch {}, {} lr {}\n",
-             a.model, ir::to_string(model.kind), a.data, a.pool != 1 ? fmt::format(" {0}x{0}-pooled", a.pool) : "",
+             a.model, ir::to_string(model.kind), a.data,
+             a.pool != 1 ? fmt::format(" {0}x{0}-pooled", a.pool)
+             : a.resize  ? fmt::format(" resized to {0}x{0}", a.resize)
+                         : "",
              train_set.size(), validation_set.size(),
              test_set ? fmt::format(", test {} once at the end",
                                     a.test_limit ? std::min(a.test_limit, test_set->size()) : test_set->size())
@@ -143,6 +147,9 @@ void run_train(const train_args& a) {
   if (a.pool != 1)
     model.origin.notes += fmt::format("\ninputs: {} with {}x{} average pooling ({}x{} features)", a.data, a.pool, a.pool,
                                       28 / a.pool, 28 / a.pool);
+  if (a.resize)
+    model.origin.notes += fmt::format("\ninputs: {} resized to {}x{} (bilinear, as PIL / torchvision Resize; --resize {})",
+                                      a.data, a.resize, a.resize, a.resize);
   if (a.augment_shift > 0)
     model.origin.notes += fmt::format("\ntraining images shifted by up to {} pixels per axis (augmentation)", a.augment_shift);
   ir::save_model(model, a.out);
@@ -215,6 +222,11 @@ void register_train(CLI::App& app) {
                   "must divide 28; 1 = none")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--resize", a.resize,
+                  "Bilinear resizing of the 28x28 images (mnist, fashion-mnist) to N x N, bit for bit as PIL's "
+                  "Image.resize(BILINEAR), i.e. torchvision's transforms.Resize (antialiased, rounded to 8 bits): 14 "
+                  "gives 196 features, as the KANalogue reference loads MNIST; N in 1..28; excludes --pool; 0 = off")
+      ->capture_default_str();
   cmd->add_option("--augment-shift", a.augment_shift,
                   "Image data: shift every training image by a random offset of up to K pixels per axis (after "
                   "--pool; zeros shifted in; a fractional K, e.g. 0.5, shifts by sub-pixel amounts with bilinear "
@@ -254,7 +266,7 @@ void register_train(CLI::App& app) {
                   "Also checkpoint every K optimizer steps (batches), besides every epoch end; 0 = epoch ends only")
       ->capture_default_str();
   cmd->add_flag("--resume", a.resume,
-                "Continue from the checkpoint in the checkpoint directory (same --data, --pool, --batch, --seed, --limit, "
+                "Continue from the checkpoint in the checkpoint directory (same --data, --pool, --resize, --batch, --seed, --limit, "
                 "--validation give "
                 "bit-identical results to an uninterrupted run; --epochs may grow)");
   cmd->add_flag("--fresh", a.fresh, "Discard an existing checkpoint and start from MODEL");

@@ -231,6 +231,81 @@ Eigen::MatrixXf average_pool(const Eigen::MatrixXf& images, std::size_t side, st
   return out;
 }
 
+namespace {
+
+// One output pixel of bilinear_resize along one axis: the first input pixel
+// it reads and the fixed-point weights of it and the following ones.
+struct resize_taps {
+  std::size_t first = 0;
+  std::vector<std::int64_t> weights;
+};
+constexpr int resize_fraction_bits = 22;  // Pillow's PRECISION_BITS for 8-bit images: 32 − 8 − 2
+
+std::vector<resize_taps> bilinear_taps(std::size_t in, std::size_t out) {
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  const double stretch = std::max(scale, 1.0);  // the triangle widens when downsampling: the antialiasing
+  std::vector<resize_taps> taps(out);
+  for (std::size_t o = 0; o < out; ++o) {
+    const double centre = (static_cast<double>(o) + 0.5) * scale;
+    // Integer conversion truncates toward zero, as Pillow's (int) casts.
+    const auto lo = std::max<std::int64_t>(0, static_cast<std::int64_t>(centre - stretch + 0.5));
+    const auto hi = std::min<std::int64_t>(static_cast<std::int64_t>(in), static_cast<std::int64_t>(centre + stretch + 0.5));
+    std::vector<double> w;
+    double total = 0.0;
+    for (std::int64_t i = lo; i < hi; ++i) {
+      const double t = std::abs((static_cast<double>(i) + 0.5 - centre) / stretch);
+      w.push_back(t < 1.0 ? 1.0 - t : 0.0);
+      total += w.back();
+    }
+    taps[o].first = static_cast<std::size_t>(lo);
+    for (double v : w) {  // renormalized over the taps inside the image, then to fixed point (all weights >= 0)
+      if (total != 0.0) v /= total;
+      taps[o].weights.push_back(static_cast<std::int64_t>(0.5 + v * static_cast<double>(std::int64_t{1} << resize_fraction_bits)));
+    }
+  }
+  return taps;
+}
+
+// A weighted sum in fixed point, rounded half up and clamped to 0..255.
+int resize_round(std::int64_t sum) {
+  sum += std::int64_t{1} << (resize_fraction_bits - 1);
+  return static_cast<int>(std::clamp<std::int64_t>(sum >> resize_fraction_bits, 0, 255));
+}
+
+}  // namespace
+
+Eigen::MatrixXf bilinear_resize(const Eigen::MatrixXf& images, std::size_t side, std::size_t out_side) {
+  if (out_side == 0) throw error("bilinear resize: the output side must be at least 1 pixel");
+  if (static_cast<std::size_t>(images.rows()) != side * side)
+    throw error(fmt::format("bilinear resize: {} features per sample is not a {}x{} image", images.rows(), side, side));
+  const auto taps = bilinear_taps(side, out_side);
+  const auto n = static_cast<Eigen::Index>(side), m = static_cast<Eigen::Index>(out_side);
+  Eigen::MatrixXf out(m * m, images.cols());
+  std::vector<int> pixels(static_cast<std::size_t>(n * n)), rows(static_cast<std::size_t>(n * m));
+  for (Eigen::Index c = 0; c < images.cols(); ++c) {
+    for (Eigen::Index i = 0; i < n * n; ++i)
+      pixels[static_cast<std::size_t>(i)] = static_cast<int>(std::clamp(std::lround(images(i, c) * 255.0), 0L, 255L));
+    // Rows first (each row to out_side columns, rounded to 8 bits), then columns.
+    for (Eigen::Index r = 0; r < n; ++r)
+      for (Eigen::Index C = 0; C < m; ++C) {
+        const auto& t = taps[static_cast<std::size_t>(C)];
+        std::int64_t sum = 0;
+        for (std::size_t k = 0; k < t.weights.size(); ++k)
+          sum += t.weights[k] * pixels[static_cast<std::size_t>(r * n) + t.first + k];
+        rows[static_cast<std::size_t>(r * m + C)] = resize_round(sum);
+      }
+    for (Eigen::Index R = 0; R < m; ++R)
+      for (Eigen::Index C = 0; C < m; ++C) {
+        const auto& t = taps[static_cast<std::size_t>(R)];
+        std::int64_t sum = 0;
+        for (std::size_t k = 0; k < t.weights.size(); ++k)
+          sum += t.weights[k] * rows[(t.first + k) * static_cast<std::size_t>(m) + static_cast<std::size_t>(C)];
+        out(R * m + C, c) = static_cast<float>(resize_round(sum)) / 255.0f;
+      }
+  }
+  return out;
+}
+
 train_validation hold_out(dataset d, std::size_t n) {
   if (n >= d.size())
     throw error(fmt::format("a validation split of {} samples leaves nothing to train on: the training set of {} has {} "
@@ -256,19 +331,30 @@ dataset load_dataset(std::string_view name, split which) { return load_dataset(n
 
 dataset load_dataset(std::string_view name, split which, const load_options& options) {
   const bool image_set = name == "mnist" || name == "fashion-mnist";
-  if (options.pool != 1 && !image_set) {
+  if ((options.pool != 1 || options.resize != 0) && !image_set) {
     const auto names = dataset_names();
     if (std::find(names.begin(), names.end(), name) != names.end())
-      throw error(fmt::format("data set '{}' has 2 features per sample and no image to pool: average pooling (pool "
-                              "size {}) applies to mnist and fashion-mnist only",
-                              name, options.pool));
+      throw error(options.pool != 1
+                      ? fmt::format("data set '{}' has 2 features per sample and no image to pool: average pooling "
+                                    "(pool size {}) applies to mnist and fashion-mnist only",
+                                    name, options.pool)
+                      : fmt::format("data set '{}' has 2 features per sample and no image to resize: resizing (to {}x{}) "
+                                    "applies to mnist and fashion-mnist only",
+                                    name, options.resize, options.resize));
   }
   if (image_set && (options.pool == 0 || 28 % options.pool != 0))
     throw error(fmt::format("pool size {} does not divide the 28x28 images of {}: choose 1, 2, 4, 7, 14 or 28",
                             options.pool, name));
-  if (image_set && options.pool != 1) {
+  if (image_set && options.resize > 28)
+    throw error(fmt::format("resize to {0}x{0}: the 28x28 images of {1} are only reduced; choose 1 to 28", options.resize,
+                            name));
+  if (options.pool != 1 && options.resize != 0)
+    throw error(fmt::format("pool size {} and resize to {}x{} exclude each other: choose one way to reduce the images",
+                            options.pool, options.resize, options.resize));
+  if (image_set && (options.pool != 1 || options.resize != 0)) {
     dataset d = load_dataset(name, which, load_options{});
-    d.features = average_pool(d.features, 28, options.pool);
+    d.features = options.pool != 1 ? average_pool(d.features, 28, options.pool)
+                                   : bilinear_resize(d.features, 28, options.resize);
     return d;
   }
 

@@ -4,6 +4,7 @@
 //   auto train = spicenn::data::load_dataset("mnist", spicenn::data::split::train);
 //   Eigen::MatrixXd x = train.batch_features(indices);  // features × batch, doubles
 //   auto small = spicenn::data::load_dataset("mnist", spicenn::data::split::train, {.pool = 2});  // 14×14 = 196
+//   auto pil = spicenn::data::load_dataset("mnist", spicenn::data::split::train, {.resize = 14});  // as torchvision's Resize
 //   auto [fit, val] = spicenn::data::hold_out(std::move(train), 5000);  // the last 5000 samples validate
 //
 // Images are scaled to [0,1]; toy sets live in [-1.5, 2.5]^2-ish. Where the
@@ -53,6 +54,11 @@ struct load_options {
   // (1, 2, 4, 7, 14, 28). 1 = the images as they are. The toy sets accept
   // only 1.
   std::size_t pool = 1;
+  // Bilinear resizing of the 28×28 images to resize × resize, exactly as
+  // PIL's Image.resize(..., BILINEAR) does it (torchvision's
+  // transforms.Resize on a PIL image, as the KANalogue reference loads its
+  // 14×14 MNIST): see bilinear_resize. 0 = off; 1..28; excludes pool != 1.
+  std::size_t resize = 0;
 };
 
 // Names: moons, circles, spirals, mnist, fashion-mnist.
@@ -60,7 +66,8 @@ std::vector<std::string> dataset_names();
 // Throws spicenn::error naming the data set, the file and how to fetch it.
 dataset load_dataset(std::string_view name, split which);
 // The same with options; throws spicenn::error naming the value for a pool
-// size that does not divide 28 and for pooling of a toy set.
+// size that does not divide 28, a resize outside 1..28, both at once, and
+// for pooling or resizing a toy set.
 dataset load_dataset(std::string_view name, split which, const load_options& options);
 
 // k×k average pooling of images stored as (side*side) × count, row-major
@@ -68,6 +75,20 @@ dataset load_dataset(std::string_view name, split which, const load_options& opt
 // pixel (R, C) = mean of the block rows kR..kR+k-1, cols kC..kC+k-1.
 // Throws spicenn::error if k is 0 or does not divide side.
 Eigen::MatrixXf average_pool(const Eigen::MatrixXf& images, std::size_t side, std::size_t k);
+
+// Bilinear resizing of 8-bit images stored as (side*side) × count, values
+// k/255 in [0,1], row-major pixels, to out_side × out_side — bit for bit as
+// Pillow's Image.resize((out_side, out_side), Image.BILINEAR) (Pillow's
+// Resample.c, which always antialiases): separable, rows first, with the
+// triangle filter stretched by the scale factor s = side/out_side when
+// downsampling (support s input pixels each side of the output pixel's
+// centre, input centres at i + 0.5, output centres at (o + 0.5)·s), taps
+// outside the image dropped and the rest renormalized, both passes in
+// 22-bit fixed point and rounded to 8 bits. For 28 → 14 every interior
+// output is (a + 3b + 3c + d)/8 of four neighbours along each axis, the
+// border ones (3a + 3b + c)/7. The result holds values k/255 again.
+// Throws spicenn::error if out_side is 0 or images.rows() != side*side.
+Eigen::MatrixXf bilinear_resize(const Eigen::MatrixXf& images, std::size_t side, std::size_t out_side);
 
 // Translates every image (a column of x: side×side pixels, row-major) by
 // its own random offset along each axis, zeros shifted in: the usual

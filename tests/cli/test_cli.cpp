@@ -289,6 +289,34 @@ TEST(Cli, PoolingGivesFourteenByFourteenInputs) {
   EXPECT_NE(c.output.find("3 mnist test samples"), std::string::npos) << c.output;
 }
 
+// MNIST resized as torchvision's Resize (--resize 14): 196 inputs for train,
+// eval and the compile sweep deck; --pool and --resize exclude each other.
+TEST(Cli, ResizeGivesFourteenByFourteenInputs) {
+  const char* dir = std::getenv("SPICENN_DATA_DIR");
+  const fs::path data = dir && *dir ? fs::path(dir) : fs::path(std::getenv("HOME")) / ".cache" / "spicenn";
+  if (!fs::exists(data / "mnist" / "t10k-images-idx3-ubyte")) GTEST_SKIP() << "run scripts/fetch-data.sh";
+  auto init = temp("resize_init.xml"), out = temp("resize_out.xml"), deck = temp("resize_sweep.cir");
+  ASSERT_EQ(run("init mon --inputs 196 --hidden 8 --outputs 10 --seed 2 -o " + init.string()).status, 0);
+  auto t = run("train " + init.string() + " --data mnist --resize 14 --limit 400 --epochs 1 --test-limit 100 --fresh "
+               "--progress off --out " + out.string());
+  ASSERT_EQ(t.status, 0) << t.output;
+  EXPECT_NE(t.output.find("mnist resized to 14x14 (360 samples"), std::string::npos) << t.output;
+  EXPECT_NE(read(out).find("resized to 14x14 (bilinear"), std::string::npos);
+  EXPECT_NE(read(out).find("--resize 14"), std::string::npos);
+  auto e = run("eval " + out.string() + " --data mnist --resize 14 --limit 50 --json");
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_NE(e.output.find("\"samples\": 50"), std::string::npos) << e.output;
+  auto both = run("eval " + out.string() + " --data mnist --resize 14 --pool 2 --limit 50");
+  EXPECT_NE(both.status, 0);
+  EXPECT_NE(both.output.find("exclude each other"), std::string::npos) << both.output;
+  auto toy = run("eval " + out.string() + " --data moons --resize 14");
+  EXPECT_NE(toy.status, 0);
+  EXPECT_NE(toy.output.find("no image to resize"), std::string::npos) << toy.output;
+  auto c = run("compile " + out.string() + " --data mnist --resize 14 --limit 3 -o " + deck.string());
+  ASSERT_EQ(c.status, 0) << c.output;
+  EXPECT_NE(c.output.find("3 mnist test samples"), std::string::npos) << c.output;
+}
+
 TEST(Cli, EveryVerbHasHelp) {
   for (const char* verb : {"simulate", "init", "info", "devices", "fit-device", "compile", "run", "grad", "verify", "train", "eval",
                            "set-diode", "prune"}) {

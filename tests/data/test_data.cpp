@@ -1,4 +1,5 @@
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -144,6 +145,95 @@ TEST(Pooling, TwoByTwoAverageOfTheImageBytes) {
   EXPECT_NEAR(coarse.features(1 * 4 + 3, 3), sum / (49 * 255.0), 1e-6);
   // pool 1 is the identity.
   EXPECT_EQ(load_dataset("mnist", split::train, {.pool = 1}).features, full.features);
+}
+
+// ---- bilinear resizing (as PIL / torchvision's Resize) ----------------------
+
+// A 28x28 test pattern of all byte values, (7 r^2 + 31 c + 3 r c) mod 256.
+Eigen::MatrixXf resize_pattern() {
+  Eigen::MatrixXf x(784, 1);
+  for (int r = 0; r < 28; ++r)
+    for (int c = 0; c < 28; ++c) x(r * 28 + c, 0) = static_cast<float>((7 * r * r + 31 * c + 3 * r * c) % 256) / 255.0f;
+  return x;
+}
+
+// Expected bytes from Pillow 9.4 (Debian python3-pil), not from this code:
+//   a = np.array([[(7*r*r + 31*c + 3*r*c) % 256 for c in range(28)] for r in range(28)], np.uint8)
+//   np.asarray(Image.fromarray(a).resize((14, 14), Image.BILINEAR))   (and (9, 9))
+// It rounds after each pass: a one-pass filter with one final rounding
+// differs from it at 158 of the 196 pixels of the 14x14 result.
+TEST(BilinearResize, MatchesPillowBitForBit) {
+  const int expected14[14][14] = {
+      {30, 90, 156, 191, 102, 99, 161, 145, 97, 104, 143, 150, 106, 95},
+      {77, 142, 147, 120, 121, 158, 147, 120, 133, 122, 111, 136, 145, 124},
+      {147, 131, 116, 141, 142, 127, 116, 137, 126, 127, 136, 137, 150, 151},
+      {145, 136, 141, 130, 143, 128, 137, 134, 127, 144, 109, 110, 131, 147},
+      {149, 141, 126, 115, 120, 133, 138, 143, 124, 125, 134, 131, 140, 108},
+      {150, 126, 139, 116, 121, 114, 127, 108, 121, 102, 139, 136, 133, 121},
+      {151, 131, 160, 125, 106, 131, 112, 145, 130, 147, 100, 165, 118, 102},
+      {117, 128, 137, 122, 147, 112, 105, 126, 147, 136, 93, 166, 127, 112},
+      {103, 149, 126, 131, 132, 101, 102, 119, 120, 157, 130, 139, 136, 105},
+      {141, 142, 127, 136, 149, 134, 143, 120, 117, 122, 123, 124, 125, 131},
+      {124, 119, 128, 129, 146, 123, 136, 137, 154, 107, 108, 121, 134, 135},
+      {131, 144, 113, 138, 151, 116, 129, 154, 123, 124, 125, 122, 135, 99},
+      {122, 153, 122, 139, 164, 121, 126, 151, 120, 157, 130, 99, 112, 129},
+      {159, 141, 105, 137, 160, 124, 92, 125, 143, 121, 103, 149, 131, 158}};
+  const int expected9[9][9] = {{68, 148, 139, 122, 146, 110, 123, 135, 111}, {133, 129, 134, 135, 127, 130, 125, 137, 147},
+                               {144, 130, 130, 132, 136, 133, 125, 122, 132}, {143, 133, 115, 121, 123, 118, 123, 135, 127},
+                               {134, 139, 125, 122, 118, 143, 115, 144, 116}, {124, 134, 130, 119, 109, 129, 134, 136, 121},
+                               {130, 126, 138, 133, 134, 132, 111, 123, 129}, {135, 124, 146, 126, 142, 130, 129, 119, 116},
+                               {146, 121, 149, 125, 118, 135, 121, 124, 138}};
+  const Eigen::MatrixXf x = resize_pattern();
+  const Eigen::MatrixXf y14 = bilinear_resize(x, 28, 14), y9 = bilinear_resize(x, 28, 9);
+  ASSERT_EQ(y14.rows(), 196);
+  ASSERT_EQ(y9.rows(), 81);
+  for (int R = 0; R < 14; ++R)
+    for (int C = 0; C < 14; ++C) EXPECT_EQ(y14(R * 14 + C, 0), static_cast<float>(expected14[R][C]) / 255.0f) << R << "," << C;
+  for (int R = 0; R < 9; ++R)
+    for (int C = 0; C < 9; ++C) EXPECT_EQ(y9(R * 9 + C, 0), static_cast<float>(expected9[R][C]) / 255.0f) << R << "," << C;
+  // The corner by hand: taps (3, 3, 1)/7 on rows and columns 0..2, each pass
+  // rounded. Rows 0, 1, 2 of the pattern start 0 31 62 | 7 41 75 | 28 65 102:
+  // (93 + 62)/7 = 22.1 -> 22, (21 + 123 + 75)/7 = 31.3 -> 31,
+  // (84 + 195 + 102)/7 = 54.4 -> 54; then (66 + 93 + 54)/7 = 30.4 -> 30.
+  EXPECT_EQ(y14(0, 0), 30.0f / 255.0f);
+  // An interior pixel: taps (1, 3, 3, 1)/8 on rows and columns 1..4 (the 28x28
+  // centres 1.5, 0.5, 0.5, 1.5 pixels from the 14x14 centre at 3.0).
+  double sum = 0.0;
+  const double w[4] = {1, 3, 3, 1};
+  for (int i = 0; i < 4; ++i) {
+    double row = 0.0;
+    for (int j = 0; j < 4; ++j) row += w[j] * std::round(x((1 + i) * 28 + 1 + j, 0) * 255.0);
+    sum += w[i] * std::floor(row / 8.0 + 0.5);
+  }
+  EXPECT_EQ(y14(1 * 14 + 1, 0), static_cast<float>(std::floor(sum / 8.0 + 0.5)) / 255.0f);
+  // Size 28: the identity; constant images stay constant.
+  EXPECT_EQ(bilinear_resize(x, 28, 28), x);
+  const Eigen::MatrixXf flat = Eigen::MatrixXf::Constant(784, 2, 200.0f / 255.0f);
+  EXPECT_EQ(bilinear_resize(flat, 28, 14), Eigen::MatrixXf::Constant(196, 2, 200.0f / 255.0f));
+  EXPECT_THROW(bilinear_resize(x, 28, 0), error);
+  EXPECT_THROW(bilinear_resize(x, 27, 14), error);
+}
+
+TEST(BilinearResize, LoadsThroughTheDataLayerAndRejectsBadSizes) {
+  fake_mnist fake;
+  auto full = load_dataset("mnist", split::train);
+  auto resized = load_dataset("mnist", split::test, {.resize = 14});
+  ASSERT_EQ(resized.dimension(), 196u);
+  EXPECT_EQ(resized.labels, full.labels);
+  EXPECT_EQ(resized.features, bilinear_resize(full.features, 28, 14));
+  EXPECT_NE(resized.features, load_dataset("mnist", split::test, {.pool = 2}).features);  // not 2x2 pooling
+  EXPECT_EQ(load_dataset("mnist", split::train, {.resize = 28}).features, full.features);
+  auto message = [](const load_options& o, std::string_view name = "mnist") {
+    try {
+      load_dataset(name, split::train, o);
+    } catch (const error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(message({.resize = 29}).find("resize to 29x29"), std::string::npos);
+  EXPECT_NE(message({.pool = 2, .resize = 14}).find("exclude each other"), std::string::npos);
+  EXPECT_NE(message({.resize = 14}, "moons").find("no image to resize"), std::string::npos);
 }
 
 TEST(ShiftImages, SubPixelShiftsResampleBilinearly) {
