@@ -73,6 +73,10 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
       compiler::kirchhoffnet_compile_options co;
       co.theta = compiler::theta_storage::current_into_resistor;
       co.transient_cards = false;
+      // The slice-end states are read at the boundaries, in the middle of the
+      // gate ramps, where the ramp leaves an error of ~δ/4·|Δf| (after the
+      // ramp only ~δ²): a ramp of 1e-6 of the slice makes it negligible.
+      co.gate_transition = 1e-6;
       co.simulator_options = compiler::kirchhoffnet_precise_simulator_options(m.scale);
       compiled_ = compiler::compile_kirchhoffnet(m, co);
       ++generation_;
