@@ -16,6 +16,7 @@ void register_verify(CLI::App& app) {
     std::size_t samples = 16;
     std::uint64_t seed = 1;
     double forward_tolerance = 1e-6, gradient_tolerance = 1e-5;
+    double transient_tolerance = 1e-4, transient_gradient_tolerance = 1e-3;
     int threads = 0;
     bool json = false;
   };
@@ -33,6 +34,12 @@ void register_verify(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--gradient-tolerance", a.gradient_tolerance, "Relative to each gradient tensor's largest magnitude")
       ->capture_default_str();
+  cmd->add_option("--transient-tolerance", a.transient_tolerance,
+                  "KirchhoffNet: outputs and slice-end states, transient vs software ODE, relative to the signal scale")
+      ->capture_default_str();
+  cmd->add_option("--transient-gradient-tolerance", a.transient_gradient_tolerance,
+                  "KirchhoffNet: the physics-aware gradient vs the software adjoint, relative")
+      ->capture_default_str();
   cmd->add_option("--threads", a.threads, "ngspice instances; 0 = all cores")->capture_default_str();
   cmd->add_flag("--json", a.json, "Print the report as JSON");
   cmd->callback([] {
@@ -42,6 +49,8 @@ void register_verify(CLI::App& app) {
     o.seed = a.seed;
     o.forward_tolerance_volts = a.forward_tolerance;
     o.gradient_tolerance = a.gradient_tolerance;
+    o.transient_tolerance = a.transient_tolerance;
+    o.transient_gradient_tolerance = a.transient_gradient_tolerance;
     o.threads = a.threads;
     if (!a.range.empty()) {
       const auto r = parse_number_list(a.range, "--input-range");

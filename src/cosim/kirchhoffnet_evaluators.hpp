@@ -13,6 +13,9 @@
 #pragma once
 
 #include <memory>
+#include <vector>
+
+#include <Eigen/Core>
 
 #include "cosim/evaluator.hpp"
 #include "ir/model.hpp"
@@ -22,5 +25,18 @@ namespace spicenn::cosim {
 std::unique_ptr<evaluator> make_kirchhoffnet_software_evaluator(const ir::model& m,
                                                                 const evaluator_options& options = {});
 std::unique_ptr<evaluator> make_kirchhoffnet_spice_evaluator(const ir::model& m, const evaluator_options& options = {});
+
+// The node voltages of one sample over time, from the software ODE
+// (options' ode tolerances; Hermite interpolation between its steps) and
+// from ngspice's transient (the evaluator's netlist and tolerances; linear
+// interpolation between its points), at `points` equally spaced normalized
+// times from 0 to T inclusive.
+struct kirchhoffnet_trajectories {
+  std::vector<double> times;  // normalized
+  Eigen::MatrixXd software;   // nodes × times
+  Eigen::MatrixXd spice;      // nodes × times
+};
+kirchhoffnet_trajectories kirchhoffnet_trajectory(const ir::model& m, const Eigen::VectorXd& x, std::size_t points,
+                                                  const evaluator_options& options = {});
 
 }  // namespace spicenn::cosim

@@ -46,6 +46,8 @@ double sample_at(const std::vector<double>& t, const std::vector<double>& y, dou
   return y[i - 1] + w * (y[i] - y[i - 1]);
 }
 
+compiler::kirchhoffnet_compile_options evaluator_compile_options(const ir::model& m);
+
 // Everything but θ: a change here needs a new netlist.
 bool same_structure(const ir::model& a, const ir::model& b) {
   if (a.sizes != b.sizes || a.options != b.options || !(a.scale == b.scale)) return false;
@@ -70,15 +72,7 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
 
   void set_model(const ir::model& m) override {
     if (!model_ || !same_structure(*model_, m)) {
-      compiler::kirchhoffnet_compile_options co;
-      co.theta = compiler::theta_storage::current_into_resistor;
-      co.transient_cards = false;
-      // The slice-end states are read at the boundaries, in the middle of the
-      // gate ramps, where the ramp leaves an error of ~δ/4·|Δf| (after the
-      // ramp only ~δ²): a ramp of 1e-6 of the slice makes it negligible.
-      co.gate_transition = 1e-6;
-      co.simulator_options = compiler::kirchhoffnet_precise_simulator_options(m.scale);
-      compiled_ = compiler::compile_kirchhoffnet(m, co);
+      compiled_ = compiler::compile_kirchhoffnet(m, evaluator_compile_options(m));
       ++generation_;
     }
     model_ = m;
@@ -199,7 +193,49 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
   spice_stats stats_;
 };
 
+compiler::kirchhoffnet_compile_options evaluator_compile_options(const ir::model& m) {
+  compiler::kirchhoffnet_compile_options co;
+  co.theta = compiler::theta_storage::current_into_resistor;
+  co.transient_cards = false;
+  // The slice-end states are read at the boundaries, in the middle of the
+  // gate ramps, where the ramp leaves an error of ~δ/4·|Δf| (after the
+  // ramp only ~δ²): a ramp of 1e-6 of the slice makes it negligible.
+  co.gate_transition = 1e-6;
+  co.simulator_options = compiler::kirchhoffnet_precise_simulator_options(m.scale);
+  return co;
+}
+
 }  // namespace
+
+kirchhoffnet_trajectories kirchhoffnet_trajectory(const ir::model& m, const Eigen::VectorXd& x, std::size_t points,
+                                                  const evaluator_options& options) {
+  if (points < 2) throw error("kirchhoffnet_trajectory: need at least 2 points");
+  const auto net = models::kn_network::from_model(m);
+  double T = 0;
+  for (const auto& s : net.slices) T += s.duration;
+  kirchhoffnet_trajectories out;
+  for (std::size_t p = 0; p < points; ++p) out.times.push_back(T * static_cast<double>(p) / static_cast<double>(points - 1));
+  const auto sw = models::kn_trajectory(net, x, out.times,
+                                        {.rtol = options.ode_rtol, .atol = options.ode_atol, .threads = 1});
+  const auto N = static_cast<Eigen::Index>(net.nodes);
+  out.software.resize(N, static_cast<Eigen::Index>(points));
+  for (std::size_t p = 0; p < points; ++p) out.software.col(static_cast<Eigen::Index>(p)) = sw[p].col(0);
+
+  auto co = evaluator_compile_options(m);
+  co.inputs.assign(x.data(), x.data() + x.size());
+  const auto compiled = compiler::compile_kirchhoffnet(m, co);
+  spice::engine eng;
+  eng.load(compiled.text);
+  eng.tran(compiled.stop_time / 1000, compiled.stop_time, {.max_step = compiled.stop_time / 1000, .uic = true});
+  const auto t = eng.real_vector("time");
+  out.spice.resize(N, static_cast<Eigen::Index>(points));
+  for (Eigen::Index n = 0; n < N; ++n) {
+    const auto v = eng.real_vector(fmt::format("v({})", compiled.nodes[static_cast<std::size_t>(n)]));
+    for (std::size_t p = 0; p < points; ++p)
+      out.spice(n, static_cast<Eigen::Index>(p)) = sample_at(t, v, out.times[p] * m.scale.second) / compiled.volt;
+  }
+  return out;
+}
 
 std::unique_ptr<evaluator> make_kirchhoffnet_spice_evaluator(const ir::model& m, const evaluator_options& options) {
   return std::make_unique<kirchhoffnet_spice_evaluator>(m, options);

@@ -41,6 +41,10 @@ struct verify_options {
   std::optional<std::pair<double, double>> input_range;
   double forward_tolerance_volts = 1e-6;  // exact-law comparisons, on node voltages and outputs
   double gradient_tolerance = 1e-5;       // relative to the tensor's largest |reference value|
+  // KirchhoffNet: transient against the software ODE, relative to each
+  // quantity's signal scale (outputs, slice-end states, gradients).
+  double transient_tolerance = 1e-4;
+  double transient_gradient_tolerance = 1e-3;
   int threads = 0;                        // ngspice instances
 };
 
@@ -80,7 +84,11 @@ verify_report verify_mon(const ir::model& circuit, const ir::model& reference, c
 // gradient_tolerance relative.
 verify_report verify_kan(const ir::model& model, const verify_options& options = {});
 
-// Dispatches on the family (mon, kan).
+// KirchhoffNet: ngspice's transient (outputs, the state at every slice end,
+// the physics-aware gradient) against the software ODE at rtol 1e-10.
+verify_report verify_kirchhoffnet(const ir::model& model, const verify_options& options = {});
+
+// Dispatches on the family.
 verify_report verify_model(const ir::model& model, const verify_options& options = {});
 
 // A fixed-width table, one line per check, and a PASSED/FAILED line.

@@ -12,6 +12,7 @@
 #include "cosim/evaluator.hpp"
 #include "cosim/kirchhoffnet_evaluators.hpp"
 #include "cosim/trainer.hpp"
+#include "cosim/verify.hpp"
 #include "data/dataset.hpp"
 #include "ir/init.hpp"
 
@@ -129,6 +130,28 @@ TEST(KirchhoffNetTraining, TrainingAgainstSpiceFollowsTheSoftwareRun) {
     }
   }
   EXPECT_GT(moved, 1e-2);  // training changed the model
+}
+
+TEST(KirchhoffNetVerify, PassesOnACircuitAndComparesEveryQuantity) {
+  const auto m = small_model("shift_relu1", 31);
+  const auto report = verify_model(m, {.samples = 4, .threads = 2});
+  EXPECT_TRUE(report.passed) << to_text(report);
+  EXPECT_EQ(report.checks.size(), 7u);  // outputs, 2 slice ends, loss, 2 theta gradients, inputs
+  // A tolerance the transient cannot meet must fail (the check can fail).
+  const auto strict = verify_model(m, {.samples = 4, .transient_tolerance = 1e-12, .threads = 2});
+  EXPECT_FALSE(strict.passed);
+}
+
+TEST(KirchhoffNetTrajectory, SpiceFollowsTheSoftwareODEAtIntermediateTimes) {
+  const auto m = small_model("shift_tanh2", 33);
+  Eigen::VectorXd x(2);
+  x << 0.4, -0.7;
+  const auto tr = kirchhoffnet_trajectory(m, x, 41, tight);
+  ASSERT_EQ(tr.times.size(), 41u);
+  EXPECT_DOUBLE_EQ(tr.times.back(), 1.3);  // durations 0.5 + 0.8
+  const double scale = std::max(1.0, tr.software.cwiseAbs().maxCoeff());
+  EXPECT_LE((tr.spice - tr.software).cwiseAbs().maxCoeff(), 1e-4 * scale);
+  EXPECT_GT((tr.software.col(20) - tr.software.col(0)).cwiseAbs().maxCoeff(), 1e-2);  // the state moves
 }
 
 }  // namespace
