@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs and builds spicenn, then takes a small resistor-diode
-# network (steps 1-7) and a small tunnel-diode KAN (steps 8-9) through the
+# network (steps 1-7), a small tunnel-diode KAN (steps 8-9) and a small
+# KirchhoffNet (steps 10-11) through the
 # whole pipeline: create it, compile it to a netlist, simulate the netlist in
 # embedded ngspice and in the ngspice program, verify it against the
 # software model, and train it against the SPICE simulation.
@@ -45,3 +46,19 @@ echo "== 9. train the KAN against SPICE on circles: basis currents and device co
 $spicenn train "$out/kan.xml" --data circles --engine spice --epochs 3 --batch 20 --lr 0.02 \
   --out "$out/kan-circles.xml" --metrics "$out/kan-circles.csv" --fresh --progress lines
 $spicenn eval "$out/kan-circles.xml" --data circles --engine spice
+
+echo "== 10. a small KirchhoffNet (2 inputs, 8 nodes, every node pair joined by a tanh edge, 2 time slices):"
+echo "       compile to a transient netlist, run it in the ngspice program, verify against the software ODE"
+$spicenn init kirchhoffnet --inputs 2 --nodes 8 --outputs 2 --slices 2 --edge-function shift_tanh1 --seed 3 -o "$out/kn.xml"
+$spicenn compile "$out/kn.xml" --input 0.5,-0.25 --precise -o "$out/kn.cir"
+ngspice -b "$out/kn.cir" 2>/dev/null | grep -E '^out[0-9]+_t\s'
+$spicenn run "$out/kn.xml" --input 0.5,-0.25 --ode-rtol 1e-9 --ode-atol 1e-9 | head -2
+$spicenn verify "$out/kn.xml" --samples 4
+
+echo "== 11. train the KirchhoffNet against SPICE on moons (transients in ngspice, the software adjoint re-anchored"
+echo "       to the SPICE state at every slice boundary), after a software pre-training; evaluate in SPICE"
+$spicenn train "$out/kn.xml" --data moons --engine software --epochs 10 --batch 32 --lr 0.01 \
+  --out "$out/kn-moons-software.xml" --metrics "$out/kn-moons-software.csv" --fresh --progress lines
+$spicenn train "$out/kn-moons-software.xml" --data moons --engine spice --epochs 1 --batch 20 --lr 0.002 --limit 100 \
+  --validation 20 --no-test --out "$out/kn-moons.xml" --metrics "$out/kn-moons.csv" --fresh --progress lines
+$spicenn eval "$out/kn-moons.xml" --data moons --engine spice --limit 100
