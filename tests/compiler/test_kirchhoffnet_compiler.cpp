@@ -92,7 +92,7 @@ ir::model test_model(const std::string& edge_function, std::uint64_t seed, doubl
     m.parameter(fmt::format("slice{}.duration", k)).values[0] = k == 0 ? 0.7 : 0.4;
   }
   m.parameter("capacitance").values = {1.0, 0.5, 2.0, 0.8};
-  m.parameters.push_back({"output_nodes", {2}, ir::constraint::index, false, {4, 2}});
+  m.parameter("output_nodes").values = {4, 2};
   ir::validate(m);
   return m;
 }
@@ -162,7 +162,7 @@ TEST(KirchhoffnetCompiler, NonUnitVoltScaleAndThreeSlicesWithAZeroOne) {
     for (auto& t : m.parameter(fmt::format("slice{}.theta", k)).values) t *= 10;
   m.parameter("slice1.duration").values[0] = 0.0;  // omitted
   m.parameter("slice2.duration").values[0] = 0.9;
-  m.parameters.push_back({"output_nodes", {1}, ir::constraint::index, false, {3}});
+  m.parameter("output_nodes").values = {3};
   ir::validate(m);
   kirchhoffnet_compile_options o{.inputs = {0.45}, .max_step = 1e-3, .simulator_options = kirchhoffnet_precise_simulator_options(m.scale)};
   const auto net = compile_kirchhoffnet(m, o);
