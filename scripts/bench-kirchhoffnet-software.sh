@@ -30,7 +30,7 @@ for r in range(1, rounds + 1):
 reference = {"forward14": (48, 87), "train14": (18.6, 30.7), "forward28": (5.4, 8.9)}
 print(f"{'case':<12} {'threads':>7} {'spicenn samples/s':>18} {'reference':>10} {'ratio':>7} {'RHS/slice':>10}")
 for name, values in runs.items():
-    case = name.split("_")[-1].split("/")[0]
+    case = name.split("/")[0].split("_")[-1]
     threads = int(name.split("/")[1])
     rate = statistics.median(v[0] for v in values)
     rhs = statistics.median(v[1] for v in values)
