@@ -21,5 +21,6 @@ void register_grad(CLI::App& app);         // spicenn grad MODEL.xml --engine so
 void register_verify(CLI::App& app);       // spicenn verify MODEL.xml
 void register_train(CLI::App& app);        // spicenn train MODEL.xml --data ...
 void register_eval(CLI::App& app);         // spicenn eval MODEL.xml --data ...
+void register_predict(CLI::App& app);      // spicenn predict MODEL.xml (--data ... | --grid ...) -o OUT.csv
 
 }  // namespace spicenn::cli
