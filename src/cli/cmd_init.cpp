@@ -23,6 +23,7 @@ struct init_args {
   // mon
   std::int64_t inputs = 0, hidden = 0, outputs = 0, stages = 1;
   std::string diode = "ideal";
+  double input_scale = 1.0;
   // kirchhoffnet
   std::int64_t nodes = 0, slices = 1;
   std::string edge_function = "shift_tanh2";
@@ -93,8 +94,18 @@ void register_init(CLI::App& app) {
   mon->add_option("--diode", a.diode, "ideal (ReLU; piecewise-linear diode pwl_diode in SPICE) or shockley (diode ReLU; shockley_diode)")
       ->capture_default_str()
       ->check(CLI::IsMember({"ideal", "shockley"}));
+  mon->add_option("--input-scale", a.input_scale,
+                  "Factor on the initial input conductances of stage 0 (h_pos, h_neg ~ factor * U(0,1)/sqrt(inputs)); "
+                  "1 = the initialization the MNIST results were trained from; 3 trains the 2-D toy sets reliably "
+                  "(docs/results.md)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   add_common(mon, a);
-  mon->callback([] { save(ir::init_mon(a.inputs, a.hidden, a.outputs, a.stages, a.seed, a.diode), a, "mon"); });
+  mon->callback([] {
+    auto m = ir::init_mon(a.inputs, a.hidden, a.outputs, a.stages, a.seed, a.diode, a.input_scale);
+    if (a.input_scale != 1.0) m.origin.notes += fmt::format("init mon --input-scale {}", a.input_scale);
+    save(std::move(m), a, "mon");
+  });
 
   auto* kn = init->add_subcommand(
       "kirchhoffnet",

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   spicenn::cli::register_train(app);
   spicenn::cli::register_eval(app);
   spicenn::cli::register_trajectory(app);
+  spicenn::cli::register_predict(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -66,9 +66,11 @@ std::string default_mon_diode_device(std::string_view diode) {
 }
 
 model init_mon(std::int64_t inputs, std::int64_t hidden, std::int64_t outputs, std::int64_t stages,
-               std::uint64_t seed, std::string_view diode) {
+               std::uint64_t seed, std::string_view diode, double input_scale) {
   if (diode != "ideal" && diode != "shockley")
     throw error(fmt::format("init_mon: diode must be ideal or shockley, not '{}'", diode));
+  if (!(input_scale > 0) || !std::isfinite(input_scale))
+    throw error(fmt::format("init_mon: input scale must be a positive number, not {}", input_scale));
   model m;
   m.kind = family::mon;
   m.sizes = {{"inputs", inputs}, {"hidden", hidden}, {"outputs", outputs}, {"stages", stages}};
@@ -76,15 +78,17 @@ model init_mon(std::int64_t inputs, std::int64_t hidden, std::int64_t outputs, s
   m.scale = physical_scale{1.0, 1e-4, 1e4, 1e-9, 1e-5};
   m.devices.push_back({"diode", default_mon_diode_device(diode), ""});
   m.origin.seed = seed;
-  m.origin.created_by = created_by(fmt::format("init_mon(inputs={}, hidden={}, outputs={}, stages={}, diode={})",
-                                               inputs, hidden, outputs, stages, diode));
+  m.origin.created_by = created_by(fmt::format("init_mon(inputs={}, hidden={}, outputs={}, stages={}, diode={}{})",
+                                               inputs, hidden, outputs, stages, diode,
+                                               input_scale == 1.0 ? std::string()
+                                                                  : fmt::format(", input_scale={}", input_scale)));
   add_zero_tensors(m);
 
   random_source rng(seed);
   auto h = static_cast<std::size_t>(hidden);
   for (std::int64_t s = 0; s < stages; ++s) {
     std::size_t fan_in = s == 0 ? static_cast<std::size_t>(inputs) : h;
-    double in_scale = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    double in_scale = (s == 0 ? input_scale : 1.0) / std::sqrt(static_cast<double>(fan_in));
     double between_scale = 1.0 / std::sqrt(static_cast<double>(h));
     auto& g = m.parameter(fmt::format("stage{}.g_between", s)).values;
     for (std::size_t i = 0; i < h; ++i)

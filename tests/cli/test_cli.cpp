@@ -315,11 +315,108 @@ TEST(Cli, ResizeGivesFourteenByFourteenInputs) {
   auto c = run("compile " + out.string() + " --data mnist --resize 14 --limit 3 -o " + deck.string());
   ASSERT_EQ(c.status, 0) << c.output;
   EXPECT_NE(c.output.find("3 mnist test samples"), std::string::npos) << c.output;
+
+// CSV rows of `spicenn predict`: header fields, then one vector of fields per row.
+std::vector<std::vector<std::string>> read_csv(const fs::path& p, std::string* header) {
+  std::istringstream in(read(p));
+  std::string line;
+  std::getline(in, *header);
+  std::vector<std::vector<std::string>> rows;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::stringstream row(line);
+    for (std::string f; std::getline(row, f, ',');) fields.push_back(f);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+std::size_t json_count(const std::string& json, const std::string& key) {
+  const auto at = json.find("\"" + key + "\": ");
+  if (at == std::string::npos) return static_cast<std::size_t>(-1);
+  return static_cast<std::size_t>(std::stod(json.substr(at + key.size() + 4)));
+}
+
+// predict on a data set: the rows' predicted classes agree with the outputs
+// (argmax) and their count of correct ones with `eval` on the same samples,
+// for both engines; predict on a grid: N x N rows, x0 fastest, the corners
+// given, and the outputs of a grid point those of `run` at that input.
+TEST(Cli, PredictWritesPerSampleClassesAndGrids) {
+  auto init = temp("pred_init.xml"), model = temp("pred_model.xml");
+  fs::remove_all(model.string() + ".checkpoint");
+  ASSERT_EQ(run("init mon --inputs 2 --hidden 8 --outputs 2 --seed 3 -o " + init.string()).status, 0);
+  auto t = run("train " + init.string() + " --data moons --epochs 2 --lr 0.05 --limit 400 --no-test --fresh --progress off"
+               " --threads 1 --out " + model.string());
+  ASSERT_EQ(t.status, 0) << t.output;
+  for (const char* engine : {"software", "spice"}) {
+    auto csv = temp(std::string("pred_") + engine + ".csv");
+    auto p = run("predict " + model.string() + " --data moons --limit 300 --batch 70 --threads 1 --engine " + engine +
+                 " -o " + csv.string());
+    ASSERT_EQ(p.status, 0) << p.output;
+    std::string header;
+    const auto rows = read_csv(csv, &header);
+    EXPECT_EQ(header, "x0,x1,label,predicted,y0,y1");
+    ASSERT_EQ(rows.size(), 300u);
+    std::size_t correct = 0, ones = 0;
+    for (const auto& r : rows) {
+      ASSERT_EQ(r.size(), 6u);
+      const int predicted = std::stoi(r[3]);
+      EXPECT_EQ(predicted, std::stod(r[5]) > std::stod(r[4]) ? 1 : 0);
+      correct += r[2] == r[3];
+      ones += predicted == 1;
+    }
+    EXPECT_GT(ones, 0u);  // not a constant classifier
+    EXPECT_LT(ones, 300u);
+    auto e = run("eval " + model.string() + " --data moons --limit 300 --threads 1 --json --progress off --engine " + engine);
+    ASSERT_EQ(e.status, 0) << e.output;
+    EXPECT_EQ(correct, json_count(e.output, "correct")) << engine << ": " << e.output;
+  }
+  // The training split: the first rows are the first training samples (label i % 2).
+  auto train_csv = temp("pred_train.csv");
+  ASSERT_EQ(run("predict " + model.string() + " --data moons --split train --limit 4 -o " + train_csv.string()).status, 0);
+  std::string header;
+  auto rows = read_csv(train_csv, &header);
+  ASSERT_EQ(rows.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(rows[i][2], std::to_string(i % 2));
+
+  auto grid = temp("pred_grid.csv");
+  auto g = run("predict " + model.string() + " --grid -1,2,-0.5,1.5,5 --batch 7 -o " + grid.string());
+  ASSERT_EQ(g.status, 0) << g.output;
+  rows = read_csv(grid, &header);
+  EXPECT_EQ(header, "x0,x1,predicted,y0,y1");
+  ASSERT_EQ(rows.size(), 25u);
+  const auto at = [&](std::size_t i) { return std::make_pair(std::stod(rows[i][0]), std::stod(rows[i][1])); };
+  EXPECT_EQ(at(0), std::make_pair(-1.0, -0.5));
+  EXPECT_EQ(at(1), std::make_pair(-0.25, -0.5));
+  EXPECT_EQ(at(4), std::make_pair(2.0, -0.5));
+  EXPECT_EQ(at(5), std::make_pair(-1.0, 0.0));
+  EXPECT_EQ(at(20), std::make_pair(-1.0, 1.5));
+  EXPECT_EQ(at(24), std::make_pair(2.0, 1.5));
+  auto one = run("run " + model.string() + " --input 2,0 --json");
+  ASSERT_EQ(one.status, 0) << one.output;
+  const auto outputs = one.output.substr(one.output.find("\"outputs\": [") + 12);
+  EXPECT_NEAR(std::stod(outputs), std::stod(rows[9][3]), 1e-9) << one.output;  // row 9: x0 = 2, x1 = 0
+  EXPECT_NEAR(std::stod(outputs.substr(outputs.find(',') + 1)), std::stod(rows[9][4]), 1e-9) << one.output;
+
+  // Errors: a grid for a model with 3 inputs; neither or both of --data and --grid.
+  auto three = temp("pred_three.xml");
+  ASSERT_EQ(run("init mon --inputs 3 --hidden 4 --outputs 2 -o " + three.string()).status, 0);
+  auto bad = run("predict " + three.string() + " --grid 0,1,0,1,4 -o " + grid.string());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("needs a model with 2 inputs"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("has 3"), std::string::npos) << bad.output;
+  auto neither = run("predict " + model.string() + " -o " + grid.string());
+  EXPECT_NE(neither.status, 0);
+  EXPECT_NE(neither.output.find("--data NAME or --grid"), std::string::npos) << neither.output;
+  EXPECT_NE(run("predict " + model.string() + " --data moons --grid 0,1,0,1,4 -o " + grid.string()).status, 0);
+  auto small = run("predict " + model.string() + " --grid 0,1,0,1,1 -o " + grid.string());
+  EXPECT_NE(small.status, 0);
+  EXPECT_NE(small.output.find("from 2 to 10000"), std::string::npos) << small.output;
 }
 
 TEST(Cli, EveryVerbHasHelp) {
   for (const char* verb : {"simulate", "init", "info", "devices", "fit-device", "compile", "run", "grad", "verify", "train", "eval",
-                           "set-diode", "prune"}) {
+                           "predict", "set-diode", "prune"}) {
     auto r = run(std::string(verb) + " --help");
     EXPECT_EQ(r.status, 0) << verb;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << verb;

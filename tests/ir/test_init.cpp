@@ -72,6 +72,26 @@ TEST(IrInit, MonIsValidAndWellScaled) {
   expect_error<validation_error>([] { (void)init_mon(1, 0, 1, 1, 0); }, {"hidden = 0 is out of range"});
 }
 
+// input_scale multiplies stage 0's input conductances and nothing else: the
+// same random draws, so 1 (the default) is the model of before.
+TEST(IrInit, MonInputScaleMultipliesTheFirstStagesInputConductancesOnly) {
+  const model a = init_mon(3, 5, 2, 2, 11);
+  const model b = init_mon(3, 5, 2, 2, 11, "ideal", 3.0);
+  expect_same_model(a, init_mon(3, 5, 2, 2, 11, "ideal", 1.0));
+  for (const auto& t : a.parameters) {
+    const auto& scaled = b.parameter(t.name).values;
+    ASSERT_EQ(scaled.size(), t.values.size()) << t.name;
+    const bool input = t.name == "stage0.h_pos" || t.name == "stage0.h_neg";
+    for (std::size_t i = 0; i < t.values.size(); ++i)
+      EXPECT_DOUBLE_EQ(scaled[i], (input ? 3.0 : 1.0) * t.values[i]) << t.name << "[" << i << "]";
+  }
+  EXPECT_GT(mean(b.parameter("stage0.h_pos").values), 0.0);
+  EXPECT_NE(b.origin.created_by.find("input_scale=3"), std::string::npos) << b.origin.created_by;
+  EXPECT_EQ(a.origin.created_by.find("input_scale"), std::string::npos) << a.origin.created_by;
+  expect_error<error>([] { (void)init_mon(2, 3, 2, 1, 0, "ideal", 0.0); }, {"input scale must be a positive number"});
+  expect_error<error>([] { (void)init_mon(2, 3, 2, 1, 0, "ideal", -1.0); }, {"input scale"});
+}
+
 TEST(IrInit, KanMapsTheSignalOntoTheChosenDeviceVoltages) {
   model m = init_kan({5, 4, 3}, {"z15", "a21"}, 3);
   validate(m);

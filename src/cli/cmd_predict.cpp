@@ -1,0 +1,170 @@
+// spicenn predict MODEL.xml (--data NAME [--split test|train] [--limit N] [--pool K] | --grid XMIN,XMAX,YMIN,YMAX,N)
+//     [--engine software|spice] [--threads T] [--batch B] -o OUT.csv
+//
+// Per-sample predictions as CSV: the inputs x0..x{n-1}, the true label (data
+// sets only), the predicted class (argmax of the outputs, first on ties) and
+// the outputs y0..y{m-1}, one row per sample in data-set order; for --grid
+// the N×N points of a regular grid over a 2-input model's input plane, x0
+// fastest (row r*N + c: x0 = XMIN + c·(XMAX−XMIN)/(N−1), x1 = YMIN +
+// r·(YMAX−YMIN)/(N−1)).
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
+#include "cosim/evaluator.hpp"
+#include "cosim/trainer.hpp"
+#include "data/dataset.hpp"
+#include "ir/model_file.hpp"
+#include "models/loss.hpp"
+
+namespace spicenn::cli {
+
+namespace {
+
+// The model's input count: size "inputs" (mon, kirchhoffnet) or "width0" (kan).
+std::size_t model_inputs(const ir::model& m) {
+  auto it = m.sizes.find("inputs");
+  if (it == m.sizes.end()) it = m.sizes.find("width0");
+  if (it == m.sizes.end()) throw error("the model has no size 'inputs' (or 'width0')");
+  return static_cast<std::size_t>(it->second);
+}
+
+struct grid_spec {
+  double xmin = 0, xmax = 0, ymin = 0, ymax = 0;
+  std::size_t n = 0;
+};
+
+grid_spec parse_grid(const std::string& text) {
+  const auto v = parse_number_list(text, "--grid");
+  if (v.size() != 5)
+    throw error(fmt::format("--grid takes XMIN,XMAX,YMIN,YMAX,N (5 numbers), got {} in '{}'", v.size(), text));
+  grid_spec g{v[0], v[1], v[2], v[3], 0};
+  if (!(v[4] >= 2) || v[4] != static_cast<double>(static_cast<std::size_t>(v[4])) || v[4] > 10000)
+    throw error(fmt::format("--grid: N must be a whole number from 2 to 10000, not {}", format_double(v[4])));
+  g.n = static_cast<std::size_t>(v[4]);
+  if (!(g.xmax > g.xmin) || !(g.ymax > g.ymin))
+    throw error(fmt::format("--grid: need XMIN < XMAX and YMIN < YMAX, got {}", text));
+  return g;
+}
+
+}  // namespace
+
+void register_predict(CLI::App& app) {
+  struct args {
+    std::string model, data, grid, engine = "software", split = "test", out;
+    std::size_t limit = 0, batch = 500, pool = 1;
+    int threads = 0;
+  };
+  static args a;
+  auto* cmd = app.add_subcommand("predict",
+                                 "Per-sample outputs and predicted class of a model as CSV, on a data set's samples or "
+                                 "on a regular grid over a 2-input model's input plane, computed by an engine");
+  cmd->add_option("model", a.model, "Model file (XML)")->required()->check(CLI::ExistingFile);
+  auto* data = cmd->add_option("--data", a.data,
+                               "Data set: moons, circles, spirals (2-D toy sets) or mnist, fashion-mnist (images in "
+                               "[0,1]; 1 unit = the model's scale volt); the CSV then has a label column")
+                   ->check(CLI::IsMember(data::dataset_names()));
+  auto* grid = cmd->add_option("--grid", a.grid,
+                               "XMIN,XMAX,YMIN,YMAX,N: the N x N points of a regular grid over inputs x0 (XMIN..XMAX) "
+                               "and x1 (YMIN..YMAX), both ends included, x0 fastest; 2-input models only");
+  data->excludes(grid);
+  grid->excludes(data);
+  auto* split = cmd->add_option("--split", a.split, "With --data: test, or train (the whole training split, validation "
+                                                    "samples included)")
+                    ->capture_default_str()
+                    ->check(CLI::IsMember({"test", "train"}));
+  auto* limit = cmd->add_option("--limit", a.limit, "With --data: the first N samples of the split only (0 = all)")
+                    ->capture_default_str();
+  auto* pool = cmd->add_option("--pool", a.pool,
+                               "With --data: k x k average pooling of the 28x28 images (mnist, fashion-mnist), as the "
+                               "model was trained with; 1 = none")
+                   ->capture_default_str()
+                   ->check(CLI::PositiveNumber);
+  for (auto* o : {split, limit, pool}) o->needs(data);
+  cmd->add_option("--engine", a.engine, "software (the family's C++ model) or spice (ngspice operating points)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"software", "spice"}));
+  cmd->add_option("--batch", a.batch, "Samples per forward call (a DC sweep chunk for the spice engine)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a.threads, "Worker threads (software) or ngspice instances (spice); 0 = all cores")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-o,--out", a.out, "Output CSV file")->required();
+  cmd->callback([] {
+    if (a.data.empty() && a.grid.empty()) throw error("predict needs --data NAME or --grid XMIN,XMAX,YMIN,YMAX,N");
+    const auto model = ir::load_model(a.model);
+    const std::size_t n_in = model_inputs(model);
+
+    // The inputs (n_in × samples) and, for a data set, the labels.
+    Eigen::MatrixXd x;
+    std::vector<int> labels;
+    if (!a.data.empty()) {
+      const data::load_options lo{.pool = a.pool};
+      auto set = data::load_dataset(a.data, a.split == "test" ? data::split::test : data::split::train, lo);
+      if (a.limit > 0) set = set.head(a.limit);
+      cosim::check_model_fits_data(model, set);
+      x = set.features.cast<double>();
+      labels.assign(set.labels.begin(), set.labels.end());
+    } else {
+      const auto g = parse_grid(a.grid);
+      if (n_in != 2)
+        throw error(fmt::format("--grid needs a model with 2 inputs; {} has {}", a.model, n_in));
+      x.resize(2, static_cast<Eigen::Index>(g.n * g.n));
+      const double dx = (g.xmax - g.xmin) / static_cast<double>(g.n - 1);
+      const double dy = (g.ymax - g.ymin) / static_cast<double>(g.n - 1);
+      for (std::size_t r = 0; r < g.n; ++r)
+        for (std::size_t c = 0; c < g.n; ++c) {
+          const auto col = static_cast<Eigen::Index>(r * g.n + c);
+          // The last point is the given end exactly, not XMIN + (N-1)·dx.
+          x(0, col) = c + 1 == g.n ? g.xmax : g.xmin + static_cast<double>(c) * dx;
+          x(1, col) = r + 1 == g.n ? g.ymax : g.ymin + static_cast<double>(r) * dy;
+        }
+    }
+
+    cosim::evaluator_options eo;
+    eo.threads = a.threads;
+    eo.input_gradient = false;
+    auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
+
+    const auto samples = static_cast<std::size_t>(x.cols());
+    std::string csv;
+    for (std::size_t i = 0; i < n_in; ++i) csv += fmt::format("x{},", i);
+    if (!labels.empty()) csv += "label,";
+    csv += "predicted";
+    std::size_t n_out = 0;
+    for (std::size_t begin = 0; begin < samples; begin += a.batch) {
+      const std::size_t count = std::min(a.batch, samples - begin);
+      const Eigen::MatrixXd xb = x.middleCols(static_cast<Eigen::Index>(begin), static_cast<Eigen::Index>(count));
+      const auto result = eval->forward(xb);
+      if (result.outputs.cols() != static_cast<Eigen::Index>(count))
+        throw error(fmt::format("predict: the evaluator returned {} output columns for a batch of {}",
+                                result.outputs.cols(), count));
+      if (begin == 0) {
+        n_out = static_cast<std::size_t>(result.outputs.rows());
+        for (std::size_t o = 0; o < n_out; ++o) csv += fmt::format(",y{}", o);
+        csv += '\n';
+      }
+      const std::vector<int> predicted = models::predict(result.outputs);
+      for (std::size_t j = 0; j < count; ++j) {
+        const auto col = static_cast<Eigen::Index>(begin + j);
+        for (std::size_t i = 0; i < n_in; ++i) csv += format_double(x(static_cast<Eigen::Index>(i), col)) + ',';
+        if (!labels.empty()) csv += fmt::format("{},", labels[begin + j]);
+        csv += fmt::format("{}", predicted[j]);
+        for (std::size_t o = 0; o < n_out; ++o)
+          csv += ',' + format_double(result.outputs(static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(j)));
+        csv += '\n';
+      }
+    }
+    write_text_file(a.out, csv);
+    fmt::print(stderr, "spicenn: {} predictions ({} engine) written to {}\n", samples, a.engine, a.out);
+  });
+}
+
+}  // namespace spicenn::cli
