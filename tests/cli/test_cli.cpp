@@ -315,6 +315,7 @@ TEST(Cli, ResizeGivesFourteenByFourteenInputs) {
   auto c = run("compile " + out.string() + " --data mnist --resize 14 --limit 3 -o " + deck.string());
   ASSERT_EQ(c.status, 0) << c.output;
   EXPECT_NE(c.output.find("3 mnist test samples"), std::string::npos) << c.output;
+}
 
 // CSV rows of `spicenn predict`: header fields, then one vector of fields per row.
 std::vector<std::vector<std::string>> read_csv(const fs::path& p, std::string* header) {
@@ -416,7 +417,7 @@ TEST(Cli, PredictWritesPerSampleClassesAndGrids) {
 
 TEST(Cli, EveryVerbHasHelp) {
   for (const char* verb : {"simulate", "init", "info", "devices", "fit-device", "compile", "run", "grad", "verify", "train", "eval",
-                           "predict", "set-diode", "prune"}) {
+                           "predict", "trajectory", "set-diode", "prune", "perturb"}) {
     auto r = run(std::string(verb) + " --help");
     EXPECT_EQ(r.status, 0) << verb;
     EXPECT_NE(r.output.find("Usage"), std::string::npos) << verb;
