@@ -39,12 +39,14 @@ void register_grad(CLI::App& app) {
   cmd->add_flag("--json", a.json,
                 R"({"loss": x, "gradient": {"<parameter>": [...], ...}, "input_gradient": [...]}; values row-major)");
   add_ode_options(cmd, ode);
+  add_circuit_adjoint_option(cmd, ode);
   cmd->callback([] {
     const auto model = ir::load_model(a.model);
     cosim::evaluator_options eo;
     eo.threads = a.threads;
     eo.ode_rtol = ode.rtol;
     eo.ode_atol = ode.atol;
+    eo.circuit_adjoint = ode.circuit_adjoint;
     eo.fd_step = a.fd_step;
     auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
     const auto x = input_column(model, a.input);

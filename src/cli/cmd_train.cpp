@@ -82,6 +82,7 @@ void run_train(const train_args& a) {
   eo.threads = a.threads;
   eo.ode_rtol = a.ode.rtol;
   eo.ode_atol = a.ode.atol;
+  eo.circuit_adjoint = a.ode.circuit_adjoint;
   eo.input_gradient = false;  // training needs ∂L/∂θ only
   auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
 
@@ -278,6 +279,7 @@ void register_train(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   add_ode_options(cmd, a.ode);
+  add_circuit_adjoint_option(cmd, a.ode);
   cmd->callback([] { run_train(a); });
 }
 

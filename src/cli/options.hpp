@@ -14,6 +14,7 @@ namespace spicenn::cli {
 // engine, and the software adjoint of the spice engine's gradient).
 struct ode_tolerances {
   double rtol = 1e-3, atol = 1e-3;
+  bool circuit_adjoint = false;
 };
 inline void add_ode_options(CLI::App* cmd, ode_tolerances& t) {
   cmd->add_option("--ode-rtol", t.rtol,
@@ -23,6 +24,12 @@ inline void add_ode_options(CLI::App* cmd, ode_tolerances& t) {
   cmd->add_option("--ode-atol", t.atol, "KirchhoffNet: absolute tolerance of the integrator")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+}
+// grad/train: the KirchhoffNet spice engine's second gradient.
+inline void add_circuit_adjoint_option(CLI::App* cmd, ode_tolerances& t) {
+  cmd->add_flag("--circuit-adjoint", t.circuit_adjoint,
+                "KirchhoffNet, --engine spice: the gradient from a backward transient of the linearized, time-reversed "
+                "circuit in ngspice (one per sample) instead of the physics-aware software adjoint");
 }
 
 // "0.1, 0.2,3" -> {0.1, 0.2, 3}; empty text -> {}. Throws spicenn::error

@@ -251,4 +251,117 @@ compiled_kirchhoffnet compile_kirchhoffnet(const ir::model& m, const kirchhoffne
   return out;
 }
 
+kirchhoffnet_adjoint_deck compile_kirchhoffnet_adjoint(const ir::model& m, const std::vector<double>& forward_times,
+                                                       const std::vector<std::vector<double>>& forward_volts,
+                                                       const std::vector<double>& lambda_end,
+                                                       const std::vector<std::pair<std::string, double>>& simulator_options) {
+  ir::validate(m);
+  const auto N = static_cast<std::size_t>(m.size("nodes"));
+  const auto slices = static_cast<std::size_t>(m.size("slices"));
+  const auto E = static_cast<std::size_t>(m.size("edges"));
+  const auto P = static_cast<std::size_t>(m.size("theta"));
+  const auto& fn = ir::find_edge_function(m.option("edge_function"));
+  if (fn.spice_partials.size() != P + 2)
+    throw lowering_error(fmt::format("edge function {} has no spice_partials: the circuit adjoint needs its partial "
+                                     "derivatives as ngspice expressions (use the physics-aware gradient)",
+                                     fn.name));
+  if (forward_volts.size() != N || lambda_end.size() != N || forward_times.size() < 2)
+    throw lowering_error(fmt::format("compile_kirchhoffnet_adjoint: {} trajectories and {} adjoint values for {} nodes, "
+                                     "{} time points",
+                                     forward_volts.size(), lambda_end.size(), N, forward_times.size()));
+  const auto& sc = m.scale;
+  std::vector<double> duration, start;
+  double T = 0;
+  for (std::size_t k = 0; k < slices; ++k) {
+    start.push_back(T);
+    duration.push_back(m.parameter(fmt::format("slice{}.duration", k)).values[0]);
+    T += duration.back();
+  }
+  kirchhoffnet_adjoint_deck out;
+  out.stop = T;
+  netlist_writer w(fmt::format("spicenn kirchhoffnet circuit adjoint: {} nodes, {} slice(s) of {} edges, edge function {}",
+                               N, slices, E, fn.name));
+  w.comment("normalized units: 1 F, 1 s = one time unit, 1 V = one normalized volt; tau = T - t");
+  // The forward trajectory, replayed backward in tau.
+  const std::size_t points = forward_times.size();
+  for (std::size_t i = 0; i < N; ++i) {
+    std::vector<std::pair<double, double>> corners;
+    double last = -1;
+    for (std::size_t p = points; p-- > 0;) {
+      const double tau = std::max(0.0, T - forward_times[p] / sc.second);
+      if (tau <= last) continue;  // strictly increasing corners
+      corners.push_back({tau, forward_volts[i][p] / sc.volt});
+      last = tau;
+    }
+    w.pwl_voltage_source(fmt::format("vf{}", i + 1), fmt::format("f{}", i + 1), "0", corners);
+  }
+  // Adjoint nodes.
+  const auto& cap = m.parameter("capacitance").values;
+  for (std::size_t i = 0; i < N; ++i) {
+    out.adjoint_nodes.push_back(fmt::format("a{}", i + 1));
+    w.capacitor(fmt::format("c{}", i + 1), out.adjoint_nodes.back(), "0", cap[i], lambda_end[i] / cap[i]);
+  }
+  // Gates in tau: slice k runs over tau in [T - start_k - duration_k, T - start_k].
+  std::vector<std::size_t> active;
+  for (std::size_t k = 0; k < slices; ++k)
+    if (duration[k] > 0) active.push_back(k);
+  const bool gated = active.size() > 1;
+  double shortest = T;
+  for (auto k : active) shortest = std::min(shortest, duration[k]);
+  const double h = 0.5e-6 * shortest;
+  if (gated) {
+    // In tau the slices come in reverse order.
+    for (std::size_t a = 0; a < active.size(); ++a) {
+      const auto k = active[a];
+      const double lo = T - start[k] - duration[k], hi = T - start[k];
+      std::vector<std::pair<double, double>> corners;
+      const bool first_in_tau = a + 1 == active.size(), last_in_tau = a == 0;
+      if (first_in_tau)
+        corners.push_back({0.0, 1.0});
+      else
+        corners.insert(corners.end(), {{0.0, 0.0}, {lo - h, 0.0}, {lo + h, 1.0}});
+      if (!last_in_tau) corners.insert(corners.end(), {{hi - h, 1.0}, {hi + h, 0.0}});
+      w.pwl_voltage_source(fmt::format("vg{}", k), fmt::format("g{}", k), "0", corners);
+    }
+  }
+  std::vector<netlist_template> partials;
+  for (std::size_t j = 0; j < P + 2; ++j)
+    partials.emplace_back(fn.spice_partials[j], fmt::format("edge function {} spice_partials[{}]", fn.name, j));
+  auto f_node = [](std::size_t n) { return n == 0 ? std::string("0") : fmt::format("v(f{})", n); };
+  auto a_node = [](std::size_t n) { return n == 0 ? std::string("0") : fmt::format("v(a{})", n); };
+  out.theta_integrals.resize(slices);
+  for (std::size_t k = 0; k < slices; ++k) {
+    if (duration[k] == 0) continue;
+    const auto& edges = m.parameter(fmt::format("slice{}.edges", k)).values;
+    const auto& theta = m.parameter(fmt::format("slice{}.theta", k)).values;
+    const std::string gate = gated ? fmt::format("v(g{})*", k) : "";
+    w.blank_line();
+    w.comment(fmt::format("slice {}", k));
+    for (std::size_t e = 0; e < E; ++e) {
+      const auto s = static_cast<std::size_t>(edges[2 * e]), d = static_cast<std::size_t>(edges[2 * e + 1]);
+      std::map<std::string, std::string> values{{"vs", f_node(s)}, {"vd", f_node(d)}};
+      for (std::size_t p = 0; p < P; ++p) values[fmt::format("theta{}", p)] = "(" + spice_number(theta[e * P + p]) + ")";
+      const std::string w_expr = fmt::format("{}({}-{})", gate, a_node(d), a_node(s));
+      auto render = [&](std::size_t j) {
+        std::map<std::string, std::string> used;
+        for (const auto& ph : partials[j].placeholders()) used[ph] = values.at(ph);
+        return partials[j].render(used);
+      };
+      if (s != 0) w.behavioural_current_source(fmt::format("bs{}_{}", k, e), "0", fmt::format("a{}", s),
+                                               w_expr + "*(" + render(0) + ")");
+      if (d != 0) w.behavioural_current_source(fmt::format("bd{}_{}", k, e), "0", fmt::format("a{}", d),
+                                               w_expr + "*(" + render(1) + ")");
+      for (std::size_t p = 0; p < P; ++p) {
+        const std::string g = fmt::format("g{}_{}_{}", k, e, p);
+        out.theta_integrals[k].push_back(g);
+        w.capacitor(fmt::format("c{}", g), g, "0", 1.0, 0.0);
+        w.behavioural_current_source(fmt::format("b{}", g), "0", g, w_expr + "*(" + render(p + 2) + ")");
+      }
+    }
+  }
+  w.closing_cards(simulator_options, false);
+  out.text = w.text();
+  return out;
+}
+
 }  // namespace spicenn::compiler

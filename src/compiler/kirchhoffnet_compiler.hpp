@@ -85,6 +85,30 @@ struct compiled_kirchhoffnet {
 // edge or option that cannot be realised.
 compiled_kirchhoffnet compile_kirchhoffnet(const ir::model& m, const kirchhoffnet_compile_options& options = {});
 
+// The circuit adjoint of one sample (docs/models.md §3 "Gradient"): the
+// linearized, time-reversed circuit, in normalized units (1 F, 1 s = one
+// time unit). With μ_i = λ_i / C_i and τ = T − t, an adjoint node a<i> per
+// node with capacitance C_i and initial voltage μ_i(τ=0) = ∂L/∂v_i(T) / C_i;
+// per edge e = (s → d), behavioural sources inject (μ_d − μ_s)·∂f/∂v_s into
+// a<s> and (μ_d − μ_s)·∂f/∂v_d into a<d>, the partials evaluated on the
+// forward trajectory, replayed backward by a pwl source f<i> per node; and
+// per θ an integrator node g<k>_<e>_<p> (1 F, from 0) fed (μ_d − μ_s)·∂f/∂θ.
+// At τ = T: λ(0) = C·v(a), ∂L/∂θ = v(g…). Slices gated in τ like the
+// forward. The partials come from the registry's spice_partials.
+struct kirchhoffnet_adjoint_deck {
+  std::string text;
+  std::vector<std::string> adjoint_nodes;                // [i] "a<i+1>"
+  std::vector<std::vector<std::string>> theta_integrals;  // [k][e·theta + p] "g<k>_<e>_<p>"; empty for a skipped slice
+  double stop = 0.0;                                      // T, normalized
+};
+// forward_times: the forward transient's times (seconds, ascending, from 0
+// to T·second); forward_volts: per node 1..N its voltages at those times
+// (volts); lambda_end: ∂L/∂v(T) per node (normalized).
+kirchhoffnet_adjoint_deck compile_kirchhoffnet_adjoint(const ir::model& m, const std::vector<double>& forward_times,
+                                                       const std::vector<std::vector<double>>& forward_volts,
+                                                       const std::vector<double>& lambda_end,
+                                                       const std::vector<std::pair<std::string, double>>& simulator_options = {});
+
 // "vsource", "resistor", "inline" (the CLI's --theta values).
 theta_storage theta_storage_from_string(std::string_view name);
 

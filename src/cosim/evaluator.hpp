@@ -45,6 +45,10 @@ struct evaluator_options {
   // KirchhoffNet: the ODE integrator's tolerances (software engine).
   double ode_rtol = 1e-3;
   double ode_atol = 1e-3;
+  // KirchhoffNet spice engine: gradients from the circuit adjoint (a backward
+  // transient of the linearized, time-reversed circuit in ngspice) instead of
+  // the physics-aware software adjoint.
+  bool circuit_adjoint = false;
 };
 
 // Forward values for a batch (columns = samples).

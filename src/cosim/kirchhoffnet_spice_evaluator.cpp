@@ -73,6 +73,9 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
   void set_model(const ir::model& m) override {
     if (!model_ || !same_structure(*model_, m)) {
       compiled_ = compiler::compile_kirchhoffnet(m, evaluator_compile_options(m));
+      compiled_theta_.clear();
+      for (std::int64_t k = 0; k < m.size("slices"); ++k)
+        compiled_theta_.push_back(m.parameter(fmt::format("slice{}.theta", k)).values);
       ++generation_;
     }
     model_ = m;
@@ -86,6 +89,7 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
   loss_gradient gradient(const Eigen::MatrixXd& x, std::span<const int> labels) override {
     if (static_cast<Eigen::Index>(labels.size()) != x.cols())
       throw error(fmt::format("gradient: {} labels for {} samples", labels.size(), x.cols()));
+    if (options_.circuit_adjoint) return circuit_adjoint_gradient(x, labels);
     loss_gradient out;
     out.forward = simulate(x);
     Eigen::MatrixXd dy;
@@ -122,8 +126,7 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
       eng.load(compiled_.text);
       ++stats.loads;
       st.generation = generation_;
-      st.theta = theta_;
-      return;
+      st.theta = compiled_theta_;  // what the netlist holds; later set_model calls may have changed theta_
     }
     for (std::size_t k = 0; k < theta_.size(); ++k)
       for (std::size_t i = 0; i < theta_[k].size(); ++i)
@@ -133,6 +136,110 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
           st.theta[k][i] = theta_[k][i];
           ++stats.alters;
         }
+  }
+
+  // One sample's transient on a prepared engine: the time points and every
+  // node's voltages (volts), read from the current plot.
+  struct transient {
+    std::vector<double> t;
+    std::vector<std::vector<double>> v;  // [node][point]
+  };
+  transient run_sample(spice::engine& eng, const Eigen::MatrixXd& x, Eigen::Index b, spice_stats& st) {
+    const double volt = compiled_.volt, stop = compiled_.stop_time;
+    for (std::size_t i = 0; i < net_.inputs; ++i)
+      eng.alter(compiled_.capacitors[i], "ic", x(static_cast<Eigen::Index>(i), b) * volt);
+    st.alters += net_.inputs;
+    try {
+      eng.tran(stop / 200, stop, {.max_step = stop / 1000, .uic = true});
+    } catch (const spice::spice_error& e) {
+      throw simulation_error(fmt::format("KirchhoffNet transient, sample {}: {}", b, e.what()));
+    }
+    ++st.sweeps;
+    transient tr;
+    tr.t = eng.real_vector("time");
+    for (const auto& n : compiled_.nodes) tr.v.push_back(eng.real_vector(fmt::format("v({})", n)));
+    return tr;
+  }
+
+  // Forward in ngspice, then per sample the adjoint circuit's backward
+  // transient in a second engine: λ(0) and ∂L/∂θ read from the circuit.
+  loss_gradient circuit_adjoint_gradient(const Eigen::MatrixXd& x, std::span<const int> labels) {
+    const Eigen::Index B = x.cols();
+    const auto N = static_cast<Eigen::Index>(net_.nodes);
+    const double volt = compiled_.volt;
+    loss_gradient out;
+    out.forward.outputs.resize(static_cast<Eigen::Index>(net_.outputs()), B);
+    out.forward.hidden.assign(net_.slices.size(), Eigen::MatrixXd(N, B));
+    out.inputs.resize(static_cast<Eigen::Index>(net_.inputs), B);
+    std::vector<double> slice_end;
+    for (std::size_t k = 0; k < net_.slices.size(); ++k)
+      slice_end.push_back(k + 1 < net_.slices.size() ? compiled_.slice_start[k + 1] : compiled_.stop_time);
+    const ir::physical_scale unit{1.0, 1.0, 1.0, 1.0, 1.0};
+    const auto adjoint_options = compiler::kirchhoffnet_precise_simulator_options(unit);
+    std::vector<std::vector<double>> zero = theta_;
+    for (auto& g : zero) std::fill(g.begin(), g.end(), 0.0);
+    // Per-range sums, added in range order afterwards: the result does not
+    // depend on which thread finishes first.
+    std::mutex sum_lock;
+    std::map<long, std::pair<double, std::vector<std::vector<double>>>> sums;
+    pool_.run(B, options_.threads, 1, stats_, [&](spice::engine& eng, long b0, long b1, spice_stats& st) {
+      auto& adjoint = adjoint_engine(eng);
+      std::vector<std::vector<double>> mine = zero;
+      double my_loss = 0.0;
+      prepare(eng, state_of(eng), st);  // the adjoint decks go to their own engine; this one keeps the circuit
+      for (long b = b0; b < b1; ++b) {
+        const auto tr = run_sample(eng, x, b, st);
+        Eigen::MatrixXd y(static_cast<Eigen::Index>(net_.outputs()), 1);
+        for (std::size_t o = 0; o < net_.outputs(); ++o)
+          y(static_cast<Eigen::Index>(o), 0) = tr.v[net_.output_nodes[o] - 1].back() / volt;
+        for (Eigen::Index n = 0; n < N; ++n)
+          for (std::size_t k = 0; k < slice_end.size(); ++k)
+            out.forward.hidden[k](n, b) = sample_at(tr.t, tr.v[static_cast<std::size_t>(n)], slice_end[k]) / volt;
+        out.forward.outputs.col(b) = y.col(0);
+        Eigen::MatrixXd dy;
+        const int label = labels[static_cast<std::size_t>(b)];
+        my_loss += models::softmax_cross_entropy(y, std::span<const int>(&label, 1), &dy);
+        std::vector<double> lambda(net_.nodes, 0.0);
+        for (std::size_t o = 0; o < net_.outputs(); ++o)
+          lambda[net_.output_nodes[o] - 1] += dy(static_cast<Eigen::Index>(o), 0) / static_cast<double>(B);
+        const auto deck = compiler::compile_kirchhoffnet_adjoint(*model_, tr.t, tr.v, lambda, adjoint_options);
+        try {
+          adjoint.load(deck.text);
+          ++st.loads;
+          adjoint.tran(deck.stop / 1000, deck.stop, {.max_step = deck.stop / 1000, .uic = true});
+          ++st.ac_runs;
+        } catch (const spice::spice_error& e) {
+          throw simulation_error(fmt::format("KirchhoffNet circuit adjoint, sample {}: {}", b, e.what()));
+        }
+        const auto& cap = model_->parameter("capacitance").values;
+        for (std::size_t i = 0; i < net_.inputs; ++i)
+          out.inputs(static_cast<Eigen::Index>(i), b) = cap[i] * adjoint.real_vector(fmt::format("v({})", deck.adjoint_nodes[i])).back();
+        for (std::size_t k = 0; k < deck.theta_integrals.size(); ++k)
+          for (std::size_t j = 0; j < deck.theta_integrals[k].size(); ++j)
+            mine[k][j] += adjoint.real_vector(fmt::format("v({})", deck.theta_integrals[k][j])).back();
+      }
+      std::lock_guard guard(sum_lock);
+      sums[b0] = {my_loss, std::move(mine)};
+      return 0.0;
+    });
+    double loss_sum = 0.0;
+    std::vector<std::vector<double>> g_theta = zero;
+    for (const auto& [b0, part] : sums) {
+      loss_sum += part.first;
+      for (std::size_t k = 0; k < g_theta.size(); ++k)
+        for (std::size_t j = 0; j < g_theta[k].size(); ++j) g_theta[k][j] += part.second[k][j];
+    }
+    out.loss = loss_sum / static_cast<double>(B);
+    for (std::size_t k = 0; k < g_theta.size(); ++k) out.parameters[fmt::format("slice{}.theta", k)] = g_theta[k];
+    if (!options_.input_gradient) out.inputs.resize(0, 0);
+    return out;
+  }
+
+  spice::engine& adjoint_engine(const spice::engine& eng) {
+    std::lock_guard guard(states_lock_);
+    auto& e = adjoint_engines_[&eng];
+    if (!e) e = std::make_unique<spice::engine>();
+    return *e;
   }
 
   evaluation simulate(const Eigen::MatrixXd& x) {
@@ -184,12 +291,14 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
   models::kn_tolerances tol_;
   std::optional<ir::model> model_;
   models::kn_network net_;
-  std::vector<std::vector<double>> theta_;
+  std::vector<std::vector<double>> theta_;           // the model's θ now
+  std::vector<std::vector<double>> compiled_theta_;  // the θ written into compiled_.text
   compiler::compiled_kirchhoffnet compiled_;
   std::size_t generation_ = 0;
   spice_engine_pool pool_;
   std::mutex states_lock_;
   std::map<const spice::engine*, engine_state> states_;
+  std::map<const spice::engine*, std::unique_ptr<spice::engine>> adjoint_engines_;
   spice_stats stats_;
 };
 

@@ -30,6 +30,11 @@ std::vector<edge_function> builtin_edge_functions() {
                  d_t[2] = s;
                },
                "tanh({theta0}*{vs}+{theta1}*{vd}+{theta2})",
+               {"{theta0}*(1-tanh({theta0}*{vs}+{theta1}*{vd}+{theta2})^2)",
+                "{theta1}*(1-tanh({theta0}*{vs}+{theta1}*{vd}+{theta2})^2)",
+                "{vs}*(1-tanh({theta0}*{vs}+{theta1}*{vd}+{theta2})^2)",
+                "{vd}*(1-tanh({theta0}*{vs}+{theta1}*{vd}+{theta2})^2)",
+                "(1-tanh({theta0}*{vs}+{theta1}*{vd}+{theta2})^2)"},
                "active: a transconductor with a tanh characteristic, driven by a weighted sum of both terminal "
                "voltages (not a two-terminal element)"});
   // tanh(θ1 (v_s − v_d) + θ0): a two-terminal element, passive only when
@@ -46,6 +51,10 @@ std::vector<edge_function> builtin_edge_functions() {
                  d_t[1] = s * u;
                },
                "tanh({theta1}*({vs}-{vd})+{theta0})",
+               {"{theta1}*(1-tanh({theta1}*({vs}-{vd})+{theta0})^2)",
+                "-{theta1}*(1-tanh({theta1}*({vs}-{vd})+{theta0})^2)",
+                "(1-tanh({theta1}*({vs}-{vd})+{theta0})^2)",
+                "({vs}-{vd})*(1-tanh({theta1}*({vs}-{vd})+{theta0})^2)"},
                "active in general (an offset current at zero voltage); passive for theta0 = 0, theta1 >= 0 "
                "(a saturating conductor)"});
   // θ1 · ReLU(v_s − v_d − θ0): with θ1 ≥ 0 and θ0 ≥ 0 an ideal diode in
@@ -61,6 +70,8 @@ std::vector<edge_function> builtin_edge_functions() {
                  d_t[1] = on * u;
                },
                "{theta1}*max({vs}-{vd}-{theta0},0)",
+               {"{theta1}*u({vs}-{vd}-{theta0})", "-{theta1}*u({vs}-{vd}-{theta0})",
+                "-{theta1}*u({vs}-{vd}-{theta0})", "max({vs}-{vd}-{theta0},0)"},
                "passive for theta1 >= 0 and theta0 >= 0 (an ideal diode with a theta0 offset in series with a "
                "1/theta1 resistor); a negative theta1 or theta0 needs an active element"});
   // θ0 (v_s − v_d): a resistor of 1/θ0 for θ0 ≥ 0, a negative resistor
@@ -73,6 +84,7 @@ std::vector<edge_function> builtin_edge_functions() {
                  d_t[0] = vs - vd;
                },
                "{theta0}*({vs}-{vd})",
+               {"{theta0}", "-{theta0}", "({vs}-{vd})"},
                "passive for theta0 >= 0 (a resistor of 1/theta0); a negative theta0 needs an active negative "
                "resistor"});
   return b;
@@ -101,6 +113,10 @@ void register_edge_function(edge_function f) {
                             max_edge_theta));
   if (!f.current || !f.partials || f.spice_expression.empty())
     throw error(fmt::format("edge function {}: current, partials and spice_expression are all required", f.name));
+  if (!f.spice_partials.empty() && f.spice_partials.size() != f.theta_count + 2)
+    throw error(fmt::format("edge function {}: spice_partials has {} expressions; it needs theta_count + 2 = {} "
+                            "(d/dvs, d/dvd, d/dtheta0..)",
+                            f.name, f.spice_partials.size(), f.theta_count + 2));
   auto& r = the_registry();
   std::lock_guard guard(r.lock);
   for (const auto& g : r.functions)

@@ -36,6 +36,12 @@ struct edge_function {
   // placeholders {vs}, {vd} and {theta0}..{thetaK} for the node voltages and
   // parameter values (each replaced by an expression such as v(n3)).
   std::string spice_expression;
+  // Optional: ∂f/∂v_s, ∂f/∂v_d, ∂f/∂θ_0 .. ∂f/∂θ_{K-1} as expressions with the
+  // same placeholders (theta_count + 2 of them). The circuit adjoint (a
+  // backward transient of the linearized circuit in ngspice) needs them;
+  // a function without them trains against SPICE by the physics-aware
+  // gradient only.
+  std::vector<std::string> spice_partials;
   // How a circuit realises it: "passive: a resistor" or "active: ...".
   std::string realisation;
 };

@@ -71,6 +71,11 @@ TEST(KirchhoffNetSpiceEvaluator, ThetaAlteredInPlaceEqualsAFreshLoad) {
   const auto altered = spice->forward(x);
   const auto fresh = make_evaluator(m, engine_kind::spice, {.threads = 1})->forward(x);
   EXPECT_LE((altered.outputs - fresh.outputs).cwiseAbs().maxCoeff(), 1e-9);
+  // An evaluator whose engine first loads after a set_model holds the new θ
+  // (the netlist was compiled with the old ones).
+  auto late = make_evaluator(small_model("shift_tanh1", 11), engine_kind::spice, {.threads = 1});
+  late->set_model(m);
+  EXPECT_LE((late->forward(x).outputs - fresh.outputs).cwiseAbs().maxCoeff(), 1e-9);
   // The initial conditions of one sample do not leak into the next.
   const auto one = make_evaluator(m, engine_kind::spice, {.threads = 1})->forward(x.col(2));
   EXPECT_LE((one.outputs.col(0) - altered.outputs.col(2)).cwiseAbs().maxCoeff(), 1e-9);
@@ -106,6 +111,34 @@ TEST(KirchhoffNetSpiceEvaluator, PhysicsAwareGradientMatchesFiniteDifferencesThr
   }
   EXPECT_LE((g.inputs - fd.inputs).cwiseAbs().maxCoeff(), 1e-3 * fd.inputs.cwiseAbs().maxCoeff());
 }
+
+class CircuitAdjoint : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CircuitAdjoint, MatchesFiniteDifferencesThroughSpice) {
+  const auto m = small_model(GetParam(), 19, 3);
+  const MatrixXd x = inputs(2, 20);
+  const std::vector<int> labels = {1, 0};
+  evaluator_options adjoint = tight;
+  adjoint.circuit_adjoint = true;
+  const auto g = make_evaluator(m, engine_kind::spice, adjoint)->gradient(x, labels);
+  const auto fd = make_evaluator(m, engine_kind::finite_differences, {.threads = 2, .fd_step = 1e-4})->gradient(x, labels);
+  EXPECT_NEAR(g.loss, fd.loss, 1e-9);
+  for (const auto& [name, ref] : fd.parameters) {
+    const auto& got = g.parameters.at(name);
+    double scale = 0, worst = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+      scale = std::max(scale, std::abs(ref[i]));
+      worst = std::max(worst, std::abs(got[i] - ref[i]));
+    }
+    ASSERT_GT(scale, 0.0) << name;
+    std::printf("%s %s: circuit adjoint vs finite differences %.3g of %.3g\n", GetParam(), name.c_str(), worst, scale);
+    EXPECT_LE(worst, 1e-3 * scale) << GetParam() << " " << name;
+  }
+  EXPECT_LE((g.inputs - fd.inputs).cwiseAbs().maxCoeff(), 1e-3 * fd.inputs.cwiseAbs().maxCoeff()) << GetParam();
+}
+
+INSTANTIATE_TEST_SUITE_P(Builtins, CircuitAdjoint,
+                         ::testing::Values("shift_tanh2", "shift_tanh1", "shift_relu1", "conductance"));
 
 TEST(KirchhoffNetTraining, TrainingAgainstSpiceFollowsTheSoftwareRun) {
   data::dataset set = data::make_moons(20, 5);
