@@ -38,6 +38,23 @@ MatrixXd inputs(Eigen::Index batch, std::uint64_t seed) {
   return x;
 }
 
+// Every θ tensor and ∂L/∂x within rel × the largest |finite difference|.
+void expect_close_to_finite_differences(const loss_gradient& g, const loss_gradient& fd, double rel,
+                                        const std::string& what) {
+  for (const auto& [name, ref] : fd.parameters) {
+    const auto& got = g.parameters.at(name);
+    double scale = 0, worst = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+      scale = std::max(scale, std::abs(ref[i]));
+      worst = std::max(worst, std::abs(got[i] - ref[i]));
+    }
+    ASSERT_GT(scale, 0.0) << name;
+    std::printf("%s %s: vs finite differences through ngspice %.3g of %.3g\n", what.c_str(), name.c_str(), worst, scale);
+    EXPECT_LE(worst, rel * scale) << what << " " << name;
+  }
+  EXPECT_LE((g.inputs - fd.inputs).cwiseAbs().maxCoeff(), rel * fd.inputs.cwiseAbs().maxCoeff()) << what << " inputs";
+}
+
 const evaluator_options tight{.threads = 2, .ode_rtol = 1e-10, .ode_atol = 1e-10};
 
 class EveryEdgeFunction : public ::testing::TestWithParam<const char*> {};
@@ -99,17 +116,7 @@ TEST(KirchhoffNetSpiceEvaluator, PhysicsAwareGradientMatchesFiniteDifferencesThr
     RecordProperty(name + "_software_vs_fd", std::to_string(d_fd));
     std::printf("%s: |physics-aware - software| %.3g, |software - fd| %.3g\n", name.c_str(), d_sw, d_fd);
   }
-  for (const auto& [name, ref] : fd.parameters) {
-    const auto& got = g.parameters.at(name);
-    double scale = 0, worst = 0;
-    for (std::size_t i = 0; i < ref.size(); ++i) {
-      scale = std::max(scale, std::abs(ref[i]));
-      worst = std::max(worst, std::abs(got[i] - ref[i]));
-    }
-    ASSERT_GT(scale, 0.0) << name;
-    EXPECT_LE(worst, 1e-3 * scale) << name << ": physics-aware vs finite differences through ngspice";
-  }
-  EXPECT_LE((g.inputs - fd.inputs).cwiseAbs().maxCoeff(), 1e-3 * fd.inputs.cwiseAbs().maxCoeff());
+  expect_close_to_finite_differences(g, fd, 1e-3, "physics-aware");
 }
 
 class CircuitAdjoint : public ::testing::TestWithParam<const char*> {};
@@ -123,18 +130,7 @@ TEST_P(CircuitAdjoint, MatchesFiniteDifferencesThroughSpice) {
   const auto g = make_evaluator(m, engine_kind::spice, adjoint)->gradient(x, labels);
   const auto fd = make_evaluator(m, engine_kind::finite_differences, {.threads = 2, .fd_step = 1e-4})->gradient(x, labels);
   EXPECT_NEAR(g.loss, fd.loss, 1e-9);
-  for (const auto& [name, ref] : fd.parameters) {
-    const auto& got = g.parameters.at(name);
-    double scale = 0, worst = 0;
-    for (std::size_t i = 0; i < ref.size(); ++i) {
-      scale = std::max(scale, std::abs(ref[i]));
-      worst = std::max(worst, std::abs(got[i] - ref[i]));
-    }
-    ASSERT_GT(scale, 0.0) << name;
-    std::printf("%s %s: circuit adjoint vs finite differences %.3g of %.3g\n", GetParam(), name.c_str(), worst, scale);
-    EXPECT_LE(worst, 1e-3 * scale) << GetParam() << " " << name;
-  }
-  EXPECT_LE((g.inputs - fd.inputs).cwiseAbs().maxCoeff(), 1e-3 * fd.inputs.cwiseAbs().maxCoeff()) << GetParam();
+  expect_close_to_finite_differences(g, fd, 1e-3, std::string("circuit adjoint, ") + GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Builtins, CircuitAdjoint,
