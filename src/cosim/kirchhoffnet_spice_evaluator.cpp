@@ -164,16 +164,13 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
   // Forward in ngspice, then per sample the adjoint circuit's backward
   // transient in a second engine: λ(0) and ∂L/∂θ read from the circuit.
   loss_gradient circuit_adjoint_gradient(const Eigen::MatrixXd& x, std::span<const int> labels) {
+    check_inputs(x);
     const Eigen::Index B = x.cols();
     const auto N = static_cast<Eigen::Index>(net_.nodes);
-    const double volt = compiled_.volt;
     loss_gradient out;
     out.forward.outputs.resize(static_cast<Eigen::Index>(net_.outputs()), B);
     out.forward.hidden.assign(net_.slices.size(), Eigen::MatrixXd(N, B));
     out.inputs.resize(static_cast<Eigen::Index>(net_.inputs), B);
-    std::vector<double> slice_end;
-    for (std::size_t k = 0; k < net_.slices.size(); ++k)
-      slice_end.push_back(k + 1 < net_.slices.size() ? compiled_.slice_start[k + 1] : compiled_.stop_time);
     const ir::physical_scale unit{1.0, 1.0, 1.0, 1.0, 1.0};
     const auto adjoint_options = compiler::kirchhoffnet_precise_simulator_options(unit);
     std::vector<std::vector<double>> zero = theta_;
@@ -189,13 +186,8 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
       prepare(eng, state_of(eng), st);  // the adjoint decks go to their own engine; this one keeps the circuit
       for (long b = b0; b < b1; ++b) {
         const auto tr = run_sample(eng, x, b, st);
-        Eigen::MatrixXd y(static_cast<Eigen::Index>(net_.outputs()), 1);
-        for (std::size_t o = 0; o < net_.outputs(); ++o)
-          y(static_cast<Eigen::Index>(o), 0) = tr.v[net_.output_nodes[o] - 1].back() / volt;
-        for (Eigen::Index n = 0; n < N; ++n)
-          for (std::size_t k = 0; k < slice_end.size(); ++k)
-            out.forward.hidden[k](n, b) = sample_at(tr.t, tr.v[static_cast<std::size_t>(n)], slice_end[k]) / volt;
-        out.forward.outputs.col(b) = y.col(0);
+        record(tr, b, out.forward);
+        const Eigen::MatrixXd y = out.forward.outputs.col(b);
         Eigen::MatrixXd dy;
         const int label = labels[static_cast<std::size_t>(b)];
         my_loss += models::softmax_cross_entropy(y, std::span<const int>(&label, 1), &dy);
@@ -242,44 +234,36 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
     return *e;
   }
 
-  evaluation simulate(const Eigen::MatrixXd& x) {
+  void check_inputs(const Eigen::MatrixXd& x) const {
     if (static_cast<std::size_t>(x.rows()) != net_.inputs)
       throw error(fmt::format("KirchhoffNet spice: input has {} rows but the model has {} inputs", x.rows(), net_.inputs));
+  }
+
+  evaluation simulate(const Eigen::MatrixXd& x) {
+    check_inputs(x);
     const Eigen::Index B = x.cols();
     const auto N = static_cast<Eigen::Index>(net_.nodes);
     evaluation out;
     out.outputs.resize(static_cast<Eigen::Index>(net_.outputs()), B);
     out.hidden.assign(net_.slices.size(), Eigen::MatrixXd(N, B));
-    std::vector<double> slice_end;
-    for (std::size_t k = 0; k < net_.slices.size(); ++k)
-      slice_end.push_back((k + 1 < net_.slices.size() ? compiled_.slice_start[k + 1] : compiled_.stop_time));
-    const double stop = compiled_.stop_time;
-    const double print_step = stop / 200;
-    const double volt = compiled_.volt;
     pool_.run(B, options_.threads, 1, stats_, [&](spice::engine& eng, long b0, long b1, spice_stats& st) {
       prepare(eng, state_of(eng), st);
-      for (long b = b0; b < b1; ++b) {
-        for (std::size_t i = 0; i < net_.inputs; ++i)
-          eng.alter(compiled_.capacitors[i], "ic", x(static_cast<Eigen::Index>(i), b) * volt);
-        st.alters += net_.inputs;
-        try {
-          eng.tran(print_step, stop, {.max_step = stop / 1000, .uic = true});
-        } catch (const spice::spice_error& e) {
-          throw simulation_error(fmt::format("KirchhoffNet transient, sample {}: {}", b, e.what()));
-        }
-        ++st.sweeps;
-        const auto t = eng.real_vector("time");
-        for (std::size_t o = 0; o < net_.outputs(); ++o)
-          out.outputs(static_cast<Eigen::Index>(o), b) =
-              eng.real_vector(fmt::format("v({})", compiled_.output_nodes[o])).back() / volt;
-        for (Eigen::Index n = 0; n < N; ++n) {
-          const auto v = eng.real_vector(fmt::format("v({})", compiled_.nodes[static_cast<std::size_t>(n)]));
-          for (std::size_t k = 0; k < slice_end.size(); ++k) out.hidden[k](n, b) = sample_at(t, v, slice_end[k]) / volt;
-        }
-      }
+      for (long b = b0; b < b1; ++b) record(run_sample(eng, x, b, st), b, out);
       return 0.0;
     });
     return out;
+  }
+
+  // Sample b's outputs (the output nodes at T) and slice-end states into `out`.
+  void record(const transient& tr, Eigen::Index b, evaluation& out) const {
+    const double volt = compiled_.volt;
+    for (std::size_t o = 0; o < net_.outputs(); ++o)
+      out.outputs(static_cast<Eigen::Index>(o), b) = tr.v[net_.output_nodes[o] - 1].back() / volt;
+    for (std::size_t k = 0; k < net_.slices.size(); ++k) {
+      const double end = k + 1 < net_.slices.size() ? compiled_.slice_start[k + 1] : compiled_.stop_time;
+      for (std::size_t n = 0; n < net_.nodes; ++n)
+        out.hidden[k](static_cast<Eigen::Index>(n), b) = sample_at(tr.t, tr.v[n], end) / volt;
+    }
   }
 
   engine_state& state_of(const spice::engine& eng) {
