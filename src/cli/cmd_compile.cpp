@@ -18,12 +18,13 @@ namespace spicenn::cli {
 void register_compile(CLI::App& app) {
   struct args {
     std::string model, output, input, data;
-    std::size_t limit = 100, pool = 1, resize = 0;
+    std::size_t limit = 100;
     bool literal_pairs = false, precise = false;
     std::string theta = "resistor";
     double max_step = 0.0;
   };
   static args a;
+  static image_options image;
   auto* cmd = app.add_subcommand("compile", "Lower a model file to a standalone SPICE netlist (runs unchanged in `ngspice -b`)");
   cmd->add_option("model", a.model, "Model file (XML, see docs/model-format.md)")->required()->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", a.output, "Netlist file to write (default: standard output)");
@@ -51,15 +52,7 @@ void register_compile(CLI::App& app) {
                                "of this data set (moons, circles, spirals, mnist, fashion-mnist) as pwl inputs of one DC "
                                "sweep, with .dc and .print cards");
   cmd->add_option("--limit", a.limit, "Samples in the --data sweep deck")->capture_default_str()->check(CLI::PositiveNumber);
-  auto* pool = cmd->add_option("--pool", a.pool,
-                               "With --data: k x k average pooling of the 28x28 images (mnist, fashion-mnist), as the "
-                               "model was trained with; 1 = none")
-                   ->capture_default_str()
-                   ->check(CLI::PositiveNumber);
-  auto* resize = cmd->add_option("--resize", a.resize,
-                                 "With --data: bilinear resizing of the 28x28 images (mnist, fashion-mnist) to N x N as "
-                                 "PIL / torchvision's Resize, as the model was trained with; 0 = off")
-                     ->capture_default_str();
+  auto [pool, resize] = add_image_options(cmd, image, "With --data: ");
   data->excludes(cmd->get_option("--input"));
   pool->needs(data);
   resize->needs(data);
@@ -107,7 +100,7 @@ void register_compile(CLI::App& app) {
     }
     const bool kan = m.kind == ir::family::kan;
     if (!a.data.empty()) {
-      const auto test = data::load_dataset(a.data, data::split::test, {.pool = a.pool, .resize = a.resize});
+      const auto test = data::load_dataset(a.data, data::split::test, image.load());
       const auto n = static_cast<Eigen::Index>(std::min(a.limit, test.size()));
       const Eigen::MatrixXd x = test.features.leftCols(n).cast<double>();
       const auto deck = kan ? cosim::kan_sweep_deck(m, x) : cosim::mon_sweep_deck(m, x, a.literal_pairs);

@@ -17,12 +17,13 @@ namespace spicenn::cli {
 void register_eval(CLI::App& app) {
   struct args {
     std::string model, data, engine = "software", split = "test", progress = "auto";
-    std::size_t limit = 0, batch = 500, pool = 1, resize = 0, train_limit = 0;
+    std::size_t limit = 0, batch = 500, train_limit = 0;
     std::optional<std::size_t> validation;
     int threads = 0;
     bool json = false;
   };
   static args a;
+  static image_options image;
   static ode_tolerances ode;
   auto* cmd = app.add_subcommand("eval",
                                  "Classification accuracy and confusion matrix of a model on a data set (test split by "
@@ -46,15 +47,7 @@ void register_eval(CLI::App& app) {
                   "With --split validation or train: cut the training split to its first N samples first, as "
                   "`spicenn train --limit N` did (0 = all)")
       ->capture_default_str();
-  cmd->add_option("--pool", a.pool,
-                  "k x k average pooling of the 28x28 images (mnist, fashion-mnist), as the model was trained with; 1 "
-                  "= none")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--resize", a.resize,
-                  "Bilinear resizing of the 28x28 images (mnist, fashion-mnist) to N x N as PIL / torchvision's Resize, "
-                  "as the model was trained with; 0 = off")
-      ->capture_default_str();
+  add_image_options(cmd, image);
   cmd->add_option("--engine", a.engine, "software (the family's C++ model) or spice (ngspice operating points)")
       ->capture_default_str()
       ->check(CLI::IsMember({"software", "spice", "fd"}));
@@ -72,7 +65,7 @@ void register_eval(CLI::App& app) {
   add_ode_options(cmd, ode);
   cmd->callback([] {
     const auto model = ir::load_model(a.model);
-    const data::load_options lo{.pool = a.pool, .resize = a.resize};
+    const data::load_options lo = image.load();
     if ((a.validation || a.train_limit) && a.split == "test")
       throw error("--validation and --train-limit apply to --split validation or train, not to the test split");
     if (a.validation && a.split == "train") throw error("--validation applies to --split validation");

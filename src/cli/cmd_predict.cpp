@@ -1,4 +1,4 @@
-// spicenn predict MODEL.xml (--data NAME [--split test|train] [--limit N] [--pool K] | --grid XMIN,XMAX,YMIN,YMAX,N)
+// spicenn predict MODEL.xml (--data NAME [--split test|train] [--limit N] [--pool K | --resize N] | --grid XMIN,XMAX,YMIN,YMAX,N)
 //     [--engine software|spice] [--threads T] [--batch B] -o OUT.csv
 //
 // Per-sample predictions as CSV: the inputs x0..x{n-1}, the true label (data
@@ -58,10 +58,11 @@ grid_spec parse_grid(const std::string& text) {
 void register_predict(CLI::App& app) {
   struct args {
     std::string model, data, grid, engine = "software", split = "test", out;
-    std::size_t limit = 0, batch = 500, pool = 1;
+    std::size_t limit = 0, batch = 500;
     int threads = 0;
   };
   static args a;
+  static image_options image;
   auto* cmd = app.add_subcommand("predict",
                                  "Per-sample outputs and predicted class of a model as CSV, on a data set's samples or "
                                  "on a regular grid over a 2-input model's input plane, computed by an engine");
@@ -81,12 +82,8 @@ void register_predict(CLI::App& app) {
                     ->check(CLI::IsMember({"test", "train"}));
   auto* limit = cmd->add_option("--limit", a.limit, "With --data: the first N samples of the split only (0 = all)")
                     ->capture_default_str();
-  auto* pool = cmd->add_option("--pool", a.pool,
-                               "With --data: k x k average pooling of the 28x28 images (mnist, fashion-mnist), as the "
-                               "model was trained with; 1 = none")
-                   ->capture_default_str()
-                   ->check(CLI::PositiveNumber);
-  for (auto* o : {split, limit, pool}) o->needs(data);
+  auto [pool, resize] = add_image_options(cmd, image, "With --data: ");
+  for (auto* o : {split, limit, pool, resize}) o->needs(data);
   cmd->add_option("--engine", a.engine, "software (the family's C++ model) or spice (ngspice operating points)")
       ->capture_default_str()
       ->check(CLI::IsMember({"software", "spice"}));
@@ -106,7 +103,7 @@ void register_predict(CLI::App& app) {
     Eigen::MatrixXd x;
     std::vector<int> labels;
     if (!a.data.empty()) {
-      const data::load_options lo{.pool = a.pool};
+      const data::load_options lo = image.load();
       auto set = data::load_dataset(a.data, a.split == "test" ? data::split::test : data::split::train, lo);
       if (a.limit > 0) set = set.head(a.limit);
       cosim::check_model_fits_data(model, set);

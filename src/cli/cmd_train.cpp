@@ -22,7 +22,8 @@ struct train_args {
   ode_tolerances ode;
   std::string model, data, engine = "software", out, metrics, checkpoint_dir;
   std::uint64_t epochs = 0, batch = 32, seed = 1, checkpoint_every = 0, lr_decay_every = 0, patience = 0;
-  std::size_t limit = 0, test_limit = 0, eval_batch = 500, pool = 1, resize = 0;
+  std::size_t limit = 0, test_limit = 0, eval_batch = 500;
+  image_options image;
   double augment_shift = 0.0;
   std::optional<std::size_t> validation;  // default: data::default_validation_size
   double lr = 0.01, lr_min = 0.0, lr_gamma = 0.1, weight_decay = 0.0, momentum = 0.0, progress_interval = 10.0;
@@ -37,8 +38,8 @@ std::string command_line(const train_args& a, bool with_resume) {
                               a.data, a.engine, a.epochs, a.batch, format_double(a.lr), a.seed);
   if (a.optimizer != "adam") s += fmt::format(" --optimizer {}", a.optimizer);
   if (a.schedule != "constant") s += fmt::format(" --schedule {}", a.schedule);
-  if (a.pool != 1) s += fmt::format(" --pool {}", a.pool);
-  if (a.resize) s += fmt::format(" --resize {}", a.resize);
+  if (a.image.pool != 1) s += fmt::format(" --pool {}", a.image.pool);
+  if (a.image.resize) s += fmt::format(" --resize {}", a.image.resize);
   if (a.augment_shift > 0) s += fmt::format(" --augment-shift {}", format_double(a.augment_shift));
   if (a.limit) s += fmt::format(" --limit {}", a.limit);
   if (a.validation) s += fmt::format(" --validation {}", *a.validation);
@@ -65,7 +66,7 @@ std::filesystem::path test_json_path(const std::string& metrics) {
 void run_train(const train_args& a) {
   if (a.resume && a.fresh) throw error("--resume and --fresh exclude each other");
   ir::model model = ir::load_model(a.model);
-  const data::load_options lo{.pool = a.pool, .resize = a.resize};
+  const data::load_options lo = a.image.load();
   auto [train_set, validation_set] = data::load_training_split(a.data, lo, a.limit, a.validation);
   std::optional<data::dataset> test_set;
   if (!a.no_test) test_set = data::load_dataset(a.data, data::split::test, lo);
@@ -120,8 +121,8 @@ void run_train(const train_args& a) {
              "spicenn: training {} ({} model) on {}{} ({} samples, validation {} held out{}) with the {} engine: {} epochs{}, "
              "batch {}, {} lr {}\n",
              a.model, ir::to_string(model.kind), a.data,
-             a.pool != 1 ? fmt::format(" {0}x{0}-pooled", a.pool)
-             : a.resize  ? fmt::format(" resized to {0}x{0}", a.resize)
+             a.image.pool != 1 ? fmt::format(" {0}x{0}-pooled", a.image.pool)
+             : a.image.resize  ? fmt::format(" resized to {0}x{0}", a.image.resize)
                          : "",
              train_set.size(), validation_set.size(),
              test_set ? fmt::format(", test {} once at the end",
@@ -145,12 +146,12 @@ void run_train(const train_args& a) {
     throw CLI::RuntimeError(130);
   }
   model.origin.created_by = "spicenn 0.1.0 " + command_line(a, false).substr(std::string_view("spicenn ").size());
-  if (a.pool != 1)
-    model.origin.notes += fmt::format("\ninputs: {} with {}x{} average pooling ({}x{} features)", a.data, a.pool, a.pool,
-                                      28 / a.pool, 28 / a.pool);
-  if (a.resize)
+  if (a.image.pool != 1)
+    model.origin.notes += fmt::format("\ninputs: {} with {}x{} average pooling ({}x{} features)", a.data, a.image.pool, a.image.pool,
+                                      28 / a.image.pool, 28 / a.image.pool);
+  if (a.image.resize)
     model.origin.notes += fmt::format("\ninputs: {} resized to {}x{} (bilinear, as PIL / torchvision Resize; --resize {})",
-                                      a.data, a.resize, a.resize, a.resize);
+                                      a.data, a.image.resize, a.image.resize, a.image.resize);
   if (a.augment_shift > 0)
     model.origin.notes += fmt::format("\ntraining images shifted by up to {} pixels per axis (augmentation)", a.augment_shift);
   ir::save_model(model, a.out);
@@ -218,16 +219,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--seed", a.seed,
                   "Shuffling seed: epoch e visits the samples in an order fixed by (seed, e), on every platform")
       ->capture_default_str();
-  cmd->add_option("--pool", a.pool,
-                  "k x k average pooling of the 28x28 images (mnist, fashion-mnist): 2 gives 14x14 = 196 features; k "
-                  "must divide 28; 1 = none")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--resize", a.resize,
-                  "Bilinear resizing of the 28x28 images (mnist, fashion-mnist) to N x N, bit for bit as PIL's "
-                  "Image.resize(BILINEAR), i.e. torchvision's transforms.Resize (antialiased, rounded to 8 bits): 14 "
-                  "gives 196 features, as the KANalogue reference loads MNIST; N in 1..28; excludes --pool; 0 = off")
-      ->capture_default_str();
+  add_image_options(cmd, a.image);
   cmd->add_option("--augment-shift", a.augment_shift,
                   "Image data: shift every training image by a random offset of up to K pixels per axis (after "
                   "--pool; zeros shifted in; a fractional K, e.g. 0.5, shifts by sub-pixel amounts with bilinear "

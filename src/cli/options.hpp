@@ -8,7 +8,33 @@
 
 #include <CLI/CLI.hpp>
 
+#include "data/dataset.hpp"
+
 namespace spicenn::cli {
+
+// The image preprocessing a model was trained with (--pool K, --resize N),
+// the same for every verb that loads a data set.
+struct image_options {
+  std::size_t pool = 1, resize = 0;
+  data::load_options load() const { return {.pool = pool, .resize = resize}; }
+};
+// Adds --pool and --resize; `prefix` starts both help texts (e.g. "With
+// --data: "). Returns them, so a verb can make them need another option.
+inline std::pair<CLI::Option*, CLI::Option*> add_image_options(CLI::App* cmd, image_options& o,
+                                                               const std::string& prefix = "") {
+  auto* pool = cmd->add_option("--pool", o.pool,
+                               prefix + "k x k average pooling of the 28x28 images (mnist, fashion-mnist): 2 gives "
+                                        "14x14 = 196 features; k must divide 28; 1 = none (as the model was trained with)")
+                   ->capture_default_str()
+                   ->check(CLI::PositiveNumber);
+  auto* resize = cmd->add_option("--resize", o.resize,
+                                 prefix + "Bilinear resizing of the 28x28 images (mnist, fashion-mnist) to N x N, bit for "
+                                          "bit as PIL's Image.resize(BILINEAR), i.e. torchvision's transforms.Resize "
+                                          "(antialiased, rounded to 8 bits): 14 gives 196 features, as the KANalogue "
+                                          "reference loads MNIST; N in 1..28; excludes --pool; 0 = off")
+                     ->capture_default_str();
+  return {pool, resize};
+}
 
 // The ODE integrator's tolerances of the KirchhoffNet family (software
 // engine, and the software adjoint of the spice engine's gradient).
