@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "cosim/kirchhoffnet_evaluators.hpp"
 #include "ir/model_file.hpp"
+#include "ir/schema.hpp"
 
 namespace spicenn::cli {
 
@@ -37,10 +38,7 @@ void register_trajectory(CLI::App& app) {
       throw error(fmt::format("--input has {} values; the model has {} inputs", x.size(), m.size("inputs")));
     std::vector<std::size_t> nodes;
     if (a.nodes.empty()) {
-      if (const auto* out = m.find_parameter("output_nodes"))
-        for (double v : out->values) nodes.push_back(static_cast<std::size_t>(v));
-      else
-        for (std::int64_t o = 1; o <= m.size("outputs"); ++o) nodes.push_back(static_cast<std::size_t>(o));
+      nodes = ir::kirchhoff_output_nodes(m);
     } else {
       for (auto n : parse_size_list(a.nodes, "--nodes")) {
         if (n < 1 || n > m.size("nodes"))

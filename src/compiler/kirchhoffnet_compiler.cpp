@@ -225,11 +225,11 @@ compiled_kirchhoffnet compile_kirchhoffnet(const ir::model& m, const kirchhoffne
   }
 
   // Outputs.
-  const auto* listed = m.find_parameter("output_nodes");
+  const auto output_nodes = ir::kirchhoff_output_nodes(m);
   w.blank_line();
   w.comment("outputs: out<o> = v(output node), read at T");
   for (std::size_t o = 0; o < outputs; ++o) {
-    const auto node = listed ? static_cast<std::size_t>(listed->values[o]) : o + 1;
+    const auto node = output_nodes[o];
     out.output_model_nodes.push_back(node);
     out.output_nodes.push_back(fmt::format("out{}", o));
     w.vcvs(fmt::format("eout{}", o), out.output_nodes.back(), "0", node_name(node), "0", 1.0);

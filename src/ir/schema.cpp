@@ -497,6 +497,15 @@ std::size_t kirchhoff_theta_count(std::string_view edge_function) {
   return find_edge_function(edge_function).theta_count;
 }
 
+std::vector<std::size_t> kirchhoff_output_nodes(const model& m) {
+  std::vector<std::size_t> nodes;
+  if (const auto* listed = m.find_parameter("output_nodes"))
+    for (double v : listed->values) nodes.push_back(static_cast<std::size_t>(v));
+  else
+    for (std::int64_t o = 1; o <= m.sizes.at("outputs"); ++o) nodes.push_back(static_cast<std::size_t>(o));
+  return nodes;
+}
+
 family_schema schema_for(family f, const std::map<std::string, std::int64_t>& sizes) {
   return build_schema(f, sizes, checker{});
 }

@@ -81,6 +81,9 @@ family_schema schema_for(const model& m);
 // Parameters per edge of a KirchhoffNet edge function (ir/edge_functions.hpp);
 // throws spicenn::error for an unknown name.
 std::size_t kirchhoff_theta_count(std::string_view edge_function);
+// A KirchhoffNet's output nodes (1-based): the tensor output_nodes if the
+// model has it, else 1..outputs.
+std::vector<std::size_t> kirchhoff_output_nodes(const model& m);
 
 // Where the model came from, so that errors can name file:line. load_model
 // fills this in; for models built in memory leave it empty.

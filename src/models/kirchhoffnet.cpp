@@ -389,10 +389,7 @@ kn_network kn_network::from_model(const ir::model& m) {
   net.theta_count = static_cast<std::size_t>(m.sizes.at("theta"));
   net.law = &ir::find_edge_function(m.options.at("edge_function"));
   for (double c : m.parameter("capacitance").values) net.inverse_capacitance.push_back(1.0 / c);
-  if (const auto* out = m.find_parameter("output_nodes"))
-    for (double v : out->values) net.output_nodes.push_back(static_cast<std::size_t>(v));
-  else
-    for (std::int64_t o = 1; o <= m.sizes.at("outputs"); ++o) net.output_nodes.push_back(static_cast<std::size_t>(o));
+  net.output_nodes = ir::kirchhoff_output_nodes(m);
   for (std::int64_t k = 0; k < m.sizes.at("slices"); ++k) {
     kn_slice s;
     const auto& e = m.parameter(fmt::format("slice{}.edges", k)).values;
