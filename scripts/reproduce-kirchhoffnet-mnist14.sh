@@ -5,10 +5,10 @@
 # cosine decay, batch 64, 5 epochs; epoch chosen on the last 5,000 training
 # images, the test set evaluated once at the end (METRICS.test.json).
 # Continues an interrupted run from its checkpoint. Then SPICE on the first
-# N test images (default 0: ~80 s of ngspice per image at this size today).
+# N test images (default 0), compared with software on the same images.
 #   bash scripts/reproduce-kirchhoffnet-mnist14.sh [spice-images] [threads]
-# ~1.5 h per epoch on one loaded core (a trained network takes more steps
-# than a fresh one: ~60 samples/s per core).
+# ~6 min per epoch on one quiet core (164 samples/s), up to ~40 min on a
+# loaded machine; SPICE ~8 s per image per engine (--transient standard).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 spice_images="${1:-0}"
@@ -25,9 +25,13 @@ $spicenn train "$out/init.xml" --data mnist --pool 2 --epochs 5 --batch 64 --lr 
   --threads "$threads" --out "$out/trained.xml" --metrics "$out/metrics.csv" "${resume[@]}" \
   --progress lines --progress-interval 120 2>&1 | tee -a "$out/train.log"
 if [ "$spice_images" -gt 0 ]; then
-  echo "== the first $spice_images test images in SPICE and in software"
-  $spicenn eval "$out/trained.xml" --data mnist --pool 2 --engine software --limit "$spice_images" --threads "$threads" \
-    --progress off | tee "$out/eval-software-$spice_images.txt" | head -2
-  $spicenn eval "$out/trained.xml" --data mnist --pool 2 --engine spice --limit "$spice_images" --threads "$threads" \
-    --progress lines | tee "$out/eval-spice-$spice_images.txt" | head -2
+  # The standard transient (ngspice's default tolerances; docs/kirchhoffnet.md
+  # "Transient cost"): ~8 s of CPU per image at this size.
+  echo "== the first $spice_images test images in SPICE (standard transient) and in software"
+  $spicenn predict "$out/trained.xml" --data mnist --pool 2 --limit "$spice_images" --engine software --threads "$threads" \
+    --progress off -o "$out/predict-software-$spice_images.csv"
+  $spicenn predict "$out/trained.xml" --data mnist --pool 2 --limit "$spice_images" --engine spice --transient standard \
+    --batch 10 --threads "$threads" --progress lines -o "$out/predict-spice-$spice_images.csv"
+  bash scripts/compare-predictions.sh "$out/predict-spice-$spice_images.csv" "$out/predict-software-$spice_images.csv" |
+    tee "$out/spice-vs-software-$spice_images.txt"
 fi

@@ -82,8 +82,7 @@ void register_eval(CLI::App& app) {
     cosim::check_model_fits_data(model, set);
     cosim::evaluator_options eo;
     eo.threads = a.threads;
-    eo.ode_rtol = ode.rtol;
-    eo.ode_atol = ode.atol;
+    apply(ode, eo);
     auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
 
     cosim::progress_line progress(stderr, cosim::progress_mode_from_string(a.progress));

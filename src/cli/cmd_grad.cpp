@@ -44,9 +44,7 @@ void register_grad(CLI::App& app) {
     const auto model = ir::load_model(a.model);
     cosim::evaluator_options eo;
     eo.threads = a.threads;
-    eo.ode_rtol = ode.rtol;
-    eo.ode_atol = ode.atol;
-    eo.circuit_adjoint = ode.circuit_adjoint;
+    apply(ode, eo);
     eo.fd_step = a.fd_step;
     auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
     const auto x = input_column(model, a.input);

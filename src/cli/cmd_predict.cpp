@@ -1,4 +1,4 @@
-// spicenn predict MODEL.xml (--data NAME [--split test|train] [--limit N] [--pool K | --resize N] | --grid XMIN,XMAX,YMIN,YMAX,N)
+// spicenn predict MODEL.xml (--data NAME [--split test|train] [--offset K] [--limit N] [--pool K | --resize N] | --grid XMIN,XMAX,YMIN,YMAX,N)
 //     [--engine software|spice] [--threads T] [--batch B] -o OUT.csv
 //
 // Per-sample predictions as CSV: the inputs x0..x{n-1}, the true label (data
@@ -8,6 +8,7 @@
 // fastest (row r*N + c: x0 = XMIN + c·(XMAX−XMIN)/(N−1), x1 = YMIN +
 // r·(YMAX−YMIN)/(N−1)).
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "core/error.hpp"
 #include "core/numbers.hpp"
 #include "cosim/evaluator.hpp"
+#include "cosim/progress.hpp"
 #include "cosim/trainer.hpp"
 #include "data/dataset.hpp"
 #include "ir/model_file.hpp"
@@ -57,8 +59,8 @@ grid_spec parse_grid(const std::string& text) {
 
 void register_predict(CLI::App& app) {
   struct args {
-    std::string model, data, grid, engine = "software", split = "test", out;
-    std::size_t limit = 0, batch = 500;
+    std::string model, data, grid, engine = "software", split = "test", out, progress = "auto";
+    std::size_t offset = 0, limit = 0, batch = 500;
     int threads = 0;
   };
   static args a;
@@ -83,7 +85,11 @@ void register_predict(CLI::App& app) {
   auto* limit = cmd->add_option("--limit", a.limit, "With --data: the first N samples of the split only (0 = all)")
                     ->capture_default_str();
   auto [pool, resize] = add_image_options(cmd, image, "With --data: ");
-  for (auto* o : {split, limit, pool, resize}) o->needs(data);
+  auto* offset = cmd->add_option("--offset", a.offset,
+                                 "With --data: skip the first K samples of the split (with --limit: samples K..K+N-1, "
+                                 "e.g. to run a long SPICE evaluation in resumable pieces)")
+                     ->capture_default_str();
+  for (auto* o : {split, offset, limit, pool, resize}) o->needs(data);
   cmd->add_option("--engine", a.engine, "software (the family's C++ model) or spice (ngspice operating points)")
       ->capture_default_str()
       ->check(CLI::IsMember({"software", "spice"}));
@@ -93,6 +99,11 @@ void register_predict(CLI::App& app) {
   cmd->add_option("--threads", a.threads, "Worker threads (software) or ngspice instances (spice); 0 = all cores")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--progress", a.progress, "Progress on stderr: auto, tty, lines or off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "tty", "lines", "off"}));
+  static ode_tolerances ode;
+  add_ode_options(cmd, ode);
   cmd->add_option("-o,--out", a.out, "Output CSV file")->required();
   cmd->callback([] {
     if (a.data.empty() && a.grid.empty()) throw error("predict needs --data NAME or --grid XMIN,XMAX,YMIN,YMAX,N");
@@ -105,7 +116,9 @@ void register_predict(CLI::App& app) {
     if (!a.data.empty()) {
       const data::load_options lo = image.load();
       auto set = data::load_dataset(a.data, a.split == "test" ? data::split::test : data::split::train, lo);
-      if (a.limit > 0) set = set.head(a.limit);
+      if (a.offset >= set.size())
+        throw error(fmt::format("--offset {}: the {} split of {} has {} samples", a.offset, a.split, a.data, set.size()));
+      set = set.slice(a.offset, a.limit > 0 ? std::min(a.limit, set.size() - a.offset) : set.size() - a.offset);
       cosim::check_model_fits_data(model, set);
       x = set.features.cast<double>();
       labels.assign(set.labels.begin(), set.labels.end());
@@ -128,6 +141,7 @@ void register_predict(CLI::App& app) {
     cosim::evaluator_options eo;
     eo.threads = a.threads;
     eo.input_gradient = false;
+    apply(ode, eo);
     auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
 
     const auto samples = static_cast<std::size_t>(x.cols());
@@ -136,6 +150,8 @@ void register_predict(CLI::App& app) {
     if (!labels.empty()) csv += "label,";
     csv += "predicted";
     std::size_t n_out = 0;
+    cosim::progress_line progress(stderr, cosim::progress_mode_from_string(a.progress));
+    const auto started = std::chrono::steady_clock::now();
     for (std::size_t begin = 0; begin < samples; begin += a.batch) {
       const std::size_t count = std::min(a.batch, samples - begin);
       const Eigen::MatrixXd xb = x.middleCols(static_cast<Eigen::Index>(begin), static_cast<Eigen::Index>(count));
@@ -158,7 +174,13 @@ void register_predict(CLI::App& app) {
           csv += ',' + format_double(result.outputs(static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(j)));
         csv += '\n';
       }
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      const std::size_t done = begin + count;
+      progress.update(fmt::format("predict {}/{}  {:.2f} s per sample  ETA {:.0f} s", done, samples,
+                                  seconds / static_cast<double>(done),
+                                  seconds / static_cast<double>(done) * static_cast<double>(samples - done)));
     }
+    progress.clear();
     write_text_file(a.out, csv);
     fmt::print(stderr, "spicenn: {} predictions ({} engine) written to {}\n", samples, a.engine, a.out);
   });

@@ -48,8 +48,7 @@ void register_run(CLI::App& app) {
     const auto model = ir::load_model(a.model);
     cosim::evaluator_options eo;
     eo.threads = a.threads;
-    eo.ode_rtol = ode.rtol;
-    eo.ode_atol = ode.atol;
+    apply(ode, eo);
     auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
     const auto x = input_column(model, a.input);
     const auto result = eval->forward(x);

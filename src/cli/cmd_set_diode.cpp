@@ -1,7 +1,10 @@
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "devices/fit.hpp"
 #include "ir/init.hpp"
 #include "ir/model_file.hpp"
 #include "ir/schema.hpp"
@@ -21,19 +24,30 @@ void register_set_diode(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"ideal", "shockley"}));
   cmd->add_option("--device", a.device,
-                  "SPICE diode device (default: pwl_diode for ideal, shockley_diode for shockley; ideal_diode is the "
-                  "N = 0.001 exponential alternative for ideal)");
+                  "SPICE diode device: a builtin name (default: pwl_diode for ideal, shockley_diode for shockley; "
+                  "ideal_diode is the N = 0.001 exponential alternative for ideal) or the path of a library written "
+                  "by `spicenn fit-device` (ending in .lib; it must be monotone)");
   cmd->add_option("-o,--output", a.output, "Model file to write")->required();
   cmd->callback([] {
     auto m = ir::load_model(a.model);
     if (m.kind != ir::family::mon) throw error(fmt::format("{}: set-diode applies to 'mon' models, not '{}'", a.model, ir::to_string(m.kind)));
-    const std::string device = a.device.empty() ? ir::default_mon_diode_device(a.diode) : a.device;
+    std::string device = a.device.empty() ? ir::default_mon_diode_device(a.diode) : a.device;
+    std::string library;
+    // A builtin name, or the path of a library written by `spicenn fit-device`
+    // (given relative to the current directory; recorded relative to the
+    // model's directory, which save_model rewrites relative to the output).
+    if (device.find('/') != std::string::npos || device.ends_with(".lib")) {
+      const auto file = std::filesystem::absolute(device).lexically_normal();
+      device = std::string(devices::load_fitted_device(file).name());  // throws parse_error naming file:line
+      library = (m.base_dir.empty() ? file : file.lexically_relative(m.base_dir)).string();
+    }
     m.options["diode"] = a.diode;
     for (auto& d : m.devices)
-      if (d.role == "diode") d = {"diode", device, ""};
+      if (d.role == "diode") d = {"diode", device, library};
     ir::validate(m);  // the device must be a MON diode
     m.origin.notes +=
-        fmt::format("{}diodes set to {} ({}) from {}", m.origin.notes.empty() ? "" : "; ", a.diode, device, a.model);
+        fmt::format("{}diodes set to {} ({}{}) from {}", m.origin.notes.empty() ? "" : "; ", a.diode, device,
+                    library.empty() ? "" : ", library " + a.device, a.model);
     ir::save_model(m, a.output);
     fmt::print(stderr, "spicenn: wrote {} (diode {}, device {})\n", a.output, a.diode, device);
   });

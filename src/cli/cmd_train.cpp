@@ -81,9 +81,7 @@ void run_train(const train_args& a) {
 
   cosim::evaluator_options eo;
   eo.threads = a.threads;
-  eo.ode_rtol = a.ode.rtol;
-  eo.ode_atol = a.ode.atol;
-  eo.circuit_adjoint = a.ode.circuit_adjoint;
+  apply(a.ode, eo);
   eo.input_gradient = false;  // training needs ∂L/∂θ only
   auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
 

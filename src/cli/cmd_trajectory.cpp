@@ -47,8 +47,7 @@ void register_trajectory(CLI::App& app) {
       }
     }
     cosim::evaluator_options eo;
-    eo.ode_rtol = ode.rtol;
-    eo.ode_atol = ode.atol;
+    apply(ode, eo);
     const auto tr = cosim::kirchhoffnet_trajectory(m, Eigen::Map<const Eigen::VectorXd>(x.data(), static_cast<Eigen::Index>(x.size())),
                                                    a.points, eo);
     std::string csv = "t,t_seconds";

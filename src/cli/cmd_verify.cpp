@@ -63,7 +63,7 @@ void register_verify(CLI::App& app) {
       j.begin_object().key("model").string(report.model_summary);
       j.key("samples").number(static_cast<double>(report.samples)).key("seed").number(static_cast<double>(report.seed));
       j.key("input_range").numbers(std::vector<double>{report.input_range.first, report.input_range.second});
-      j.key("volt").number(report.volt).key("status").string(report.passed ? "passed" : "failed");
+      j.key("volt").number(report.volt).key("status").string(report.judged() == 0 ? "not verified" : report.passed ? "passed" : "failed");
       j.key("checks").begin_array();
       for (const auto& c : report.checks) {
         j.begin_object().key("quantity").string(c.quantity).key("reference").string(c.reference);
@@ -79,6 +79,10 @@ void register_verify(CLI::App& app) {
     } else {
       fmt::print("{}", cosim::to_text(report));
     }
+    if (report.judged() == 0)
+      throw error(fmt::format("verify: nothing could be checked for {}: no software reference with a known tolerance "
+                              "(see the notes above)",
+                              a.model));
     if (!report.passed) throw error(fmt::format("verify: {} deviates from its software model beyond tolerance", a.model));
   });
 }

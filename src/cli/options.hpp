@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cosim/evaluator.hpp"
 #include "data/dataset.hpp"
 
 namespace spicenn::cli {
@@ -41,8 +42,22 @@ inline std::pair<CLI::Option*, CLI::Option*> add_image_options(CLI::App* cmd, im
 struct ode_tolerances {
   double rtol = 1e-3, atol = 1e-3;
   bool circuit_adjoint = false;
+  std::string transient = "precise";  // the spice engine's transients (cosim::spice_transient)
 };
+// Copies the options into the evaluator options.
+inline void apply(const ode_tolerances& t, cosim::evaluator_options& eo) {
+  eo.ode_rtol = t.rtol;
+  eo.ode_atol = t.atol;
+  eo.circuit_adjoint = t.circuit_adjoint;
+  eo.transient = cosim::spice_transient_from_string(t.transient);
+}
 inline void add_ode_options(CLI::App* cmd, ode_tolerances& t) {
+  cmd->add_option("--transient", t.transient,
+                  "KirchhoffNet, --engine spice: precise (reltol 1e-7, largest step T/1000: ~1e-5 of the signal scale "
+                  "from the exact ODE) or standard (ngspice's default tolerances, largest step T/20: ~1/10 of the time "
+                  "points, a few percent of the output scale on trained MNIST networks; docs/kirchhoffnet.md)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"precise", "standard"}));
   cmd->add_option("--ode-rtol", t.rtol,
                   "KirchhoffNet: relative tolerance of the Dormand-Prince integrator (RMS error norm, as torchdiffeq)")
       ->capture_default_str()

@@ -19,9 +19,12 @@ std::string node_name(std::size_t node) { return node == 0 ? "0" : fmt::format("
 
 // The registry's spice_expression as a template whose placeholders are all
 // known: {vs}, {vd}, {theta0}..{theta<count-1>}.
-netlist_template edge_expression(const ir::edge_function& fn) {
-  const std::string where = fmt::format("edge function {} (spice_expression \"{}\")", fn.name, fn.spice_expression);
-  netlist_template t(fn.spice_expression, where);
+netlist_template edge_expression(const ir::edge_function& fn, bool constant_theta) {
+  const bool cheaper = constant_theta && !fn.spice_constant_theta_expression.empty();
+  const std::string& text = cheaper ? fn.spice_constant_theta_expression : fn.spice_expression;
+  const std::string where =
+      fmt::format("edge function {} ({} \"{}\")", fn.name, cheaper ? "spice_constant_theta_expression" : "spice_expression", text);
+  netlist_template t(text, where);
   for (const auto& p : t.placeholders()) {
     bool known = p == "vs" || p == "vd";
     for (std::size_t k = 0; k < fn.theta_count && !known; ++k) known = p == fmt::format("theta{}", k);
@@ -58,7 +61,7 @@ compiled_kirchhoffnet compile_kirchhoffnet(const ir::model& m, const kirchhoffne
   const auto E = static_cast<std::size_t>(m.size("edges"));
   const auto P = static_cast<std::size_t>(m.size("theta"));
   const auto& fn = ir::find_edge_function(m.option("edge_function"));
-  const auto expression = edge_expression(fn);
+  const auto expression = edge_expression(fn, options.theta == theta_storage::inline_values);
   if (!options.inputs.empty() && options.inputs.size() != inputs)
     throw lowering_error(fmt::format("compile_kirchhoffnet: {} input values given, the model has {} inputs",
                                      options.inputs.size(), inputs));
@@ -73,12 +76,20 @@ compiled_kirchhoffnet compile_kirchhoffnet(const ir::model& m, const kirchhoffne
                                      "time = normalized time * farad*ohm, so they must agree",
                                      spice_number(sc.second), spice_number(sc.farad * sc.ohm)));
 
+  if (options.only_slice >= 0) {
+    const auto k = static_cast<std::size_t>(options.only_slice);
+    if (k >= slices)
+      throw lowering_error(fmt::format("compile_kirchhoffnet: only_slice = {} but the model has {} slice(s)", k, slices));
+    if (!(m.parameter(fmt::format("slice{}.duration", k)).values[0] > 0))
+      throw lowering_error(fmt::format("compile_kirchhoffnet: only_slice = {}: slice{}.duration is 0", k, k));
+  }
   // Slice times (normalized) and which slices take part.
   std::vector<double> duration(slices), start(slices);
   double T = 0, shortest = 0;
   std::vector<std::size_t> active;
   for (std::size_t k = 0; k < slices; ++k) {
     duration[k] = m.parameter(fmt::format("slice{}.duration", k)).values[0];
+    if (options.only_slice >= 0 && k != static_cast<std::size_t>(options.only_slice)) duration[k] = 0;
     start[k] = T;
     T += duration[k];
     if (duration[k] > 0) {
@@ -164,7 +175,8 @@ compiled_kirchhoffnet compile_kirchhoffnet(const ir::model& m, const kirchhoffne
     const auto& theta = m.parameter(fmt::format("slice{}.theta", k));
     w.blank_line();
     if (duration[k] == 0) {
-      w.comment(fmt::format("slice {}: duration 0, no effect on the state: omitted", k));
+      w.comment(options.only_slice >= 0 ? fmt::format("slice {}: not in this circuit (only slice {})", k, options.only_slice)
+                                        : fmt::format("slice {}: duration 0, no effect on the state: omitted", k));
       continue;
     }
     w.comment(fmt::format("slice {}: t = {} .. {} s, {} edges", k, spice_number(start[k] * sc.second),

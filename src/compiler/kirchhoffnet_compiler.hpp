@@ -52,6 +52,11 @@ struct kirchhoffnet_compile_options {
   // Largest internal time step in normalized time units (the .tran tmax); 0 = the print step T/200.
   double max_step = 0.0;
   bool transient_cards = true;  // .tran and the .meas of every output (for `ngspice -b`)
+  // Only this slice, as a circuit of its own: its edges, no gate, time from
+  // 0 to its duration (the co-simulation runs the slices as consecutive
+  // transients that carry the state, so each Newton iteration evaluates one
+  // slice's sources instead of all of them). -1 = every slice, gated.
+  int only_slice = -1;
   std::string source_name;      // shown in the header comment
   std::vector<std::pair<std::string, double>> simulator_options;  // e.g. kirchhoffnet_precise_simulator_options()
 };

@@ -25,6 +25,14 @@ engine_kind engine_kind_from_string(std::string_view name) {
   throw error(fmt::format("unknown engine '{}': choose software, spice or fd", name));
 }
 
+std::string_view to_string(spice_transient t) { return t == spice_transient::precise ? "precise" : "standard"; }
+
+spice_transient spice_transient_from_string(std::string_view name) {
+  if (name == "precise") return spice_transient::precise;
+  if (name == "standard") return spice_transient::standard;
+  throw error(fmt::format("unknown transient accuracy '{}': choose precise or standard", name));
+}
+
 std::vector<std::string> trainable_tensors(const ir::model& m) {
   std::vector<std::string> names;
   for (const auto& t : m.parameters)

@@ -35,6 +35,16 @@ enum class engine_kind {
 std::string_view to_string(engine_kind k);
 engine_kind engine_kind_from_string(std::string_view name);  // throws spicenn::error listing the names
 
+// How tightly the KirchhoffNet spice engine integrates its transients.
+enum class spice_transient {
+  precise,   // reltol 1e-7, trtol 1, largest step T/1000: ~1e-5 of the signal scale from the exact ODE
+  standard,  // ngspice's default tolerances (reltol 1e-3), steps chosen by its truncation-error control
+             // (at most T/20): ~10x fewer points, a few percent of the output scale on trained MNIST
+             // networks (docs/kirchhoffnet.md "Transient cost"); for evaluating image-size models
+};
+std::string_view to_string(spice_transient t);
+spice_transient spice_transient_from_string(std::string_view name);  // throws spicenn::error listing the names
+
 struct evaluator_options {
   int threads = 0;                 // worker threads (software) or ngspice instances (spice); 0 = all cores
   std::size_t spice_chunk = 500;   // samples per ngspice DC sweep
@@ -49,6 +59,7 @@ struct evaluator_options {
   // transient of the linearized, time-reversed circuit in ngspice) instead of
   // the physics-aware software adjoint.
   bool circuit_adjoint = false;
+  spice_transient transient = spice_transient::precise;  // KirchhoffNet spice engine
 };
 
 // Forward values for a batch (columns = samples).

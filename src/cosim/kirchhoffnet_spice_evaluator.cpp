@@ -1,21 +1,26 @@
 // The KirchhoffNet spice evaluator: the compiled circuit (one B source per
-// edge, θ on alterable dc sources, slices gated within one transient) in
-// embedded ngspice.
+// edge, θ inline or on alterable dc sources) in embedded ngspice, each slice a circuit
+// of its own in its own engine, run as consecutive transients that carry the
+// state (a Newton iteration then evaluates one slice's sources, not every
+// slice's behind a gate: half the cost for two slices).
 //
 // forward: per sample, the input capacitors' initial conditions are set in
-// place (`alter c<i> ic = x·volt`) and one `tran … uic` runs; the outputs
-// are the out<o> voltages at T, the hidden state the node voltages at every
-// slice end (linear interpolation of the transient's points; the gates
-// switch around those instants).
+// place (`alter c<i> ic = x·volt`) and the first slice's `tran … uic` runs;
+// every later slice starts from the node voltages where the previous one
+// ended (`alter c<i> ic = …` for every node). The outputs are the output
+// nodes at T, the hidden state the node voltages at every slice end.
 //
 // gradient (physics-aware training): the forward in SPICE; then, slice by
 // slice from the last, the software model's discrete adjoint integrated
 // from the SPICE state at the slice start (re-anchored at every boundary),
 // seeded with ∂L/∂outputs of the SPICE outputs.
 //
-// set_model after an optimizer step alters the θ sources that changed
-// (`alter ith… dc = θ`) instead of re-parsing; a different structure
-// (edges, capacitances, durations) recompiles.
+// θ is written into the expressions as numbers until it first changes (the
+// cheapest deck: no θ nodes, ~2x less matrix-load time, what `eval` runs);
+// the first set_model with new θ recompiles with θ on alterable dc sources,
+// and from then on an optimizer step alters the sources that changed
+// (`alter ith… dc = θ`) instead of re-parsing. A different structure (edges,
+// capacitances, durations) recompiles.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -46,7 +51,10 @@ double sample_at(const std::vector<double>& t, const std::vector<double>& y, dou
   return y[i - 1] + w * (y[i] - y[i - 1]);
 }
 
-compiler::kirchhoffnet_compile_options evaluator_compile_options(const ir::model& m);
+compiler::kirchhoffnet_compile_options evaluator_compile_options(const ir::model& m, spice_transient accuracy);
+
+// The largest time step of a transient of the model whose slices add up to T.
+double largest_step(spice_transient accuracy, double T) { return accuracy == spice_transient::precise ? T / 1000 : T / 20; }
 
 // Everything but θ: a change here needs a new netlist.
 bool same_structure(const ir::model& a, const ir::model& b) {
@@ -71,11 +79,28 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
   engine_kind kind() const override { return engine_kind::spice; }
 
   void set_model(const ir::model& m) override {
-    if (!model_ || !same_structure(*model_, m)) {
-      compiled_ = compiler::compile_kirchhoffnet(m, evaluator_compile_options(m));
+    const bool new_structure = !model_ || !same_structure(*model_, m);
+    bool new_theta = false;
+    if (!new_structure && !alterable_)
+      for (std::int64_t k = 0; k < m.size("slices") && !new_theta; ++k)
+        new_theta = m.parameter(fmt::format("slice{}.theta", k)).values != compiled_theta_[static_cast<std::size_t>(k)];
+    if (new_structure || new_theta) {
+      alterable_ = new_theta;
+      circuits_.clear();
       compiled_theta_.clear();
-      for (std::int64_t k = 0; k < m.size("slices"); ++k)
+      auto co = evaluator_compile_options(m, options_.transient);
+      co.theta = alterable_ ? compiler::theta_storage::current_into_resistor : compiler::theta_storage::inline_values;
+      for (std::int64_t k = 0; k < m.size("slices"); ++k) {
         compiled_theta_.push_back(m.parameter(fmt::format("slice{}.theta", k)).values);
+        if (!(m.parameter(fmt::format("slice{}.duration", k)).values[0] > 0)) continue;
+        co.only_slice = static_cast<int>(k);
+        circuits_.push_back({static_cast<std::size_t>(k), compiler::compile_kirchhoffnet(m, co)});
+      }
+      slice_end_.clear();
+      double T = 0;
+      for (std::int64_t k = 0; k < m.size("slices"); ++k)
+        slice_end_.push_back((T += m.parameter(fmt::format("slice{}.duration", k)).values[0]) * m.scale.second);
+      volt_ = m.scale.volt;
       ++generation_;
     }
     model_ = m;
@@ -117,47 +142,92 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
  private:
   struct engine_state {
     std::size_t generation = 0;
-    std::vector<std::vector<double>> theta;  // what the loaded circuit holds
+    std::vector<double> theta;  // what the loaded circuit holds of its slice's θ
   };
 
-  // Loads or updates engine `eng` to the current model.
-  void prepare(spice::engine& eng, engine_state& st, spice_stats& stats) {
-    if (st.generation != generation_) {
-      eng.load(compiled_.text);
-      ++stats.loads;
-      st.generation = generation_;
-      st.theta = compiled_theta_;  // what the netlist holds; later set_model calls may have changed theta_
-    }
-    for (std::size_t k = 0; k < theta_.size(); ++k)
-      for (std::size_t i = 0; i < theta_[k].size(); ++i)
-        if (st.theta[k][i] != theta_[k][i]) {
-          // θ (dimensionless) is the voltage of its 1 Ω node: the current θ A.
-          eng.alter(compiled_.theta_sources[k][i], theta_[k][i]);
-          st.theta[k][i] = theta_[k][i];
-          ++stats.alters;
-        }
+  // One slice's circuit; slices of duration 0 have none.
+  struct slice_circuit {
+    std::size_t slice;
+    compiler::compiled_kirchhoffnet compiled;
+  };
+
+  // The engine that holds circuit c for the worker whose pool engine is
+  // `eng`: the pool's own for the first circuit, one more per later circuit.
+  spice::engine& circuit_engine(spice::engine& eng, std::size_t c) {
+    if (c == 0) return eng;
+    std::lock_guard guard(states_lock_);
+    auto& e = slice_engines_[{&eng, c}];
+    if (!e) e = std::make_unique<spice::engine>();
+    return *e;
   }
 
-  // One sample's transient on a prepared engine: the time points and every
-  // node's voltages (volts), read from the current plot.
+  // Loads or updates every circuit engine of the worker `eng` to the current model.
+  void prepare(spice::engine& eng, spice_stats& stats) {
+    for (std::size_t c = 0; c < circuits_.size(); ++c) {
+      auto& e = circuit_engine(eng, c);
+      auto& st = state_of(e);
+      const auto& circuit = circuits_[c];
+      const auto k = circuit.slice;
+      if (st.generation != generation_) {
+        e.load(circuit.compiled.text);
+        ++stats.loads;
+        st.generation = generation_;
+        st.theta = compiled_theta_[k];  // what the netlist holds; later set_model calls may have changed theta_
+      }
+      if (!alterable_) continue;  // set_model recompiled for these θ
+      for (std::size_t i = 0; i < theta_[k].size(); ++i)
+        if (st.theta[i] != theta_[k][i]) {
+          // θ (dimensionless) is the voltage of its 1 Ω node: the current θ A.
+          e.alter(circuit.compiled.theta_sources[k][i], theta_[k][i]);
+          st.theta[i] = theta_[k][i];
+          ++stats.alters;
+        }
+    }
+  }
+
+  // One sample's transient on prepared engines: the time points (from 0 to
+  // T, the slices' transients joined end to start) and every node's
+  // voltages there (volts).
   struct transient {
     std::vector<double> t;
     std::vector<std::vector<double>> v;  // [node][point]
   };
   transient run_sample(spice::engine& eng, const Eigen::MatrixXd& x, Eigen::Index b, spice_stats& st) {
-    const double volt = compiled_.volt, stop = compiled_.stop_time;
-    for (std::size_t i = 0; i < net_.inputs; ++i)
-      eng.alter(compiled_.capacitors[i], "ic", x(static_cast<Eigen::Index>(i), b) * volt);
-    st.alters += net_.inputs;
-    try {
-      eng.tran(stop / 200, stop, {.max_step = stop / 1000, .uic = true});
-    } catch (const spice::spice_error& e) {
-      throw simulation_error(fmt::format("KirchhoffNet transient, sample {}: {}", b, e.what()));
-    }
-    ++st.sweeps;
     transient tr;
-    tr.t = eng.real_vector("time");
-    for (const auto& n : compiled_.nodes) tr.v.push_back(eng.real_vector(fmt::format("v({})", n)));
+    tr.v.resize(net_.nodes);
+    double T = 0;
+    for (const auto& s : net_.slices) T += s.duration;
+    const double max_step = largest_step(options_.transient, T * model_->scale.second);
+    double offset = 0;  // seconds: where this circuit's transient starts
+    for (std::size_t c = 0; c < circuits_.size(); ++c) {
+      auto& e = circuit_engine(eng, c);
+      const auto& compiled = circuits_[c].compiled;
+      if (c == 0) {
+        for (std::size_t i = 0; i < net_.inputs; ++i)
+          e.alter(compiled.capacitors[i], "ic", x(static_cast<Eigen::Index>(i), b) * volt_);
+        st.alters += net_.inputs;
+      } else {
+        for (std::size_t n = 0; n < net_.nodes; ++n) e.alter(compiled.capacitors[n], "ic", tr.v[n].back());
+        st.alters += net_.nodes;
+      }
+      const double stop = compiled.stop_time;
+      try {
+        e.tran(std::min(stop / 200, max_step), stop, {.max_step = std::min(max_step, stop), .uic = true});
+      } catch (const spice::spice_error& err) {
+        throw simulation_error(fmt::format("KirchhoffNet transient of slice {}, sample {}: {}", circuits_[c].slice, b,
+                                           err.what()));
+      }
+      ++st.sweeps;
+      // The first point of a later slice is the previous slice's last.
+      const std::size_t skip = c == 0 ? 0 : 1;
+      const auto t = e.real_vector("time");
+      for (std::size_t p = skip; p < t.size(); ++p) tr.t.push_back(offset + t[p]);
+      for (std::size_t n = 0; n < net_.nodes; ++n) {
+        const auto v = e.real_vector(fmt::format("v({})", compiled.nodes[n]));
+        tr.v[n].insert(tr.v[n].end(), v.begin() + static_cast<std::ptrdiff_t>(skip), v.end());
+      }
+      offset += stop;
+    }
     return tr;
   }
 
@@ -183,7 +253,7 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
       auto& adjoint = adjoint_engine(eng);
       std::vector<std::vector<double>> mine = zero;
       double my_loss = 0.0;
-      prepare(eng, state_of(eng), st);  // the adjoint decks go to their own engine; this one keeps the circuit
+      prepare(eng, st);  // the adjoint decks go to their own engine; these keep the circuits
       for (long b = b0; b < b1; ++b) {
         const auto tr = run_sample(eng, x, b, st);
         record(tr, b, out.forward);
@@ -247,7 +317,7 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
     out.outputs.resize(static_cast<Eigen::Index>(net_.outputs()), B);
     out.hidden.assign(net_.slices.size(), Eigen::MatrixXd(N, B));
     pool_.run(B, options_.threads, 1, stats_, [&](spice::engine& eng, long b0, long b1, spice_stats& st) {
-      prepare(eng, state_of(eng), st);
+      prepare(eng, st);
       for (long b = b0; b < b1; ++b) record(run_sample(eng, x, b, st), b, out);
       return 0.0;
     });
@@ -256,14 +326,11 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
 
   // Sample b's outputs (the output nodes at T) and slice-end states into `out`.
   void record(const transient& tr, Eigen::Index b, evaluation& out) const {
-    const double volt = compiled_.volt;
     for (std::size_t o = 0; o < net_.outputs(); ++o)
-      out.outputs(static_cast<Eigen::Index>(o), b) = tr.v[net_.output_nodes[o] - 1].back() / volt;
-    for (std::size_t k = 0; k < net_.slices.size(); ++k) {
-      const double end = k + 1 < net_.slices.size() ? compiled_.slice_start[k + 1] : compiled_.stop_time;
+      out.outputs(static_cast<Eigen::Index>(o), b) = tr.v[net_.output_nodes[o] - 1].back() / volt_;
+    for (std::size_t k = 0; k < net_.slices.size(); ++k)
       for (std::size_t n = 0; n < net_.nodes; ++n)
-        out.hidden[k](static_cast<Eigen::Index>(n), b) = sample_at(tr.t, tr.v[n], end) / volt;
-    }
+        out.hidden[k](static_cast<Eigen::Index>(n), b) = sample_at(tr.t, tr.v[n], slice_end_[k]) / volt_;
   }
 
   engine_state& state_of(const spice::engine& eng) {
@@ -276,25 +343,29 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
   std::optional<ir::model> model_;
   models::kn_network net_;
   std::vector<std::vector<double>> theta_;           // the model's θ now
-  std::vector<std::vector<double>> compiled_theta_;  // the θ written into compiled_.text
-  compiler::compiled_kirchhoffnet compiled_;
+  std::vector<std::vector<double>> compiled_theta_;  // [slice] the θ written into the circuits
+  std::vector<slice_circuit> circuits_;              // the slices of positive duration, in order
+  std::vector<double> slice_end_;                    // [slice] seconds
+  double volt_ = 1.0;
+  bool alterable_ = false;  // θ on dc sources (after the first change) or inline numbers
   std::size_t generation_ = 0;
   spice_engine_pool pool_;
   std::mutex states_lock_;
   std::map<const spice::engine*, engine_state> states_;
   std::map<const spice::engine*, std::unique_ptr<spice::engine>> adjoint_engines_;
+  std::map<std::pair<const spice::engine*, std::size_t>, std::unique_ptr<spice::engine>> slice_engines_;
   spice_stats stats_;
 };
 
-compiler::kirchhoffnet_compile_options evaluator_compile_options(const ir::model& m) {
-  compiler::kirchhoffnet_compile_options co;
-  co.theta = compiler::theta_storage::current_into_resistor;
+compiler::kirchhoffnet_compile_options evaluator_compile_options(const ir::model& m, spice_transient accuracy) {
+  compiler::kirchhoffnet_compile_options co;  // the callers choose co.theta
   co.transient_cards = false;
-  // The slice-end states are read at the boundaries, in the middle of the
-  // gate ramps, where the ramp leaves an error of ~δ/4·|Δf| (after the
-  // ramp only ~δ²): a ramp of 1e-6 of the slice makes it negligible.
+  // (The gated deck of kirchhoffnet_trajectory:) the slice-end states are
+  // read at the boundaries, in the middle of the gate ramps, where the ramp
+  // leaves an error of ~δ/4·|Δf| (after the ramp only ~δ²): a ramp of 1e-6
+  // of the slice makes it negligible.
   co.gate_transition = 1e-6;
-  co.simulator_options = compiler::kirchhoffnet_precise_simulator_options(m.scale);
+  if (accuracy == spice_transient::precise) co.simulator_options = compiler::kirchhoffnet_precise_simulator_options(m.scale);
   return co;
 }
 
@@ -314,12 +385,14 @@ kirchhoffnet_trajectories kirchhoffnet_trajectory(const ir::model& m, const Eige
   out.software.resize(N, static_cast<Eigen::Index>(points));
   for (std::size_t p = 0; p < points; ++p) out.software.col(static_cast<Eigen::Index>(p)) = sw[p].col(0);
 
-  auto co = evaluator_compile_options(m);
+  auto co = evaluator_compile_options(m, options.transient);
+  co.theta = compiler::theta_storage::inline_values;  // one run: nothing to alter
   co.inputs.assign(x.data(), x.data() + x.size());
   const auto compiled = compiler::compile_kirchhoffnet(m, co);
   spice::engine eng;
   eng.load(compiled.text);
-  eng.tran(compiled.stop_time / 1000, compiled.stop_time, {.max_step = compiled.stop_time / 1000, .uic = true});
+  const double max_step = largest_step(options.transient, compiled.stop_time);
+  eng.tran(std::min(compiled.stop_time / 1000, max_step), compiled.stop_time, {.max_step = max_step, .uic = true});
   const auto t = eng.real_vector("time");
   out.spice.resize(N, static_cast<Eigen::Index>(points));
   for (Eigen::Index n = 0; n < N; ++n) {

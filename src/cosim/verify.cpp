@@ -145,7 +145,23 @@ std::pair<MatrixXd, std::vector<int>> random_samples(verify_report& r, const ir:
   return {std::move(x), std::move(labels)};
 }
 
+// Sets r.passed: every judged check within tolerance and at least one
+// judged (with a note saying so when none was).
+void settle(verify_report& r) {
+  r.passed = r.judged() > 0;
+  for (const auto& c : r.checks)
+    if (c.judged && !c.passed) r.passed = false;
+  if (r.judged() == 0)
+    r.notes.push_back("no check could be judged (no reference with a known tolerance): nothing was verified");
+}
+
 }  // namespace
+
+std::size_t verify_report::judged() const {
+  std::size_t n = 0;
+  for (const auto& c : checks) n += c.judged ? 1 : 0;
+  return n;
+}
 
 mon_ideal_bound mon_ideal_deviation_bound(const ir::model& m, const MatrixXd& x, const evaluation& ideal) {
   const auto law = clamp_deviation_of(m);
@@ -255,8 +271,7 @@ verify_report verify_mon(const ir::model& circuit, const ir::model& reference, c
       compare_gradient(r, got, ref, "ideal MON (reported only)", options.gradient_tolerance, false);
     }
   }
-  for (const auto& c : r.checks)
-    if (c.judged && !c.passed) r.passed = false;
+  settle(r);
   return r;
 }
 
@@ -286,8 +301,7 @@ verify_report verify_kan(const ir::model& model, const verify_options& options) 
   r.checks.push_back(make_check("loss", label, MatrixXd::Constant(1, 1, got.loss), MatrixXd::Constant(1, 1, ref.loss),
                                 2.0 * fwd_tol, false, true));
   compare_gradient(r, got, ref, label, options.gradient_tolerance, true);
-  for (const auto& c : r.checks)
-    if (c.judged && !c.passed) r.passed = false;
+  settle(r);
   return r;
 }
 
@@ -320,8 +334,7 @@ verify_report verify_kirchhoffnet(const ir::model& model, const verify_options& 
       "re-anchored to the SPICE state at every slice boundary), so it follows the circuit's trajectory, which differs "
       "from the software one by up to the value tolerance; gradients amplify that difference",
       tol, options.transient_gradient_tolerance));
-  for (const auto& c : r.checks)
-    if (c.judged && !c.passed) r.passed = false;
+  settle(r);
   return r;
 }
 
@@ -349,8 +362,9 @@ std::string to_text(const verify_report& r) {
                        c.max_rel, tol, verdict);
   }
   for (const auto& n : r.notes) out += "note: " + n + "\n";
-  out += r.passed ? fmt::format("PASSED ({} checks within tolerance)\n", judged)
-                  : fmt::format("FAILED ({} of {} checks beyond tolerance)\n", failed, judged);
+  out += judged == 0 ? std::string("NOT VERIFIED (no check could be judged)\n")
+         : r.passed  ? fmt::format("PASSED ({} checks within tolerance)\n", judged)
+                     : fmt::format("FAILED ({} of {} checks beyond tolerance)\n", failed, judged);
   return out;
 }
 

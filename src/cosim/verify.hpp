@@ -68,7 +68,10 @@ struct verify_report {
   double volt = 1.0;  // the model's scale (tolerances in volts are divided by it)
   std::vector<verify_check> checks;
   std::vector<std::string> notes;  // caveats printed with the report
+  // Every judged check within tolerance, and at least one judged: a report
+  // that judged nothing has not verified anything and does not pass.
   bool passed = true;
+  std::size_t judged() const;
 };
 
 // Verifies `model` (circuit and software from the same parameters).

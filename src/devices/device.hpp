@@ -64,6 +64,19 @@ class device {
   virtual std::filesystem::path library_file() const = 0;
 };
 
+// Where the device's I-V curve falls: the first voltage in [lo, hi] (of
+// `points` equally spaced ones) where dI/dV < −relative · max |dI/dV|, with
+// that slope; nullopt for a curve that is monotone (non-decreasing) there
+// up to that tolerance, which ignores the ringing a spline picks up from
+// rounded data. A MON needs a monotone element: a falling branch (an NDR
+// tunnel diode) breaks the uniqueness of its equilibrium.
+struct negative_slope {
+  double volts = 0.0;
+  double siemens = 0.0;
+};
+std::optional<negative_slope> first_negative_slope(const device& d, double lo, double hi, double relative = 1e-4,
+                                                   std::size_t points = 4001);
+
 // Name -> device. Filled explicitly by register_builtin_devices(); no static
 // registration objects (their start-up order is unspecified).
 class registry {

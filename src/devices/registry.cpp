@@ -2,7 +2,9 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <vector>
 
 #include "core/error.hpp"
 #include "devices/builtin.hpp"
@@ -60,6 +62,21 @@ std::filesystem::path device_models_dir() {
   if (const char* env = std::getenv("SPICENN_DEVICE_MODELS"); env != nullptr && *env != '\0')
     return std::filesystem::absolute(std::filesystem::path(env));
   return std::filesystem::path(SPICENN_DEFAULT_DEVICE_MODELS_DIR);
+}
+
+std::optional<negative_slope> first_negative_slope(const device& d, double lo, double hi, double relative,
+                                                   std::size_t points) {
+  if (points < 2) points = 2;
+  std::vector<double> v(points), g(points);
+  double largest = 0;
+  for (std::size_t i = 0; i < points; ++i) {
+    v[i] = lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(points - 1);
+    g[i] = d.conductance(v[i]);
+    largest = std::max(largest, std::abs(g[i]));
+  }
+  for (std::size_t i = 0; i < points; ++i)
+    if (g[i] < -relative * largest) return negative_slope{v[i], g[i]};
+  return std::nullopt;
 }
 
 }  // namespace spicenn::devices

@@ -73,7 +73,9 @@ std::vector<edge_function> builtin_edge_functions() {
                {"{theta1}*u({vs}-{vd}-{theta0})", "-{theta1}*u({vs}-{vd}-{theta0})",
                 "-{theta1}*u({vs}-{vd}-{theta0})", "max({vs}-{vd}-{theta0},0)"},
                "passive for theta1 >= 0 and theta0 >= 0 (an ideal diode with a theta0 offset in series with a "
-               "1/theta1 resistor); a negative theta1 or theta0 needs an active element"});
+               "1/theta1 resistor); a negative theta1 or theta0 needs an active element",
+               // pwl extrapolates its end segments linearly: 0 below the kink, slope θ1 above.
+               "pwl({vs}-{vd}-{theta0},-1,0,0,0,1,{theta1})"});
   // θ0 (v_s − v_d): a resistor of 1/θ0 for θ0 ≥ 0, a negative resistor
   // (active) otherwise.
   b.push_back({"conductance", 1, "theta0*(vs - vd)",

@@ -44,6 +44,11 @@ struct edge_function {
   std::vector<std::string> spice_partials;
   // How a circuit realises it: "passive: a resistor" or "active: ...".
   std::string realisation;
+  // Optional: the same function for θ written as numbers, in a form ngspice
+  // evaluates faster (e.g. its built-in pwl() instead of max(): ~1.7x less
+  // matrix-load time per source, docs/kirchhoffnet.md "Transient cost").
+  // Empty: spice_expression.
+  std::string spice_constant_theta_expression;
 };
 
 // Adds f; throws spicenn::error if the name is taken, is not an identifier,

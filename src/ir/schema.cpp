@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include <fmt/format.h>
@@ -11,6 +13,8 @@
 #include "core/error.hpp"
 #include "core/numbers.hpp"
 #include "devices/device.hpp"
+#include "devices/fit.hpp"
+#include "devices/library_writer.hpp"
 #include "ir/edge_functions.hpp"
 #include "ir/names.hpp"
 
@@ -287,6 +291,24 @@ void check_scale(const model& m, const checker& ck) {
                                         format_double(sc.second), format_double(sc.farad * sc.ohm)));
 }
 
+// A MON's diode must be monotone over the voltages its library defines
+// (fitted devices hold their end values outside their data window). Only
+// libraries written by `spicenn fit-device` carry a law spicenn can read;
+// another SPICE library is simulated as it is and not checked here.
+void check_monotone_diode(const std::filesystem::path& file, const std::string& name, const std::string& path,
+                          const checker& ck) {
+  std::ifstream in(file);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.find(devices::fit_line_prefix) == std::string::npos) return;
+  const auto dev = devices::load_fitted_device(file);  // throws parse_error naming file:line
+  const auto w = dev.window().value_or(devices::voltage_window{-1.0, 1.0});
+  if (const auto bad = devices::first_negative_slope(dev, w.lo, w.hi))
+    ck.fail(path, fmt::format("device '{}' ({}) is not monotone: its slope dI/dV turns negative at {} V ({} S, beyond "
+                              "1e-4 of its largest slope); a MON needs a monotone diode (a falling branch breaks the "
+                              "uniqueness of its equilibrium)",
+                              name, file.string(), fmt::format("{:.4g}", bad->volts), fmt::format("{:.3g}", bad->siemens)));
+}
+
 void check_devices(const model& m, const family_schema& s, const checker& ck) {
   const auto& registry = devices::builtin_devices();
   auto roles = [&] {
@@ -341,6 +363,8 @@ void check_devices(const model& m, const family_schema& s, const checker& ck) {
                                   std::filesystem::path(d.library).is_relative()
                                       ? " (relative paths resolve against the model file's directory)"
                                       : ""));
+      else if (m.kind == family::mon && d.role == "diode")
+        check_monotone_diode(file, d.name, path, ck);
     }
     auto [it, fresh] = library_of_name.emplace(d.name, d.library);
     if (!fresh && it->second != d.library)

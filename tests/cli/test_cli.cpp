@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -180,6 +181,43 @@ TEST(Cli, FitDeviceWritesALibraryAndReportsTheError) {
   auto neither = run("fit-device " + data.string() + " --name cubic -o " + lib.string());
   EXPECT_NE(neither.status, 0);
   EXPECT_NE(neither.output.find("--degree"), std::string::npos) << neither.output;
+}
+
+// set-diode takes a fitted library: a monotone one goes into the model
+// (verify then has no software law to judge it by and exits non-zero instead
+// of passing on nothing), a non-monotone one (an NDR curve) is refused with
+// the device and the voltage where its slope turns negative.
+TEST(Cli, SetDiodeTakesAMonotoneLibraryAndRefusesAnNdrOne) {
+  std::string soft = "voltage,current\n", ndr = "voltage,current\n";
+  for (int i = 0; i <= 60; ++i) {
+    const double v = -0.5 + 0.025 * i;
+    char row[64];
+    std::snprintf(row, sizeof row, "%.6g,%.9g\n", v, 5e-5 * std::log1p(std::exp(v / 0.05)));
+    soft += row;
+  }
+  for (int i = 0; i <= 50; ++i) {  // rises to a peak at 0.1 V, then falls
+    const double v = 0.01 * i;
+    char row[64];
+    std::snprintf(row, sizeof row, "%.6g,%.9g\n", v, 1e-2 * v * std::exp(-v / 0.1));
+    ndr += row;
+  }
+  auto soft_lib = temp("soft_diode.lib"), ndr_lib = temp("ndr_diode.lib");
+  ASSERT_EQ(run("fit-device " + write("soft.csv", soft).string() + " --name soft_diode --spline -o " + soft_lib.string()).status, 0);
+  ASSERT_EQ(run("fit-device " + write("ndr.csv", ndr).string() + " --name ndr_diode --spline -o " + ndr_lib.string()).status, 0);
+  auto mon = temp("setdiode_mon.xml"), with_soft = temp("setdiode_soft.xml"), with_ndr = temp("setdiode_ndr.xml");
+  ASSERT_EQ(run("init mon --inputs 2 --hidden 5 --outputs 2 -o " + mon.string()).status, 0);
+  auto r = run("set-diode " + mon.string() + " --diode ideal --device " + soft_lib.string() + " -o " + with_soft.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(run("info " + with_soft.string()).output.find("soft_diode"), std::string::npos);
+  r = run("verify " + with_soft.string() + " --samples 2");
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("NOT VERIFIED"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("nothing could be checked"), std::string::npos) << r.output;
+  r = run("set-diode " + mon.string() + " --diode ideal --device " + ndr_lib.string() + " -o " + with_ndr.string());
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("'ndr_diode'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not monotone: its slope dI/dV turns negative at 0.1"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(with_ndr));
 }
 
 std::string read(const fs::path& p) {

@@ -254,6 +254,32 @@ TEST(KirchhoffnetCompiler, NetlistStructure) {
   EXPECT_EQ(net.mna_unknowns, 4u + 2 * 2 + 80 + 2 * 2);
 }
 
+// only_slice: slice k alone, ungated, from t = 0 to its duration, is the
+// model with every other slice of duration 0.
+TEST(KirchhoffnetCompiler, OneSliceCircuitIsThatSliceAlone) {
+  const auto m = test_model("shift_tanh1", 5);
+  for (int k = 0; k < 2; ++k) {
+    auto o = precise(m);
+    o.only_slice = k;
+    const auto net = compile_kirchhoffnet(m, o);
+    EXPECT_EQ(net.text.find("v(g"), std::string::npos) << "slice " << k << " is gated";
+    EXPECT_EQ(net.edges, 20u);
+    EXPECT_EQ(net.edge_sources[static_cast<std::size_t>(k)].size(), 20u);
+    EXPECT_TRUE(net.edge_sources[static_cast<std::size_t>(1 - k)].empty());
+    EXPECT_NEAR(net.stop_time, (k == 0 ? 0.7 : 0.4) * 1e-5, 1e-18);
+    auto alone = m;
+    alone.parameter(fmt::format("slice{}.duration", 1 - k)).values[0] = 0;
+    expect_matches_rk4(alone, o, fmt::format("only_slice{}", k));
+  }
+  auto o = precise(m);
+  o.only_slice = 2;
+  EXPECT_THROW((void)compile_kirchhoffnet(m, o), lowering_error);
+  auto zero = m;
+  zero.parameter("slice1.duration").values[0] = 0;
+  o.only_slice = 1;
+  EXPECT_THROW((void)compile_kirchhoffnet(zero, o), lowering_error);
+}
+
 TEST(KirchhoffnetCompiler, ErrorsNameWhatCannotBeCompiled) {
   auto expect_error = [](auto&& f, const std::string& part) {
     try {

@@ -22,6 +22,7 @@
 #include "cosim/mon_evaluators.hpp"
 #include "cosim/verify.hpp"
 #include "devices/device.hpp"
+#include "devices/fit.hpp"
 #include "ir/init.hpp"
 #include "models/loss.hpp"
 #include "models/mon.hpp"
@@ -471,6 +472,32 @@ TEST(MonCosim, VerifyPassesOnGoodModelsOfEveryDiodeKind) {
     EXPECT_EQ(judged, dev == "ideal_diode" ? 20u : 17u) << to_text(r);
     std::printf("%s", to_text(r).c_str());
   }
+}
+
+// A diode whose law the software MON does not know (a spline fitted to a
+// smooth monotone I-V curve): there is no reference to judge the circuit
+// against, and verify must say so instead of passing on zero checks.
+TEST(MonCosim, VerifyDoesNotPassWhenNothingCanBeChecked) {
+  devices::iv_data iv;
+  for (int i = 0; i <= 40; ++i) {
+    const double v = -0.5 + 0.05 * i;
+    iv.voltage.push_back(v);
+    iv.current.push_back(1e-3 * std::log1p(std::exp(v / 0.05)) * 0.05);  // softplus: smooth, monotone
+  }
+  iv.source = "softplus";
+  auto fitted = devices::fit_device(iv, "softplus_diode", {.method = devices::fit_method::spline});
+  const auto dir = std::filesystem::temp_directory_path() / "spicenn_verify_nothing";
+  std::filesystem::create_directories(dir);
+  devices::write_fitted_library(fitted, dir / "softplus_diode.lib");
+  auto m = ir::init_mon(2, 5, 2, 1, 181, "ideal");
+  m.devices = {{"diode", "softplus_diode", (dir / "softplus_diode.lib").string()}};
+  verify_options o;
+  o.samples = 3;
+  const auto r = verify_mon(m, o);
+  EXPECT_EQ(r.judged(), 0u) << to_text(r);
+  EXPECT_FALSE(r.passed) << to_text(r);
+  EXPECT_NE(to_text(r).find("NOT VERIFIED"), std::string::npos) << to_text(r);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(MonCosim, VerifyFailsWhenTheCircuitDiffersFromTheSoftwareModel) {
