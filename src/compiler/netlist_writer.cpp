@@ -1,6 +1,8 @@
 #include "compiler/netlist_writer.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <fstream>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -43,11 +45,47 @@ void netlist_writer::comment(std::string_view text) { line("* " + sanitized(text
 
 void netlist_writer::blank_line() { line(""); }
 
+void check_device_library(const std::filesystem::path& library) {
+  std::ifstream in(library);
+  if (!in) throw error(fmt::format("cannot read device library {}", library.string()));
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    std::size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;  // blank
+    const char c = line[first];
+    const source_location where{library.string(), number};
+    std::string lowered;
+    for (std::size_t i = first; i < line.size(); ++i) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(line[i])));
+    // ngspice runs a file whose first line is `*ng_script` as a control script.
+    if (lowered.starts_with("*ng_script"))
+      throw parse_error(where, "'*ng_script' is not allowed in a device library (ngspice would run the file as a script)");
+    if (c == '*' || c == '+') continue;  // comment, continuation
+    if (c == '.') {
+      std::string card;
+      for (std::size_t i = first; i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])); ++i)
+        card += static_cast<char>(std::tolower(static_cast<unsigned char>(line[i])));
+      if (card == ".subckt" || card == ".ends" || card == ".model" || card == ".param") continue;
+      const bool control = card == ".control" || card == ".endc";
+      const bool include = card == ".include" || card == ".inc" || card == ".lib" || card == ".endl";
+      throw parse_error(where, fmt::format("'{}' is not allowed in a device library ({}); a library may hold only "
+                                           ".subckt/.ends, .model, .param, element lines, comments and continuations",
+                                           sanitized(card), control   ? "ngspice would run the control block"
+                                                            : include ? "it would read a further file"
+                                                                      : "not a device definition"));
+    }
+    if (!std::isalpha(static_cast<unsigned char>(c)))
+      throw parse_error(where, fmt::format("line starts with '{}': not an element, a comment, a continuation or one of "
+                                           ".subckt/.ends/.model/.param",
+                                           sanitized(std::string(1, c))));
+  }
+}
+
 void netlist_writer::include(const std::filesystem::path& library) {
   auto text = library.string();
   if (text.find_first_of("\"\n\r") != std::string::npos || text.empty())
     throw lowering_error(fmt::format("library path '{}' cannot be written into a netlist", sanitized(text)));
   if (std::find(includes_.begin(), includes_.end(), text) != includes_.end()) return;
+  check_device_library(library);
   includes_.push_back(text);
   line(fmt::format(".include \"{}\"", text));
 }

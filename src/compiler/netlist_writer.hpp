@@ -29,13 +29,22 @@ struct resistor_summary {
   std::size_t below_1k = 0, above_1meg = 0;
 };
 
+// A device library is SPICE text that ngspice executes, `.control` blocks
+// and their `shell` included, so before one is included it must hold only
+// what a device library needs: `.subckt`/`.ends`, `.model`, `.param`,
+// element lines, comments (`*`), continuations (`+`) and blank lines.
+// Anything else — `.control`/`.endc`, `.include`/`.inc`/`.lib` of further
+// files, any other dot-command — throws parse_error naming file:line.
+void check_device_library(const std::filesystem::path& library);
+
 class netlist_writer {
  public:
   explicit netlist_writer(std::string_view title);
 
   void comment(std::string_view text);  // control characters stripped
   void blank_line();
-  void include(const std::filesystem::path& library);  // each file once
+  // Each file once; the file must pass check_device_library.
+  void include(const std::filesystem::path& library);
 
   // Two-terminal and controlled elements; values in SI units.
   void resistor(std::string_view name, std::string_view a, std::string_view b, double ohms);

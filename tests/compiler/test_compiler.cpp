@@ -1,6 +1,7 @@
 // Compiler tests: template rendering, the netlist writer's guards, and MON
 // lowering checked end to end in the `ngspice -b` program against an
 // independent Newton solve of the network's KCL written here.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -153,6 +154,51 @@ void expect_netlist_matches_newton(const ir::model& m, const std::vector<double>
     for (Eigen::Index j = 0; j < v.size(); ++j) y += C.values[o * v.size() + j] * v(j);
     EXPECT_NEAR(volts.at(net.output_nodes[o]) / net.volt, y, 1e-6) << diode.name() << " " << net.output_nodes[o];
   }
+}
+
+// Device libraries are SPICE text that ngspice executes: every builtin one
+// passes the check; control blocks, further includes, other dot-commands and
+// lines that are no element are refused with file:line, and a model whose
+// library holds one does not compile.
+TEST(NetlistWriter, IncludesOnlyLibrariesThatHoldDeviceDefinitions) {
+  const auto& reg = devices::builtin_devices();
+  for (const auto& name : reg.names()) EXPECT_NO_THROW(check_device_library(reg.get(name).library_file())) << name;
+  const auto dir = std::filesystem::temp_directory_path() / "spicenn_test_library_check";
+  std::filesystem::create_directories(dir);
+  const std::string good = "* a diode\n.subckt my_diode anode cathode\nD1 anode cathode dm\n+ area=1\n"
+                           ".MODEL dm D (IS=1e-14)\n.param x=1\n\n.ends my_diode\n";
+  auto write = [&](const std::string& name, const std::string& text) {
+    const auto p = dir / name;
+    std::ofstream(p) << text;
+    return p;
+  };
+  EXPECT_NO_THROW(check_device_library(write("good.lib", good)));
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {".control\nshell touch /tmp/pwned\n.endc\n", "'.control' is not allowed"},
+      {".INCLUDE /etc/passwd\n", "'.include' is not allowed"},
+      {".lib other.lib typical\n", "it would read a further file"},
+      {".tran 1n 1u\n", "not a device definition"},
+      {"*ng_script\nshell ls\n", "'*ng_script' is not allowed"},
+      {"  ! shell ls\n", "line starts with '!'"},
+  };
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    // The offending line is the last of the file: its line number is known.
+    const std::string text = good + bad[i].first;
+    const auto p = write(fmt::format("bad{}.lib", i), text);
+    const std::size_t line = static_cast<std::size_t>(std::count(good.begin(), good.end(), '\n')) + 1;
+    try {
+      check_device_library(p);
+      ADD_FAILURE() << "accepted: " << bad[i].first;
+    } catch (const parse_error& e) {
+      EXPECT_NE(std::string(e.what()).find(bad[i].second), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(fmt::format("{}:{}", p.string(), line)), std::string::npos) << e.what();
+    }
+  }
+  // Through the compiler: a MON whose diode library holds a control block.
+  auto m = ir::init_mon(2, 3, 2, 1, 5);
+  m.devices = {{"diode", "my_diode", write("evil.lib", good + ".control\nshell echo pwned\n.endc\n").string()}};
+  EXPECT_THROW((void)compile_mon(m), parse_error);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(MonCompiler, NetlistRunsInNgspiceAndMatchesAnIndependentNewtonSolve) {
