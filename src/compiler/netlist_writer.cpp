@@ -61,9 +61,7 @@ void check_device_library(const std::filesystem::path& library) {
       throw parse_error(where, "'*ng_script' is not allowed in a device library (ngspice would run the file as a script)");
     if (c == '*' || c == '+') continue;  // comment, continuation
     if (c == '.') {
-      std::string card;
-      for (std::size_t i = first; i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])); ++i)
-        card += static_cast<char>(std::tolower(static_cast<unsigned char>(line[i])));
+      const std::string card = lowered.substr(0, lowered.find_first_of(" \t\r"));
       if (card == ".subckt" || card == ".ends" || card == ".model" || card == ".param") continue;
       const bool control = card == ".control" || card == ".endc";
       const bool include = card == ".include" || card == ".inc" || card == ".lib" || card == ".endl";

@@ -195,9 +195,7 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
   transient run_sample(spice::engine& eng, const Eigen::MatrixXd& x, Eigen::Index b, spice_stats& st) {
     transient tr;
     tr.v.resize(net_.nodes);
-    double T = 0;
-    for (const auto& s : net_.slices) T += s.duration;
-    const double max_step = largest_step(options_.transient, T * model_->scale.second);
+    const double max_step = largest_step(options_.transient, slice_end_.back());  // T in seconds
     double offset = 0;  // seconds: where this circuit's transient starts
     for (std::size_t c = 0; c < circuits_.size(); ++c) {
       auto& e = circuit_engine(eng, c);
