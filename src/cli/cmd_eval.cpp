@@ -24,7 +24,7 @@ void register_eval(CLI::App& app) {
   };
   static args a;
   static image_options image;
-  static ode_tolerances ode;
+  static engine_settings ode;
   auto* cmd = app.add_subcommand("eval",
                                  "Classification accuracy and confusion matrix of a model on a data set (test split by "
                                  "default; or the validation split held out from the training set, as `spicenn train` "

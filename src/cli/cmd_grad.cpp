@@ -21,7 +21,7 @@ void register_grad(CLI::App& app) {
     bool json = false;
   };
   static args a;
-  static ode_tolerances ode;
+  static engine_settings ode;
   auto* cmd = app.add_subcommand("grad",
                                  "Softmax cross-entropy loss of one input and its gradient for every "
                                  "trainable parameter, by the software model, by ngspice (hardware "
@@ -39,7 +39,7 @@ void register_grad(CLI::App& app) {
   cmd->add_flag("--json", a.json,
                 R"({"loss": x, "gradient": {"<parameter>": [...], ...}, "input_gradient": [...]}; values row-major)");
   add_ode_options(cmd, ode);
-  add_circuit_adjoint_option(cmd, ode);
+  add_spice_gradient_options(cmd, ode);
   cmd->callback([] {
     const auto model = ir::load_model(a.model);
     cosim::evaluator_options eo;

@@ -102,7 +102,7 @@ void register_predict(CLI::App& app) {
   cmd->add_option("--progress", a.progress, "Progress on stderr: auto, tty, lines or off")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "tty", "lines", "off"}));
-  static ode_tolerances ode;
+  static engine_settings ode;
   add_ode_options(cmd, ode);
   cmd->add_option("-o,--out", a.out, "Output CSV file")->required();
   cmd->callback([] {

@@ -30,7 +30,7 @@ void register_run(CLI::App& app) {
     bool json = false;
   };
   static args a;
-  static ode_tolerances ode;
+  static engine_settings ode;
   auto* cmd = app.add_subcommand("run",
                                  "Evaluate a model on one input: outputs and hidden state, by the software "
                                  "model or by ngspice");

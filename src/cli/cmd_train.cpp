@@ -19,7 +19,7 @@ namespace spicenn::cli {
 namespace {
 
 struct train_args {
-  ode_tolerances ode;
+  engine_settings ode;
   std::string model, data, engine = "software", out, metrics, checkpoint_dir;
   std::uint64_t epochs = 0, batch = 32, seed = 1, checkpoint_every = 0, lr_decay_every = 0, patience = 0;
   std::size_t limit = 0, test_limit = 0, eval_batch = 500;
@@ -269,7 +269,7 @@ void register_train(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   add_ode_options(cmd, a.ode);
-  add_circuit_adjoint_option(cmd, a.ode);
+  add_spice_gradient_options(cmd, a.ode);
   cmd->callback([] { run_train(a); });
 }
 

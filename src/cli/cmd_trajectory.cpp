@@ -17,7 +17,7 @@ void register_trajectory(CLI::App& app) {
     std::size_t points = 201;
   };
   static args a;
-  static ode_tolerances ode{.rtol = 1e-9, .atol = 1e-9};
+  static engine_settings ode{.rtol = 1e-9, .atol = 1e-9};
   auto* cmd = app.add_subcommand(
       "trajectory",
       "KirchhoffNet: the node voltages of one input over time from the software ODE and from ngspice's transient, "

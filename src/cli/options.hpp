@@ -37,21 +37,25 @@ inline std::pair<CLI::Option*, CLI::Option*> add_image_options(CLI::App* cmd, im
   return {pool, resize};
 }
 
-// The ODE integrator's tolerances of the KirchhoffNet family (software
-// engine, and the software adjoint of the spice engine's gradient).
-struct ode_tolerances {
+// Engine settings of the verbs: the ODE integrator's tolerances of the
+// KirchhoffNet family (software engine, and the software adjoint of the
+// spice engine's gradient), the spice engines' transient accuracy and
+// gradient methods.
+struct engine_settings {
   double rtol = 1e-3, atol = 1e-3;
   bool circuit_adjoint = false;
   std::string transient = "precise";  // the spice engine's transients (cosim::spice_transient)
+  std::string spice_gradient = "auto";  // the MON spice engine's gradient (cosim::spice_gradient)
 };
 // Copies the options into the evaluator options.
-inline void apply(const ode_tolerances& t, cosim::evaluator_options& eo) {
+inline void apply(const engine_settings& t, cosim::evaluator_options& eo) {
   eo.ode_rtol = t.rtol;
   eo.ode_atol = t.atol;
   eo.circuit_adjoint = t.circuit_adjoint;
   eo.transient = cosim::spice_transient_from_string(t.transient);
+  eo.mon_gradient = cosim::spice_gradient_from_string(t.spice_gradient);
 }
-inline void add_ode_options(CLI::App* cmd, ode_tolerances& t) {
+inline void add_ode_options(CLI::App* cmd, engine_settings& t) {
   cmd->add_option("--transient", t.transient,
                   "KirchhoffNet, --engine spice: precise (reltol 1e-7, largest step T/1000: ~1e-5 of the signal scale "
                   "from the exact ODE) or standard (ngspice's default tolerances, largest step T/20: ~1/10 of the time "
@@ -66,8 +70,16 @@ inline void add_ode_options(CLI::App* cmd, ode_tolerances& t) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 }
-// grad/train: the KirchhoffNet spice engine's second gradient.
-inline void add_circuit_adjoint_option(CLI::App* cmd, ode_tolerances& t) {
+// grad/train: how the spice engines compute gradients (the MON's method, the
+// KirchhoffNet's second gradient).
+inline void add_spice_gradient_options(CLI::App* cmd, engine_settings& t) {
+  cmd->add_option("--spice-gradient", t.spice_gradient,
+                  "MON, --engine spice: nudge (per stage one more batched sweep with a small current injected at the "
+                  "nodes, exact for the piecewise-linear pwl_diode; samples where a diode changes state are redone by "
+                  "ac), ac (one small-signal solve per sample and stage, any diode) or auto (nudge for pwl_diode, "
+                  "else ac)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "nudge", "ac"}));
   cmd->add_flag("--circuit-adjoint", t.circuit_adjoint,
                 "KirchhoffNet, --engine spice: the gradient from a backward transient of the linearized, time-reversed "
                 "circuit in ngspice (one per sample) instead of the physics-aware software adjoint");

@@ -33,6 +33,22 @@ spice_transient spice_transient_from_string(std::string_view name) {
   throw error(fmt::format("unknown transient accuracy '{}': choose precise or standard", name));
 }
 
+std::string_view to_string(spice_gradient g) {
+  switch (g) {
+    case spice_gradient::automatic: return "auto";
+    case spice_gradient::small_signal: return "ac";
+    case spice_gradient::nudged: return "nudge";
+  }
+  return "?";
+}
+
+spice_gradient spice_gradient_from_string(std::string_view name) {
+  if (name == "auto") return spice_gradient::automatic;
+  if (name == "ac") return spice_gradient::small_signal;
+  if (name == "nudge") return spice_gradient::nudged;
+  throw error(fmt::format("unknown spice gradient method '{}': choose auto, ac or nudge", name));
+}
+
 std::vector<std::string> trainable_tensors(const ir::model& m) {
   std::vector<std::string> names;
   for (const auto& t : m.parameters)

@@ -45,6 +45,18 @@ enum class spice_transient {
 std::string_view to_string(spice_transient t);
 spice_transient spice_transient_from_string(std::string_view name);  // throws spicenn::error listing the names
 
+// How the MON spice engine reads the hardware-linearization adjoint
+// λ = K⁻¹ r (K the circuit's Jacobian at the sample's operating point).
+enum class spice_gradient {
+  automatic,     // nudged for a piecewise-linear diode (pwl_diode), else small_signal
+  small_signal,  // per sample and stage one `ac` (each starts ngspice's own cold operating point)
+  nudged,        // per stage one more batched DC sweep with β·r injected at the stage's nodes, λ = Δv/β:
+                 // exact for a piecewise-linear diode while no diode changes state; the samples where
+                 // one does are redone by small_signal (docs/cosimulation.md "Nudged gradient")
+};
+std::string_view to_string(spice_gradient g);
+spice_gradient spice_gradient_from_string(std::string_view name);  // "auto", "ac", "nudge"; throws listing them
+
 struct evaluator_options {
   int threads = 0;                 // worker threads (software) or ngspice instances (spice); 0 = all cores
   std::size_t spice_chunk = 500;   // samples per ngspice DC sweep
@@ -60,6 +72,12 @@ struct evaluator_options {
   // the physics-aware software adjoint.
   bool circuit_adjoint = false;
   spice_transient transient = spice_transient::precise;  // KirchhoffNet spice engine
+  spice_gradient mon_gradient = spice_gradient::automatic;  // MON spice engine
+  // MON nudged gradient: the largest |Δv| of a nudge (normalized units). Small
+  // enough that few diodes sit within it of their knee (those samples are
+  // redone by `ac`: 7 of 64 MNIST images at 1e-3, none at 1e-5), large
+  // against the sweep's rounding (λ then agrees with `ac` to ~1e-10).
+  double mon_nudge = 1e-5;
 };
 
 // Forward values for a batch (columns = samples).

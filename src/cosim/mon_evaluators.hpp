@@ -2,8 +2,10 @@
 //
 //   software            models::mon (exact equilibrium, implicit gradient)
 //   spice               embedded ngspice: forward values from a batched DC
-//                       sweep, gradients by hardware linearization (one `ac`
-//                       small-signal solve per sample and stage)
+//                       sweep, gradients by hardware linearization (per stage
+//                       one nudged batched sweep for a piecewise-linear
+//                       diode, else one `ac` small-signal solve per sample
+//                       and stage)
 // (finite differences through ngspice are family-agnostic:
 // cosim::make_fd_evaluator in evaluator.hpp.)
 //
@@ -48,6 +50,8 @@ class mon_spice_evaluator : public evaluator {
   // Largest |node voltage| (volts) accepted from ngspice before a result is
   // called implausible; derived from the model in set_model (see .cpp).
   virtual double voltage_bound() const = 0;
+  // Whether gradient() reads λ by nudged sweeps (evaluator_options::mon_gradient).
+  virtual bool nudged_gradient() const = 0;
 };
 
 std::unique_ptr<mon_spice_evaluator> make_mon_spice_evaluator(const ir::model& m, const evaluator_options& options = {});

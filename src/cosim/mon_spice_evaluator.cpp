@@ -21,6 +21,17 @@
 // Then ∂L/∂θ per stage from models::mon_element_gradients(x_s, v_s, λ_s) with
 // v from the DC sweep, and the readout gradients from ∂L/∂y and v.
 //
+// Nudged gradient (the default for a piecewise-linear diode): the same λ
+// without an `ac` per sample. Per stage s = S-1 .. 0, one more batched DC
+// sweep of the chunk whose deck also sweeps the stage's adjoint current
+// sources, injecting β_k·r_k·ampere into the stage's nodes for sample k;
+// then λ_k = (v'_k − v_k)/(β_k·volt) and the transfer to the previous stage
+// is the change of the same branch currents, ÷ (β_k·ampere). For a
+// piecewise-linear diode this is exact while no diode of the stage changes
+// state (the circuit is then linear between v and v'); β_k is chosen so
+// that |Δv| ≤ mon_nudge·volt (|λ| ≤ G⁻¹|r|), and a sample where some node
+// changes sign is redone with the small-signal path above.
+//
 // Plausibility: every node voltage of the sweep must lie within a bound
 // derived from the model (see voltage_bound_for), and every λ within the
 // bound |λ| ≤ G⁻¹|r| that holds for any diode conductances (K = G + diag(g_d)
@@ -30,6 +41,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <span>
 
 #include "compiler/mon_compiler.hpp"
 #include "core/error.hpp"
@@ -91,10 +103,19 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
   const std::string& netlist() const override { return net_.text; }
   const mon_spice_stats& last_stats() const override { return stats_; }
   double voltage_bound() const override { return last_bound_; }
+  bool nudged_gradient() const override { return nudged_; }
 
   void set_model(const ir::model& m) override {
     if (m.kind != ir::family::mon) throw error(fmt::format("mon spice evaluator: model family is '{}'", ir::to_string(m.kind)));
     ir::validate(m);  // sizes, shapes, signs, symmetry, devices
+    const auto& diode = m.device("diode");
+    const bool piecewise_linear = diode.library.empty() && diode.name == "pwl_diode";
+    nudged_ = options_.mon_gradient == spice_gradient::nudged ||
+              (options_.mon_gradient == spice_gradient::automatic && piecewise_linear);
+    if (nudged_ && !piecewise_linear)
+      throw error(fmt::format("mon spice evaluator: the nudged gradient is exact only for a piecewise-linear diode "
+                              "(pwl_diode); this model's diode is '{}'; use the small-signal gradient (ac)",
+                              diode.name));
     net_ = compile_for_cosimulation(m);
     bounds_.clear();
     // G singular (a node without a path to ground or an input) throws here, naming the node.
@@ -207,6 +228,13 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
     for (const auto& stage : net_.hidden_nodes)
       for (const auto& node : stage) probes.push_back(fmt::format("v({})", node));
     for (const auto& node : net_.output_nodes) probes.push_back(fmt::format("v({})", node));
+    // The nudged gradient differences the transfer currents against the forward's.
+    std::vector<Index> transfer_column(stages);
+    if (lambda && nudged_)
+      for (std::size_t s = 0; s < stages; ++s) {
+        transfer_column[s] = static_cast<Index>(probes.size());
+        for (const auto& probe : transfer_probes(s)) probes.push_back(probe);
+      }
     const Index B = x.cols();
     sweep_in_chunks(eng, "mon spice forward", net_.text, net_.input_sources, x, volt_, b0, b1, options_.spice_chunk, probes,
                     last_bound_, stats, [&](Index c0, Index m, const MatrixXd& values) {
@@ -222,14 +250,129 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
       dyc /= static_cast<double>(B);
       dy.middleCols(c0, m) = dyc;
       if (!lambda) return;
-      adjoint_chunk(eng, c0, m, dyc, *lambda, dx, stats);
+      if (nudged_) {
+        nudged_adjoint_chunk(eng, x, c0, m, dyc, values, transfer_column, *lambda, dx, stats);
+        return;
+      }
+      std::vector<Index> all(static_cast<std::size_t>(m));
+      for (Index r = 0; r < m; ++r) all[static_cast<std::size_t>(r)] = r;
+      adjoint_chunk(eng, c0, all, dyc, *lambda, dx, stats);
     });
     return loss_sum;
   }
 
-  // Per sample of the loaded chunk deck: the stage-by-stage AC solves.
-  void adjoint_chunk(spice::engine& eng, Index c0, Index m, const MatrixXd& dyc, std::vector<MatrixXd>& lambda, MatrixXd& dx,
-                     spice_stats& stats) {
+  // The sources whose branch currents carry the adjoint from stage s to
+  // stage s-1 (for s = 0: to the inputs), positive and inverted copies.
+  const std::vector<std::string>& transfer_positive(std::size_t s) const { return s == 0 ? input_branch_ : net_.buffer_sources[s]; }
+  const std::vector<std::string>& transfer_negative(std::size_t s) const {
+    return s == 0 ? net_.inverted_input_sources : net_.inverted_buffer_sources[s];
+  }
+  std::vector<std::string> transfer_probes(std::size_t s) const {
+    std::vector<std::string> probes;
+    for (const auto& src : transfer_positive(s)) probes.push_back(src + "#branch");
+    for (const auto& src : transfer_negative(s)) probes.push_back(src + "#branch");
+    return probes;
+  }
+
+  // The nudged adjoint of one chunk (header comment). `forward` holds the
+  // forward sweep's probes: the hidden nodes stage by stage from column 0,
+  // the transfer currents of stage s from transfer_column[s].
+  void nudged_adjoint_chunk(spice::engine& eng, const MatrixXd& x, Index c0, Index m, const MatrixXd& dyc,
+                            const MatrixXd& forward, const std::vector<Index>& transfer_column,
+                            std::vector<MatrixXd>& lambda, MatrixXd& dx, spice_stats& stats) {
+    const auto stages = bounds_.size();
+    const Index n = C_.cols();
+    MatrixXd rhs = C_.transpose() * dyc;  // ∂L/∂v of the last stage, per sample
+    std::vector<char> redo(static_cast<std::size_t>(m), 0);
+    spice::batch_options bo;
+    bo.chunk_size = static_cast<std::size_t>(m);
+    bo.voltage_bound = last_bound_ + options_.mon_nudge * volt_;
+    const MatrixXd inputs = x.middleCols(c0, m).transpose() * volt_;
+    for (std::size_t s = stages; s-- > 0;) {
+      VectorXd beta = VectorXd::Zero(m);
+      MatrixXd swept(m, inputs.cols() + n);
+      swept.leftCols(inputs.cols()) = inputs;
+      swept.rightCols(n).setZero();
+      for (Index r = 0; r < m; ++r) {
+        if (redo[static_cast<std::size_t>(r)]) continue;
+        const double top = (bounds_[s].G_inverse * rhs.col(r).cwiseAbs()).maxCoeff();
+        if (!std::isfinite(top)) throw simulation_error("mon spice gradient: non-finite ∂L/∂v");
+        if (!(top > 0.0)) continue;  // no loss signal: λ = 0 here and below
+        beta[r] = options_.mon_nudge / top;
+        swept.row(r).tail(n) = rhs.col(r).transpose() * (beta[r] * ampere_);
+      }
+      if (!(beta.maxCoeff() > 0.0)) break;
+      std::vector<std::string> sources = net_.input_sources;
+      sources.insert(sources.end(), net_.adjoint_sources[s].begin(), net_.adjoint_sources[s].end());
+      std::vector<std::string> probes;
+      for (const auto& node : net_.hidden_nodes[s]) probes.push_back(fmt::format("v({})", node));
+      for (const auto& probe : transfer_probes(s)) probes.push_back(probe);
+      MatrixXd nudged;
+      try {
+        nudged = spice::evaluate_batch(eng, net_.text, sources, swept, probes, bo);
+      } catch (const spice::spice_error& e) {
+        throw simulation_error(
+            fmt::format("mon spice gradient, samples {}..{}, stage {} nudged sweep: {}", c0, c0 + m - 1, s, e.what()));
+      }
+      ++stats.loads;
+      ++stats.sweeps;
+      const Index first_node = static_cast<Index>(s) * n;
+      const Index transfers = static_cast<Index>(transfer_positive(s).size());
+      for (Index r = 0; r < m; ++r) {
+        if (redo[static_cast<std::size_t>(r)]) continue;
+        const Index b = c0 + r;
+        if (!(beta[r] > 0.0)) {
+          if (s > 0) rhs.col(r).setZero();
+          continue;
+        }
+        const VectorXd limit = bounds_[s].G_inverse * rhs.col(r).cwiseAbs();
+        const double slack = 1e-9 * limit.maxCoeff() + 1e-300;
+        for (Index j = 0; j < n && !redo[static_cast<std::size_t>(r)]; ++j) {
+          const double before = forward(r, first_node + j), after = nudged(r, j);
+          if ((before > 0.0) != (after > 0.0)) {  // the diode at node j changed state: not linear between
+            redo[static_cast<std::size_t>(r)] = 1;
+            break;
+          }
+          const double l = (after - before) / (beta[r] * volt_);
+          if (!std::isfinite(l) || std::abs(l) > limit[j] * (1.0 + 1e-6) + slack)
+            throw simulation_error(fmt::format(
+                "mon spice gradient, sample {}: implausible nudged solution at node '{}' (stage {}): λ = {} but any "
+                "diode conductances give |λ| <= {}; ngspice's solution of the nudged sweep is probably wrong",
+                b, net_.hidden_nodes[s][static_cast<std::size_t>(j)], s, format_double(l), format_double(limit[j])));
+          lambda[s](j, b) = l;
+        }
+        if (redo[static_cast<std::size_t>(r)]) continue;
+        VectorXd next(transfers);
+        for (Index k = 0; k < transfers; ++k) {
+          const Index pos = n + k, neg = n + transfers + k;
+          const Index pos0 = transfer_column[s] + k, neg0 = transfer_column[s] + transfers + k;
+          next[k] = ((nudged(r, pos) - forward(r, pos0)) - (nudged(r, neg) - forward(r, neg0))) / (beta[r] * ampere_);
+        }
+        if (s == 0)
+          dx.col(b) = next;
+        else
+          rhs.col(r) = next;
+      }
+    }
+    std::vector<Index> fallback;
+    for (Index r = 0; r < m; ++r)
+      if (redo[static_cast<std::size_t>(r)]) fallback.push_back(r);
+    if (fallback.empty()) return;
+    // Redo those samples by the small-signal path on the forward deck.
+    for (Index r : fallback) {
+      for (auto& l : lambda) l.col(c0 + r).setZero();
+      dx.col(c0 + r).setZero();
+    }
+    eng.load(spice::sweep_netlist(net_.text, net_.input_sources, inputs));
+    ++stats.loads;
+    stats.nudged_fallbacks += fallback.size();
+    adjoint_chunk(eng, c0, fallback, dyc, lambda, dx, stats);
+  }
+
+  // Per listed sample (chunk-relative) of the loaded chunk deck: the
+  // stage-by-stage AC solves.
+  void adjoint_chunk(spice::engine& eng, Index c0, std::span<const Index> samples, const MatrixXd& dyc,
+                     std::vector<MatrixXd>& lambda, MatrixXd& dx, spice_stats& stats) {
     const auto stages = bounds_.size();
     const Index n = C_.cols();
     std::vector<std::vector<double>> injected(stages, std::vector<double>(static_cast<std::size_t>(n), 0.0));
@@ -246,7 +389,7 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
         throw simulation_error(fmt::format("mon spice gradient: ac vector '{}' has {} points, expected 1", vec, values.size()));
       return values[0].real();
     };
-    for (Index r = 0; r < m; ++r) {
+    for (Index r : samples) {
       const Index b = c0 + r;
       VectorXd rhs = C_.transpose() * dyc.col(r);  // ∂L/∂v of the last stage
       eng.alter(std::string(spice::sample_index_source), static_cast<double>(r));
@@ -280,8 +423,8 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
         }
         // Transfer to the previous stage (or the inputs) from the AC branch
         // currents of the sources driving stage s.
-        const auto& pos = s == 0 ? input_branch_ : net_.buffer_sources[s];
-        const auto& neg = s == 0 ? net_.inverted_input_sources : net_.inverted_buffer_sources[s];
+        const auto& pos = transfer_positive(s);
+        const auto& neg = transfer_negative(s);
         VectorXd next(static_cast<Index>(pos.size()));
         for (std::size_t k = 0; k < pos.size(); ++k)
           next[static_cast<Index>(k)] = (real_of(pos[k] + "#branch") - real_of(neg[k] + "#branch")) / (gamma * ampere_);
@@ -308,6 +451,7 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
   spice_engine_pool engines_;
   spice_stats stats_;
   double last_bound_ = 0.0;
+  bool nudged_ = false;
 };
 
 }  // namespace

@@ -33,6 +33,7 @@ struct spice_stats {
   std::size_t sweeps = 0;   // DC sweeps
   std::size_t ac_runs = 0;  // small-signal solves (each includes ngspice's own operating point)
   std::size_t alters = 0;   // alter commands
+  std::size_t nudged_fallbacks = 0;  // MON nudged gradient: samples redone by `ac` (a diode changed state)
   double seconds = 0.0;     // wall time of the call
 };
 
@@ -95,6 +96,7 @@ class spice_engine_pool {
       total.sweeps += stats[i].sweeps;
       total.ac_runs += stats[i].ac_runs;
       total.alters += stats[i].alters;
+      total.nudged_fallbacks += stats[i].nudged_fallbacks;
     }
     total.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return sum;

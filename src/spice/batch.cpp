@@ -39,7 +39,7 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
-const char* form = "input sources for batch evaluation must have the form 'V<name> n+ n- [DC] value'";
+const char* form = "input sources for batch evaluation must have the form 'V<name> n+ n- [DC] value' (or I<name>)";
 
 }  // namespace
 
@@ -63,9 +63,9 @@ std::string sweep_netlist(std::string_view netlist, const std::vector<std::strin
   std::vector<std::string> names;
   for (const auto& s : input_sources) {
     std::string n = to_lower(trim(s));
-    if (n.empty() || n.front() != 'v')
-      throw netlist_error(fmt::format("batch evaluation: input '{}' is not a voltage source name (V...)", s), {}, 0,
-                          {});
+    if (n.empty() || (n.front() != 'v' && n.front() != 'i'))
+      throw netlist_error(fmt::format("batch evaluation: input '{}' is not a voltage or current source name (V... or I...)", s),
+                          {}, 0, {});
     if (std::find(names.begin(), names.end(), n) != names.end())
       throw netlist_error(fmt::format("batch evaluation: input source '{}' listed twice", s), {}, 0, {});
     names.push_back(std::move(n));
@@ -121,8 +121,9 @@ std::string sweep_netlist(std::string_view netlist, const std::vector<std::strin
     }
     auto j = static_cast<Eigen::Index>(it - found.begin());
     auto words = split_words(lines[i]);
-    fmt::format_to(std::back_inserter(out), "{} {} {} v=pwl(v({})", batch_source_name(words[0]), words[1], words[2],
-                   sample_index_node);
+    const char quantity = to_lower(words[0]).front();  // 'v' or 'i': the B source gives the same quantity
+    fmt::format_to(std::back_inserter(out), "{} {} {} {}=pwl(v({})", batch_source_name(words[0]), words[1], words[2],
+                   quantity, sample_index_node);
     for (Eigen::Index r = 0; r < n; ++r)
       fmt::format_to(std::back_inserter(out), ", {},{}", r, format_double(samples(r, j)));
     // A single sample still needs two pwl points (the sweep then has two).

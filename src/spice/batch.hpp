@@ -18,7 +18,8 @@
 //   // y(i, j): probe j for sample i, as alter(vin1, x(i,0)); alter(vin2, x(i,1)); op()
 //
 // Input source lines must have the form `V<name> n+ n- [DC] value` (one
-// line, no continuation). Probes are vector names of a DC sweep: node
+// line, no continuation); current sources `I<name> n+ n- [DC] value` are
+// swept the same way (a B source `i=pwl(...)`, same direction). Probes are vector names of a DC sweep: node
 // voltages ("v(out)", "out"), branch currents ("i(vdd)", "vdd#branch";
 // the current of an input source itself is that of its B source and is
 // mapped for you), device quantities ("@d1[id]").

@@ -381,6 +381,71 @@ TEST(MonCosim, SpiceGradientMatchesFiniteDifferencesThroughSpice) {
   }
 }
 
+// The nudged gradient (one more batched sweep per stage) against the
+// small-signal one (an `ac` per sample and stage) on the same circuit, with
+// diodes conducting and blocking; the second round nudges so hard that many
+// samples change a diode's state and are redone by `ac`.
+TEST(MonCosim, NudgedSpiceGradientEqualsTheSmallSignalGradient) {
+  for (int stages : {1, 2}) {
+    auto m = ir::init_mon(4, 6, 3, stages, 301 + stages, "ideal");
+    for (auto& v : m.parameter("stage0.bias").values) v -= 0.3;
+    const MatrixXd x = random_inputs(4, 24, 311);
+    const auto labels = random_labels(24, 3, 312);
+    evaluator_options ac_options;
+    ac_options.mon_gradient = spice_gradient::small_signal;
+    const auto ref = make_evaluator(m, engine_kind::spice, ac_options)->gradient(x, labels);
+    for (double nudge : {1e-5, 1e-3, 0.05, 0.2}) {
+      evaluator_options o;
+      o.mon_gradient = spice_gradient::nudged;
+      o.mon_nudge = nudge;
+      o.spice_chunk = 10;  // several chunks
+      auto sp = make_mon_spice_evaluator(m, o);
+      ASSERT_TRUE(sp->nudged_gradient());
+      const auto got = sp->gradient(x, labels);
+      const auto& st = sp->last_stats();
+      const auto d = compare_gradients(got, ref);
+      std::printf("[measured] nudged (|dv| <= %g) vs ac gradient, %d stage(s): worst relative deviation %.3g (%s); "
+                  "%zu of 24 samples redone by ac, %zu ac runs\n",
+                  nudge, stages, d.worst, d.where.c_str(), st.nudged_fallbacks, st.ac_runs);
+      EXPECT_LE(d.worst, 1e-6) << d.where;
+      EXPECT_NEAR(got.loss, ref.loss, 1e-12);
+      EXPECT_EQ(st.ac_runs, st.nudged_fallbacks * static_cast<std::size_t>(stages)) << "ac only for redone samples";
+      if (nudge > 0.01) EXPECT_GT(st.nudged_fallbacks, 0u) << "a hard nudge changes some diode's state";
+      if (nudge < 0.1) EXPECT_LT(st.nudged_fallbacks, 24u);
+    }
+  }
+}
+
+TEST(MonCosim, NudgedSpiceGradientMatchesFiniteDifferencesThroughSpice) {
+  auto m = ir::init_mon(3, 4, 2, 1, 321, "ideal");
+  for (auto& v : m.parameter("stage0.bias").values) v -= 0.2;
+  const auto away = samples_away_from_kinks(m, random_inputs(3, 200, 331), 0.02, 3);
+  ASSERT_GE(away.x.cols(), 2);
+  const auto labels = random_labels(away.x.cols(), 2, 332);
+  evaluator_options fd_options;
+  fd_options.fd_step = 1e-5;
+  auto sp = make_mon_spice_evaluator(m);
+  ASSERT_TRUE(sp->nudged_gradient()) << "pwl_diode: nudged by default";
+  const auto d = compare_gradients(sp->gradient(away.x, labels),
+                                   make_evaluator(m, engine_kind::finite_differences, fd_options)->gradient(away.x, labels));
+  std::printf("[measured] nudged spice gradient vs finite differences through spice: worst relative deviation %.3g (%s)\n",
+              d.worst, d.where.c_str());
+  EXPECT_LE(d.worst, 1e-4) << d.where;
+}
+
+TEST(MonCosim, NudgedGradientIsRefusedForASmoothDiode) {
+  evaluator_options o;
+  o.mon_gradient = spice_gradient::nudged;
+  try {
+    make_mon_spice_evaluator(ir::init_mon(3, 4, 2, 1, 341, "shockley"), o);
+    FAIL() << "expected an error";
+  } catch (const error& e) {
+    EXPECT_NE(std::string(e.what()).find("piecewise-linear"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("shockley_diode"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(make_mon_spice_evaluator(ir::init_mon(3, 4, 2, 1, 341, "shockley"))->nudged_gradient());
+}
+
 TEST(MonCosim, BatchedSpiceGradientIsTheMeanOfPerSampleGradients) {
   const auto m = ir::init_mon(3, 5, 3, 2, 141, "shockley");
   const MatrixXd x = random_inputs(3, 5, 151);
