@@ -150,7 +150,8 @@ void run_train(const train_args& a) {
     fmt::print(stderr,
                "spicenn: interrupted {} (step {}); checkpoint in {}\n"
                "spicenn: to continue: {}\n",
-               where, result.steps, checkpoint_dir.string(), command_line(a, true));
+               where, result.steps, checkpoint_dir.string(),
+               (group ? fmt::format("mpirun -np {} ", group->size()) : std::string()) + command_line(a, true));
     throw CLI::RuntimeError(130);
   }
   if (!root) return;  // rank 0 writes the model

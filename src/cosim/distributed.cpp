@@ -83,29 +83,18 @@ std::pair<std::size_t, std::size_t> process_group::share(std::size_t count) cons
   return {start(r), start(r + 1)};
 }
 
-std::vector<double> process_group::ordered_sum(const std::function<void(std::vector<double>& acc)>& add_mine) const {
-  std::vector<double> acc;
-  if (rank_ > 0) {  // the running sum of ranks 0..rank-1
-    MPI_Status status;
-    check(MPI_Probe(rank_ - 1, tag_chain, MPI_COMM_WORLD, &status), "MPI_Probe");
-    int count = 0;
-    MPI_Get_count(&status, MPI_DOUBLE, &count);
-    acc.resize(static_cast<std::size_t>(count));
-    check(MPI_Recv(acc.data(), count, MPI_DOUBLE, rank_ - 1, tag_chain, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
-  }
-  const std::size_t received = acc.size();
+std::vector<double> process_group::ordered_sum(std::size_t length,
+                                               const std::function<void(std::vector<double>& acc)>& add_mine) const {
+  std::vector<double> acc(length, 0.0);
+  const int n = to_int(length, "a sum");
+  if (rank_ > 0)  // the running sum of ranks 0..rank-1
+    check(MPI_Recv(acc.data(), n, MPI_DOUBLE, rank_ - 1, tag_chain, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
   add_mine(acc);
-  if (rank_ > 0 && acc.size() != received)
-    throw error(fmt::format("distributed: rank {} contributes {} values to a sum of {} values", rank_, acc.size(),
-                            received));
-  if (rank_ + 1 < size_)
-    check(MPI_Send(acc.data(), to_int(acc.size(), "a sum"), MPI_DOUBLE, rank_ + 1, tag_chain, MPI_COMM_WORLD),
-          "MPI_Send");
+  if (acc.size() != length)
+    throw internal_error(fmt::format("distributed: rank {} resized a sum of {} values to {}", rank_, length, acc.size()));
+  if (rank_ + 1 < size_) check(MPI_Send(acc.data(), n, MPI_DOUBLE, rank_ + 1, tag_chain, MPI_COMM_WORLD), "MPI_Send");
   // The last rank holds the total.
-  std::uint64_t n = acc.size();
-  check(MPI_Bcast(&n, 1, MPI_UINT64_T, size_ - 1, MPI_COMM_WORLD), "MPI_Bcast");
-  acc.resize(n);
-  check(MPI_Bcast(acc.data(), to_int(acc.size(), "a sum"), MPI_DOUBLE, size_ - 1, MPI_COMM_WORLD), "MPI_Bcast");
+  check(MPI_Bcast(acc.data(), n, MPI_DOUBLE, size_ - 1, MPI_COMM_WORLD), "MPI_Bcast");
   return acc;
 }
 

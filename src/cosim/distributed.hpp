@@ -10,11 +10,11 @@
 //     cosim::mpi_session mpi(argc, argv);              // MPI_Init only under mpirun
 //     const cosim::process_group* g = cosim::process_group::world();  // nullptr without mpirun
 //     auto [p0, p1] = g->share(pieces);                // this rank's contiguous run of pieces
-//     auto total = g->ordered_sum([&](std::vector<double>& acc) { /* acc += piece p0, p0+1, ... */ });
+//     auto total = g->ordered_sum(n, [&](std::vector<double>& acc) { /* acc += piece p0, p0+1, ... */ });
 //   }
 //
-// The fixed-order reduction (ordered_sum) is a chain: rank 0 starts from an
-// empty accumulator and adds its pieces one after the other, sends it to
+// The fixed-order reduction (ordered_sum) is a chain: rank 0 starts from a
+// zero accumulator and adds its pieces one after the other, sends it to
 // rank 1, which adds its pieces, ..., and the last rank broadcasts the
 // total. Every element of the total is thus the same left-to-right sequence
 // of floating-point additions, piece 0 first, for every number of ranks.
@@ -63,11 +63,12 @@ class process_group {
   // rank 0 always has one when count > 0.
   std::pair<std::size_t, std::size_t> share(std::size_t count) const;
 
-  // The fixed-order sum described above. add_mine(acc) adds this rank's
-  // contributions to acc in order (acc arrives empty on rank 0, which sizes
-  // it; a rank with nothing to add leaves it as it is). Returns the total on
-  // every rank. Throws spicenn::error if a rank changes acc's size.
-  std::vector<double> ordered_sum(const std::function<void(std::vector<double>& acc)>& add_mine) const;
+  // The fixed-order sum described above, of `length` values (the same on
+  // every rank). add_mine(acc) adds this rank's contributions to acc in
+  // order (acc arrives as zeros on rank 0, as ranks 0..r-1 left it on rank
+  // r; a rank with nothing to add leaves it as it is). Returns the total on
+  // every rank: size-1 messages along the chain and one broadcast.
+  std::vector<double> ordered_sum(std::size_t length, const std::function<void(std::vector<double>& acc)>& add_mine) const;
 
   // Every rank's `local` values concatenated in rank order (on every rank).
   std::vector<double> all_gather(const std::vector<double>& local) const;

@@ -177,13 +177,24 @@ std::optional<checkpoint> read_checkpoint_on(const process_group* group, const s
 struct piece_step {
   loss_gradient gradient;     // batch means: loss, ∂L/∂θ, buffers (no forward values)
   std::uint64_t correct = 0;  // correctly classified samples of the batch
+  bool stop = false;          // some rank's stop_requested was true (the same on every rank)
+};
+
+// What the reduced vector holds after loss, correct count and stop flags:
+// every trainable tensor (model order), then every buffer (name order, as
+// rank 0's evaluator returned them in the run's first batch).
+struct piece_layout {
+  bool known = false;
+  std::vector<std::pair<std::string, std::size_t>> params, buffers;
+  std::size_t length = 0;
 };
 
 // One batch under MPI: K = min(pieces, b) pieces [⌊i·b/K⌋, ⌊(i+1)·b/K⌋),
 // this rank's run of them evaluated one gradient call each, then
 // Σ_pieces size·value added in piece order over the ranks and divided by b.
 piece_step piece_gradient(evaluator& eval, const ir::model& model, const Eigen::MatrixXd& x, const std::vector<int>& labels,
-                          std::uint64_t pieces, const process_group& group, std::string_view engine) {
+                          std::uint64_t pieces, const process_group& group, std::string_view engine, piece_layout& layout,
+                          const std::function<bool()>& local_stop) {
   const std::size_t b = labels.size();
   const std::size_t k = std::min<std::size_t>(std::max<std::uint64_t>(pieces, 1), b);
   const auto [p0, p1] = group.share(k);
@@ -212,22 +223,26 @@ piece_step piece_gradient(evaluator& eval, const ir::model& model, const Eigen::
     mine.push_back(std::move(pc));
   }
 
-  // The layout of the sum: loss, correct count, every trainable tensor (model
-  // order), every buffer (rank 0's first piece's, name order).
-  std::vector<std::pair<std::string, std::size_t>> params, buffers;
-  for (const auto& name : trainable_tensors(model)) params.emplace_back(name, model.find_parameter(name)->values.size());
-  std::string buffer_layout;
-  if (group.root())
-    for (const auto& [name, values] : mine.front().g.buffers) buffer_layout += fmt::format("{}\n{}\n", name, values.size());
-  group.broadcast(buffer_layout);
-  for (std::size_t at = 0; at < buffer_layout.size();) {
-    const std::size_t a = buffer_layout.find('\n', at), z = buffer_layout.find('\n', a + 1);
-    buffers.emplace_back(buffer_layout.substr(at, a - at), std::stoull(buffer_layout.substr(a + 1, z - a - 1)));
-    at = z + 1;
+  if (!layout.known) {  // once per run: rank 0's buffer names and sizes
+    for (const auto& name : trainable_tensors(model))
+      layout.params.emplace_back(name, model.find_parameter(name)->values.size());
+    std::string text;
+    if (group.root())
+      for (const auto& [name, values] : mine.front().g.buffers) text += fmt::format("{}\n{}\n", name, values.size());
+    group.broadcast(text);
+    for (std::size_t at = 0; at < text.size();) {
+      const std::size_t a = text.find('\n', at), z = text.find('\n', a + 1);
+      layout.buffers.emplace_back(text.substr(at, a - at), std::stoull(text.substr(a + 1, z - a - 1)));
+      at = z + 1;
+    }
+    layout.length = 3;
+    for (const auto& [name, n] : layout.params) layout.length += n;
+    for (const auto& [name, n] : layout.buffers) layout.length += n;
+    layout.known = true;
   }
-  std::size_t length = 2;
-  for (const auto& [name, n] : params) length += n;
-  for (const auto& [name, n] : buffers) length += n;
+  const auto& params = layout.params;
+  const auto& buffers = layout.buffers;
+  const std::size_t length = layout.length;
   for (const auto& pc : mine) {
     for (const auto& [name, n] : params) {
       auto it = pc.g.parameters.find(name);
@@ -244,13 +259,15 @@ piece_step piece_gradient(evaluator& eval, const ir::model& model, const Eigen::
     }
   }
 
-  const std::vector<double> total = group.ordered_sum([&](std::vector<double>& acc) {
-    if (acc.empty()) acc.assign(length, 0.0);  // rank 0, which always has piece 0
+  // The stop flags travel with the sum: every rank stops after the same batch.
+  const bool stop_here = local_stop();
+  const std::vector<double> total = group.ordered_sum(length, [&](std::vector<double>& acc) {
+    acc[2] += stop_here ? 1.0 : 0.0;
     for (const auto& pc : mine) {
       const double s = pc.size;
       acc[0] += s * pc.g.loss;
       acc[1] += pc.correct;
-      std::size_t at = 2;
+      std::size_t at = 3;
       for (const auto& [name, n] : params) {
         const double* v = pc.g.parameters.at(name).data();
         for (std::size_t i = 0; i < n; ++i) acc[at + i] += s * v[i];
@@ -263,14 +280,12 @@ piece_step piece_gradient(evaluator& eval, const ir::model& model, const Eigen::
       }
     }
   });
-  if (total.size() != length)
-    throw internal_error(fmt::format("train: the reduced gradient has {} values, expected {}", total.size(), length));
-
   piece_step out;
   const auto samples = static_cast<double>(b);
   out.gradient.loss = total[0] / samples;
   out.correct = static_cast<std::uint64_t>(total[1]);
-  std::size_t at = 2;
+  out.stop = total[2] > 0;
+  std::size_t at = 3;
   for (const auto& [name, n] : params) {
     auto& v = out.gradient.parameters[name];
     v.resize(n);
@@ -445,6 +460,7 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
   const std::uint64_t batches_left_at_start =
       st.epoch >= o.epochs ? 0 : (o.epochs - st.epoch) * batches - std::min(st.batch, batches);
   std::vector<int> labels;
+  piece_layout layout;  // under MPI
   while (st.epoch < o.epochs) {
     if (patience_exhausted()) break;  // a resumed run that had already stopped early
     const auto order = epoch_permutation(n, o.seed, st.epoch);
@@ -471,10 +487,12 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
       eval.set_model(model);
       loss_gradient g;
       std::uint64_t batch_correct = 0;
+      bool group_stop = false;
       if (group) {
-        auto step = piece_gradient(eval, model, x, labels, o.pieces, *group, engine);
+        auto step = piece_gradient(eval, model, x, labels, o.pieces, *group, engine, layout, local_stop);
         g = std::move(step.gradient);
         batch_correct = step.correct;
+        group_stop = step.stop;
       } else {
         g = eval.gradient(x, labels);
         if (g.forward.outputs.cols() != static_cast<Eigen::Index>(labels.size()))
@@ -514,7 +532,7 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
                                     format_duration(left_epoch), format_duration(left_all)));
       }
 
-      const bool stopping = stop();
+      const bool stopping = group ? group_stop : stop();  // under MPI: decided with the batch's sum
       const bool periodic = o.checkpoint_every > 0 && opt.steps() % o.checkpoint_every == 0 && st.batch < batches;
       if (stopping || periodic) save();
       if (o.on_batch) o.on_batch({st.epoch, st.batch, batches, opt.steps(), g.loss});
