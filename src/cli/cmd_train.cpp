@@ -21,7 +21,7 @@ namespace {
 struct train_args {
   engine_settings ode;
   std::string model, data, engine = "software", out, metrics, checkpoint_dir;
-  std::uint64_t epochs = 0, batch = 32, seed = 1, checkpoint_every = 0, lr_decay_every = 0, patience = 0;
+  std::uint64_t epochs = 0, batch = 32, seed = 1, checkpoint_every = 0, lr_decay_every = 0, patience = 0, pieces = 6;
   std::size_t limit = 0, test_limit = 0, eval_batch = 500;
   image_options image;
   double augment_shift = 0.0;
@@ -47,6 +47,7 @@ std::string command_line(const train_args& a, bool with_resume) {
   if (a.test_limit) s += fmt::format(" --test-limit {}", a.test_limit);
   if (a.no_test) s += " --no-test";
   if (a.threads) s += fmt::format(" --threads {}", a.threads);
+  if (a.pieces != 6) s += fmt::format(" --pieces {}", a.pieces);
   if (a.checkpoint_every) s += fmt::format(" --checkpoint-every {}", a.checkpoint_every);
   if (!a.checkpoint_dir.empty()) s += fmt::format(" --checkpoint-dir {}", a.checkpoint_dir);
   if (!a.metrics.empty()) s += fmt::format(" --metrics {}", a.metrics);
@@ -65,6 +66,8 @@ std::filesystem::path test_json_path(const std::string& metrics) {
 
 void run_train(const train_args& a) {
   if (a.resume && a.fresh) throw error("--resume and --fresh exclude each other");
+  const cosim::process_group* group = cosim::process_group::world();  // under mpirun: data-parallel
+  const bool root = !group || group->root();                          // writes files, prints
   ir::model model = ir::load_model(a.model);
   const data::load_options lo = a.image.load();
   auto [train_set, validation_set] = data::load_training_split(a.data, lo, a.limit, a.validation);
@@ -74,13 +77,13 @@ void run_train(const train_args& a) {
     throw error(fmt::format("--patience {} needs a validation set (--validation 0 disables it)", a.patience));
 
   const std::filesystem::path checkpoint_dir = a.checkpoint_dir.empty() ? a.out + ".checkpoint" : a.checkpoint_dir;
-  if (!a.resume && !a.fresh && cosim::checkpoint_exists(checkpoint_dir))
+  if (root && !a.resume && !a.fresh && cosim::checkpoint_exists(checkpoint_dir))
     throw error(fmt::format("{} holds a checkpoint of an earlier run: pass --resume to continue it (with the same "
                             "--data, --pool, --resize, --batch, --seed, --limit, --validation), or --fresh to discard it and start over",
                             checkpoint_dir.string()));
 
   cosim::evaluator_options eo;
-  eo.threads = a.threads;
+  eo.threads = cosim::threads_per_rank(a.threads);
   apply(a.ode, eo);
   eo.input_gradient = false;  // training needs ∂L/∂θ only
   auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
@@ -110,11 +113,17 @@ void run_train(const train_args& a) {
   o.augment_shift = a.augment_shift;
   o.progress = cosim::progress_mode_from_string(a.progress);
   o.progress_interval = a.progress_interval;
+  o.group = group;
+  o.pieces = a.pieces;
 
   // The selected model is made ready for export before its test evaluation
   // and before it is written.
   o.finalize = [](ir::model& m) { cosim::prepare_for_export(m); };
 
+  if (group && root)
+    fmt::print(stderr, "spicenn: data-parallel over {} MPI rank{}: each batch in {} pieces, {} thread{} per rank\n",
+               group->size(), group->size() == 1 ? "" : "s", a.pieces, eo.threads, eo.threads == 1 ? "" : "s");
+  if (root)
   fmt::print(stderr,
              "spicenn: training {} ({} model) on {}{} ({} samples, validation {} held out{}) with the {} engine: {} epochs{}, "
              "batch {}, {} lr {}\n",
@@ -135,14 +144,17 @@ void run_train(const train_args& a) {
                              test_set ? &*test_set : nullptr, o);
 
   if (result.interrupted) {
+    if (!root) throw CLI::RuntimeError(130);
     const std::string where = result.batch == 0 ? fmt::format("after epoch {}", result.epoch)
                                                 : fmt::format("in epoch {} after batch {}", result.epoch + 1, result.batch);
     fmt::print(stderr,
                "spicenn: interrupted {} (step {}); checkpoint in {}\n"
                "spicenn: to continue: {}\n",
-               where, result.steps, checkpoint_dir.string(), command_line(a, true));
+               where, result.steps, checkpoint_dir.string(),
+               (group ? fmt::format("mpirun -np {} ", group->size()) : std::string()) + command_line(a, true));
     throw CLI::RuntimeError(130);
   }
+  if (!root) return;  // rank 0 writes the model
   model.origin.created_by = "spicenn 0.1.0 " + command_line(a, false).substr(std::string_view("spicenn ").size());
   if (a.image.pool != 1)
     model.origin.notes += fmt::format("\ninputs: {} with {}x{} average pooling ({}x{} features)", a.data, a.image.pool, a.image.pool,
@@ -244,6 +256,14 @@ void register_train(CLI::App& app) {
                   "Worker threads (software engine) or ngspice instances (spice engine); 0 = all cores")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--pieces", a.pieces,
+                  "Under mpirun (data-parallel training, docs/distributed.md): every batch is cut into this many "
+                  "pieces of consecutive samples, whatever the number of ranks; each rank evaluates a contiguous run of "
+                  "them and the gradients are added in piece order, so the trained model is bit-identical for any "
+                  "number of ranks at the same --pieces. More pieces allow more ranks, fewer cost less per batch. "
+                  "Ignored without mpirun")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("-o,--out", a.out,
                   "Trained model file to write (XML, written atomically at the end): the best-validation epoch's model "
                   "(the last epoch's with --validation 0)")

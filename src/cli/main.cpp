@@ -2,14 +2,35 @@
 // embedded ngspice, and train against the simulation.
 #include <clocale>
 #include <cstdio>
+#include <iostream>
+#include <streambuf>
 
 #include <fmt/core.h>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "cosim/distributed.hpp"
+
+namespace {
+
+// "" or, in a job of several MPI ranks, "rank R: " (errors may come from one rank only).
+std::string rank_prefix() {
+  const auto* g = spicenn::cosim::process_group::world();
+  return g && g->size() > 1 ? fmt::format("rank {}: ", g->rank()) : std::string();
+}
+
+struct null_buffer : std::streambuf {
+  int overflow(int c) override { return c; }
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::setlocale(LC_NUMERIC, "C");  // ngspice and our parsers read '.' decimals
+  // Under mpirun: joins the MPI job (train and eval then run data-parallel,
+  // docs/distributed.md); started without a launcher it does nothing.
+  spicenn::cosim::mpi_session mpi(argc, argv);
+  const auto* group = spicenn::cosim::process_group::world();
   CLI::App app{"spicenn: compile analog neural networks (KAN, MON, KirchhoffNet) to SPICE netlists, "
                "simulate them in embedded ngspice, and train against the simulation"};
   app.require_subcommand(1);
@@ -33,12 +54,19 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (group && !group->root()) {  // help and usage errors once, from rank 0
+      null_buffer null;
+      std::ostream quiet(&null);
+      return app.exit(e, quiet, quiet);
+    }
     return app.exit(e);
   } catch (const spicenn::error& e) {
-    fmt::print(stderr, "spicenn: error: {}\n", e.what());
+    fmt::print(stderr, "spicenn: {}error: {}\n", rank_prefix(), e.what());
+    spicenn::cosim::mpi_session::abort_job_if_parallel(1);
     return 1;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "spicenn: unexpected error: {}\n", e.what());
+    fmt::print(stderr, "spicenn: {}unexpected error: {}\n", rank_prefix(), e.what());
+    spicenn::cosim::mpi_session::abort_job_if_parallel(2);
     return 2;
   }
   return 0;

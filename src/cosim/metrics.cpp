@@ -19,7 +19,99 @@ std::uint64_t classification_report::correct() const {
   return sum;
 }
 
+namespace {
+
+// evaluate_classifier under MPI: the serial path's batches, rank r taking a
+// contiguous run of them (process_group::share); the per-batch loss sums are
+// gathered in batch order and added as the serial loop adds them, the
+// confusion counts are summed, so the report equals the serial one.
+classification_report evaluate_distributed(evaluator& eval, const data::dataset& set, const evaluate_options& options,
+                                           const process_group& group) {
+  classification_report r;
+  r.data = set.name;
+  r.samples = options.limit > 0 ? std::min(options.limit, set.size()) : set.size();
+  r.classes = set.classes;
+  if (r.samples == 0) throw error(fmt::format("evaluate: data set {} has no samples", set.name));
+  const std::size_t batch = std::max<std::size_t>(1, options.batch_size);
+  const std::size_t batches = (r.samples + batch - 1) / batch;
+  const auto [first, last] = group.share(batches);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<double> loss_sums;  // per batch of this rank, in batch order
+  std::vector<std::vector<std::uint64_t>> confusion(r.classes, std::vector<std::uint64_t>(r.classes, 0));
+  std::vector<std::size_t> indices;
+  bool stopped = false;
+  for (std::size_t b = first; b < last; ++b) {
+    const std::size_t begin = b * batch;
+    if (begin > 0 && options.stop_requested && options.stop_requested()) {
+      stopped = true;
+      break;
+    }
+    const std::size_t end = std::min(r.samples, begin + batch);
+    indices.resize(end - begin);
+    std::iota(indices.begin(), indices.end(), begin);
+    const Eigen::MatrixXd x = set.batch_features(indices);
+    const std::vector<int> labels = set.batch_labels(indices);
+    const evaluation out = eval.forward(x);
+    if (out.outputs.cols() != static_cast<Eigen::Index>(indices.size()))
+      throw error(fmt::format("evaluate: the evaluator returned {} output columns for a batch of {}", out.outputs.cols(),
+                              indices.size()));
+    const auto outputs = static_cast<std::size_t>(out.outputs.rows());
+    if (outputs < set.classes)
+      throw error(fmt::format("evaluate: the model has {} output{} but data set {} has {} classes", outputs,
+                              outputs == 1 ? "" : "s", set.name, set.classes));
+    if (outputs > r.classes) {
+      for (auto& row : confusion) row.resize(outputs, 0);
+      confusion.resize(outputs, std::vector<std::uint64_t>(outputs, 0));
+      r.classes = outputs;
+    }
+    loss_sums.push_back(models::softmax_cross_entropy(out.outputs, labels, nullptr, models::reduction::sum));
+    const std::vector<int> predicted = models::predict(out.outputs);
+    for (std::size_t i = 0; i < labels.size(); ++i)
+      ++confusion[static_cast<std::size_t>(labels[i])][static_cast<std::size_t>(predicted[i])];
+    if (options.progress) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const std::size_t done = end - first * batch;  // this rank's samples so far
+      const std::size_t mine = std::min(r.samples, last * batch) - first * batch;
+      const double rate = static_cast<double>(done) / std::max(elapsed, 1e-9);
+      options.progress->update(fmt::format("{} {} {}/{} on rank {} of {}  {:.0f} samples/s per rank  ETA {}",
+                                           options.label, set.name, done, mine, group.rank(), group.size(), rate,
+                                           format_duration(static_cast<double>(mine - done) / rate)));
+    }
+  }
+  r.stopped = group.any(stopped);
+  // The same classes on every rank (a rank without batches has not seen the outputs).
+  const auto classes = static_cast<std::size_t>(group.max(r.classes));
+  for (auto& row : confusion) row.resize(classes, 0);
+  confusion.resize(classes, std::vector<std::uint64_t>(classes, 0));
+  r.classes = classes;
+  std::vector<std::uint64_t> flat;
+  flat.reserve(classes * classes);
+  for (const auto& row : confusion) flat.insert(flat.end(), row.begin(), row.end());
+  group.sum(flat);
+  r.confusion.assign(classes, std::vector<std::uint64_t>(classes, 0));
+  for (std::size_t i = 0; i < classes; ++i)
+    for (std::size_t j = 0; j < classes; ++j) r.confusion[i][j] = flat[i * classes + j];
+  const std::vector<double> all = group.all_gather(loss_sums);  // rank order = batch order
+  double loss_sum = 0.0;
+  for (double v : all) loss_sum += v;
+  std::uint64_t done = 0;
+  for (const auto& row : r.confusion)
+    for (auto c : row) done += c;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.samples = static_cast<std::size_t>(done);
+  if (r.samples == 0) {  // stopped before any batch
+    r.loss = r.accuracy = std::numeric_limits<double>::quiet_NaN();
+    return r;
+  }
+  r.loss = loss_sum / static_cast<double>(r.samples);
+  r.accuracy = static_cast<double>(r.correct()) / static_cast<double>(r.samples);
+  return r;
+}
+
+}  // namespace
+
 classification_report evaluate_classifier(evaluator& eval, const data::dataset& set, const evaluate_options& options) {
+  if (options.group) return evaluate_distributed(eval, set, options, *options.group);
   classification_report r;
   r.data = set.name;
   r.samples = options.limit > 0 ? std::min(options.limit, set.size()) : set.size();

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cosim/distributed.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/progress.hpp"
 #include "data/dataset.hpp"
@@ -32,6 +33,11 @@ struct evaluate_options {
   // Polled between batches; true = stop early (the report then has stopped = true
   // and covers only the samples evaluated so far).
   std::function<bool()> stop_requested{};
+  // Under MPI (process_group::world()): the batches — the same ones as
+  // without it — are shared out over the ranks in contiguous runs, and the
+  // report, identical to the serial one (per-batch loss sums added in batch
+  // order), is returned on every rank. nullptr = serial.
+  const process_group* group = nullptr;
 };
 
 struct classification_report {
@@ -51,7 +57,8 @@ struct classification_report {
 // Runs evaluator.forward over the data set (or its first `limit` samples) in
 // batches and accumulates loss, accuracy and the confusion matrix. The
 // evaluator must already hold the model (set_model). Throws spicenn::error
-// if the outputs have fewer rows than the data set has classes.
+// if the outputs have fewer rows than the data set has classes. With
+// options.group every rank of the group must call it (collective).
 classification_report evaluate_classifier(evaluator& eval, const data::dataset& set, const evaluate_options& options = {});
 
 // A text table: rows = true class, columns = predicted class, plus per-class

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <limits>
 
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "core/numbers.hpp"
 #include "core/random.hpp"
 #include "cosim/checkpoint.hpp"
+#include "ir/model_file.hpp"
 #include "models/loss.hpp"
 
 namespace spicenn::cosim {
@@ -88,6 +90,217 @@ void check_buffers(const ir::model& model, const std::map<std::string, std::vect
 
 std::string loss_text(double loss) { return std::isnan(loss) ? std::string("-") : fmt::format("{:.4f}", loss); }
 
+// ---- data parallel (under MPI, train_options::group) --------------------------
+
+// Refuses to start when the ranks do not hold the same model, data and
+// options (each rank loads its own files).
+void check_same_run(const process_group& group, const ir::model& model, const data::dataset& train,
+                    const data::dataset* validation, const train_options& o) {
+  std::uint64_t h = parameter_hash(model);
+  auto mix = [&](std::uint64_t v) { h = splitmix64(h ^ v); };
+  mix(train.size());
+  mix(train.dimension());
+  mix(validation ? validation->size() : 0);
+  mix(o.batch_size);
+  mix(o.seed);
+  mix(o.pieces);
+  mix(o.epochs);
+  if (train.size() > 0) {  // a few samples' features and labels
+    const std::size_t n = train.size();
+    const std::vector<std::size_t> probe{0, n / 3, n / 2, n - 1};
+    const Eigen::MatrixXd x = train.batch_features(probe);
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      std::uint64_t bits = 0;
+      const double v = x.data()[i];
+      std::memcpy(&bits, &v, sizeof bits);
+      mix(bits);
+    }
+    for (int label : train.batch_labels(probe)) mix(static_cast<std::uint64_t>(label));
+  }
+  const auto all = group.all_gather(h);
+  for (std::size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0])
+      throw error(fmt::format("train: rank {} holds a different model, data set or options than rank 0 (every rank "
+                              "must load the same model file and data with the same options)",
+                              r));
+}
+
+// Throws if the ranks' parameters have drifted apart (they must not: every
+// rank takes the same step from the same reduced gradient).
+void check_same_parameters(const process_group& group, const ir::model& model, std::uint64_t epoch) {
+  const auto all = group.all_gather(parameter_hash(model));
+  for (std::size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0])
+      throw internal_error(fmt::format("train: after epoch {} the parameters of rank {} differ from rank 0's", epoch, r));
+}
+
+// The checkpoint in dir as rank 0 reads it, on every rank (only rank 0
+// needs to see the checkpoint directory).
+std::optional<checkpoint> read_checkpoint_on(const process_group* group, const std::filesystem::path& dir) {
+  if (!group) return read_checkpoint(dir);
+  std::optional<checkpoint> c;
+  std::vector<std::string> parts;  // model file, state file, base dir, model XML, best XML, state text
+  if (group->root()) {
+    c = read_checkpoint(dir);
+    if (c)
+      parts = {c->model_file.string(),
+               c->state_file.string(),
+               c->model.base_dir.string(),
+               ir::to_xml_string(c->model),
+               c->best_model ? ir::to_xml_string(*c->best_model) : std::string(),
+               checkpoint_state_to_string(c->state, c->model_file.filename().string(), parameter_hash(c->model),
+                                          c->best_model ? "best.xml" : "",
+                                          c->best_model ? parameter_hash(*c->best_model) : 0)};
+  }
+  std::string blob;
+  for (const auto& p : parts) blob += fmt::format("{}\n", p.size()) + p;
+  group->broadcast(blob);
+  if (group->root() || blob.empty()) return c;
+  std::size_t at = 0;
+  parts.clear();
+  while (at < blob.size()) {
+    const std::size_t nl = blob.find('\n', at);
+    const std::size_t n = std::stoull(blob.substr(at, nl - at));
+    parts.push_back(blob.substr(nl + 1, n));
+    at = nl + 1 + n;
+  }
+  if (parts.size() != 6) throw internal_error("train: malformed checkpoint broadcast");
+  c.emplace();
+  c->model_file = parts[0];
+  c->state_file = parts[1];
+  c->model = ir::load_model_from_string(parts[3], parts[0], parts[2]);
+  if (!parts[4].empty()) c->best_model = ir::load_model_from_string(parts[4], parts[0], parts[2]);
+  c->state = parse_checkpoint_state(parts[5], parts[1]).state;
+  return c;
+}
+
+struct piece_step {
+  loss_gradient gradient;     // batch means: loss, ∂L/∂θ, buffers (no forward values)
+  std::uint64_t correct = 0;  // correctly classified samples of the batch
+  bool stop = false;          // some rank's stop_requested was true (the same on every rank)
+};
+
+// What the reduced vector holds after loss, correct count and stop flags:
+// every trainable tensor (model order), then every buffer (name order, as
+// rank 0's evaluator returned them in the run's first batch).
+struct piece_layout {
+  bool known = false;
+  std::vector<std::pair<std::string, std::size_t>> params, buffers;
+  std::size_t length = 0;
+};
+
+// One batch under MPI: K = min(pieces, b) pieces [⌊i·b/K⌋, ⌊(i+1)·b/K⌋),
+// this rank's run of them evaluated one gradient call each, then
+// Σ_pieces size·value added in piece order over the ranks and divided by b.
+piece_step piece_gradient(evaluator& eval, const ir::model& model, const Eigen::MatrixXd& x, const std::vector<int>& labels,
+                          std::uint64_t pieces, const process_group& group, std::string_view engine, piece_layout& layout,
+                          const std::function<bool()>& local_stop) {
+  const std::size_t b = labels.size();
+  const std::size_t k = std::min<std::size_t>(std::max<std::uint64_t>(pieces, 1), b);
+  const auto [p0, p1] = group.share(k);
+  struct piece {
+    double size = 0.0;
+    double correct = 0.0;
+    loss_gradient g;
+  };
+  std::vector<piece> mine;
+  std::vector<int> piece_labels;
+  for (std::size_t p = p0; p < p1; ++p) {
+    const std::size_t begin = p * b / k, end = (p + 1) * b / k;
+    piece_labels.assign(labels.begin() + static_cast<std::ptrdiff_t>(begin), labels.begin() + static_cast<std::ptrdiff_t>(end));
+    const Eigen::MatrixXd xp = x.middleCols(static_cast<Eigen::Index>(begin), static_cast<Eigen::Index>(end - begin));
+    piece pc;
+    pc.size = static_cast<double>(end - begin);
+    pc.g = eval.gradient(xp, piece_labels);
+    if (pc.g.forward.outputs.cols() != static_cast<Eigen::Index>(piece_labels.size()))
+      throw error(fmt::format("train: the {} evaluator returned {} output columns with the gradient of a piece of {}",
+                              engine, pc.g.forward.outputs.cols(), piece_labels.size()));
+    check_buffers(model, pc.g.buffers, engine);
+    const auto predicted = models::predict(pc.g.forward.outputs);
+    std::uint64_t correct = 0;
+    for (std::size_t i = 0; i < piece_labels.size(); ++i) correct += predicted[i] == piece_labels[i] ? 1 : 0;
+    pc.correct = static_cast<double>(correct);
+    mine.push_back(std::move(pc));
+  }
+
+  if (!layout.known) {  // once per run: rank 0's buffer names and sizes
+    for (const auto& name : trainable_tensors(model))
+      layout.params.emplace_back(name, model.find_parameter(name)->values.size());
+    std::string text;
+    if (group.root())
+      for (const auto& [name, values] : mine.front().g.buffers) text += fmt::format("{}\n{}\n", name, values.size());
+    group.broadcast(text);
+    for (std::size_t at = 0; at < text.size();) {
+      const std::size_t a = text.find('\n', at), z = text.find('\n', a + 1);
+      layout.buffers.emplace_back(text.substr(at, a - at), std::stoull(text.substr(a + 1, z - a - 1)));
+      at = z + 1;
+    }
+    layout.length = 3;
+    for (const auto& [name, n] : layout.params) layout.length += n;
+    for (const auto& [name, n] : layout.buffers) layout.length += n;
+    layout.known = true;
+  }
+  const auto& params = layout.params;
+  const auto& buffers = layout.buffers;
+  const std::size_t length = layout.length;
+  for (const auto& pc : mine) {
+    for (const auto& [name, n] : params) {
+      auto it = pc.g.parameters.find(name);
+      if (it == pc.g.parameters.end() || it->second.size() != n)
+        throw error(fmt::format("train: the {} evaluator returned no gradient of {} values for tensor {}", engine, n, name));
+    }
+    if (pc.g.buffers.size() != buffers.size())
+      throw error(fmt::format("train: the {} evaluator returned {} buffers for a piece on rank {}, {} on rank 0", engine,
+                              pc.g.buffers.size(), group.rank(), buffers.size()));
+    for (const auto& [name, n] : buffers) {
+      auto it = pc.g.buffers.find(name);
+      if (it == pc.g.buffers.end() || it->second.size() != n)
+        throw error(fmt::format("train: the {} evaluator's buffers differ between pieces (tensor {})", engine, name));
+    }
+  }
+
+  // The stop flags travel with the sum: every rank stops after the same batch.
+  const bool stop_here = local_stop();
+  const std::vector<double> total = group.ordered_sum(length, [&](std::vector<double>& acc) {
+    acc[2] += stop_here ? 1.0 : 0.0;
+    for (const auto& pc : mine) {
+      const double s = pc.size;
+      acc[0] += s * pc.g.loss;
+      acc[1] += pc.correct;
+      std::size_t at = 3;
+      for (const auto& [name, n] : params) {
+        const double* v = pc.g.parameters.at(name).data();
+        for (std::size_t i = 0; i < n; ++i) acc[at + i] += s * v[i];
+        at += n;
+      }
+      for (const auto& [name, n] : buffers) {
+        const double* v = pc.g.buffers.at(name).data();
+        for (std::size_t i = 0; i < n; ++i) acc[at + i] += s * v[i];
+        at += n;
+      }
+    }
+  });
+  piece_step out;
+  const auto samples = static_cast<double>(b);
+  out.gradient.loss = total[0] / samples;
+  out.correct = static_cast<std::uint64_t>(total[1]);
+  out.stop = total[2] > 0;
+  std::size_t at = 3;
+  for (const auto& [name, n] : params) {
+    auto& v = out.gradient.parameters[name];
+    v.resize(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = total[at + i] / samples;
+    at += n;
+  }
+  for (const auto& [name, n] : buffers) {
+    auto& v = out.gradient.buffers[name];
+    v.resize(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = total[at + i] / samples;
+    at += n;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::size_t> epoch_permutation(std::size_t n, std::uint64_t seed, std::uint64_t epoch) {
@@ -129,6 +342,9 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
   if (o.resume && o.checkpoint_dir.empty()) throw error("train: resume needs a checkpoint directory");
   if (o.patience > 0 && !validation)
     throw error(fmt::format("train: early stopping (patience {}) needs a validation set", o.patience));
+  const process_group* group = o.group;
+  const bool root = !group || group->root();  // writes files and progress
+  if (group) check_same_run(*group, model, train, validation, o);
 
   const std::uint64_t n = train.size();
   const std::uint64_t batches = (n + o.batch_size - 1) / o.batch_size;
@@ -160,7 +376,7 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
   train_result result;
   const bool checkpoints = !o.checkpoint_dir.empty();
   if (checkpoints && o.resume) {
-    auto c = read_checkpoint(o.checkpoint_dir);
+    auto c = read_checkpoint_on(group, o.checkpoint_dir);
     if (!c) throw error(fmt::format("no checkpoint in {} to resume from", o.checkpoint_dir.string()));
     const auto& s = c->state;
     auto mismatch = [&](const char* what, const std::string& theirs, const std::string& ours) {
@@ -190,8 +406,8 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
     result.resumed_epoch = s.epoch;
     result.resumed_batch = s.batch;
     result.history = s.history;
-    if (!o.metrics_csv.empty()) write_text_atomically(o.metrics_csv, metrics_csv(st.history));
-  } else if (checkpoints && checkpoint_exists(o.checkpoint_dir)) {
+    if (root && !o.metrics_csv.empty()) write_text_atomically(o.metrics_csv, metrics_csv(st.history));
+  } else if (checkpoints && root && checkpoint_exists(o.checkpoint_dir)) {
     if (!o.overwrite_checkpoint)
       throw error(fmt::format("{} already holds a checkpoint; resume it or discard it", o.checkpoint_dir.string()));
     remove_checkpoint(o.checkpoint_dir);
@@ -200,9 +416,10 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
     throw error(fmt::format("checkpoint position epoch {} batch {} is beyond the {} batches per epoch", st.epoch,
                             st.batch, batches));
 
-  progress_line progress(o.log, o.log ? o.progress : progress_mode::off, o.progress_interval);
+  std::FILE* const log = root ? o.log : nullptr;
+  progress_line progress(log, log ? o.progress : progress_mode::off, o.progress_interval);
   auto log_line = [&](const std::string& text) {
-    if (o.log && o.progress != progress_mode::off) progress.finish(text);
+    if (log && o.progress != progress_mode::off) progress.finish(text);
   };
   if (result.resumed)
     log_line(st.batch == 0 ? fmt::format("resuming from {} after epoch {} (step {})", o.checkpoint_dir.string(),
@@ -214,10 +431,15 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
     if (!checkpoints) return;
     st.steps = opt.steps();
     st.optimizer = opt.state_to_string();
-    write_checkpoint(o.checkpoint_dir, model, st, best_model ? &*best_model : nullptr);
+    if (root) write_checkpoint(o.checkpoint_dir, model, st, best_model ? &*best_model : nullptr);
     result.last_checkpoint = o.checkpoint_dir / (checkpoint_name(st.epoch, st.batch) + ".state");
   };
-  auto stop = [&] { return o.stop_requested && o.stop_requested(); };
+  auto local_stop = [&] { return o.stop_requested && o.stop_requested(); };
+  // Under MPI every rank stops at the same batch: stop() is collective.
+  auto stop = [&] {
+    const bool requested = local_stop();
+    return group ? group->any(requested) : requested;
+  };
   auto finish = [&](bool interrupted) {
     result.interrupted = interrupted;
     result.epoch = st.epoch;
@@ -230,13 +452,15 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
   evaluate_options eval_options;
   eval_options.batch_size = o.eval_batch_size;
   eval_options.progress = progress.mode() == progress_mode::off ? nullptr : &progress;
-  eval_options.stop_requested = stop;
+  eval_options.stop_requested = local_stop;  // evaluate_classifier makes it collective under MPI
+  eval_options.group = group;
 
   const auto run_start = clock::now();
   std::uint64_t batches_this_run = 0;
   const std::uint64_t batches_left_at_start =
       st.epoch >= o.epochs ? 0 : (o.epochs - st.epoch) * batches - std::min(st.batch, batches);
   std::vector<int> labels;
+  piece_layout layout;  // under MPI
   while (st.epoch < o.epochs) {
     if (patience_exhausted()) break;  // a resumed run that had already stopped early
     const auto order = epoch_permutation(n, o.seed, st.epoch);
@@ -261,10 +485,20 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
 
       const auto t0 = clock::now();
       eval.set_model(model);
-      loss_gradient g = eval.gradient(x, labels);
-      if (g.forward.outputs.cols() != static_cast<Eigen::Index>(labels.size()))
-        throw error(fmt::format("train: the {} evaluator returned {} output columns with the gradient of a batch of {}",
-                                engine, g.forward.outputs.cols(), labels.size()));
+      loss_gradient g;
+      std::uint64_t batch_correct = 0;
+      bool group_stop = false;
+      if (group) {
+        auto step = piece_gradient(eval, model, x, labels, o.pieces, *group, engine, layout, local_stop);
+        g = std::move(step.gradient);
+        batch_correct = step.correct;
+        group_stop = step.stop;
+      } else {
+        g = eval.gradient(x, labels);
+        if (g.forward.outputs.cols() != static_cast<Eigen::Index>(labels.size()))
+          throw error(fmt::format("train: the {} evaluator returned {} output columns with the gradient of a batch of {}",
+                                  engine, g.forward.outputs.cols(), labels.size()));
+      }
       if (!std::isfinite(g.loss))
         throw error(fmt::format("train: loss is {} at epoch {}, batch {} (try a smaller learning rate)", g.loss,
                                 st.epoch + 1, st.batch + 1));
@@ -274,8 +508,12 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
       for (auto& [name, values] : g.buffers) model.parameter(name).values = std::move(values);
       st.train_seconds += seconds_since(t0);
 
-      const auto predicted = models::predict(g.forward.outputs);
-      for (std::size_t i = 0; i < labels.size(); ++i) st.correct += predicted[i] == labels[i] ? 1 : 0;
+      if (group) {
+        st.correct += batch_correct;
+      } else {
+        const auto predicted = models::predict(g.forward.outputs);
+        for (std::size_t i = 0; i < labels.size(); ++i) st.correct += predicted[i] == labels[i] ? 1 : 0;
+      }
       st.loss_sum += g.loss * static_cast<double>(labels.size());
       st.samples += labels.size();
       ++st.batch;
@@ -294,10 +532,11 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
                                     format_duration(left_epoch), format_duration(left_all)));
       }
 
-      const bool stopping = stop();
+      const bool stopping = group ? group_stop : stop();  // under MPI: decided with the batch's sum
       const bool periodic = o.checkpoint_every > 0 && opt.steps() % o.checkpoint_every == 0 && st.batch < batches;
       if (stopping || periodic) save();
       if (o.on_batch) o.on_batch({st.epoch, st.batch, batches, opt.steps(), g.loss});
+      maybe_die_for_test(group, opt.steps());
       if (stopping) {
         progress.clear();
         return finish(true);
@@ -345,10 +584,11 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
     st.seconds = seconds_before + seconds_since(epoch_start);
     m.seconds = st.seconds;
     st.history.push_back(m);
+    if (group) check_same_parameters(*group, model, m.epoch);
     st.batch = 0;
     ++st.epoch;  // the position after this epoch
     save();
-    if (!o.metrics_csv.empty()) write_text_atomically(o.metrics_csv, metrics_csv(st.history));
+    if (root && !o.metrics_csv.empty()) write_text_atomically(o.metrics_csv, metrics_csv(st.history));
     log_line(fmt::format("epoch {}/{}  train loss {:.4f} acc {}  val loss {} acc {}{}  {:.1f} s  {:.0f} samples/s  lr {}",
                          m.epoch, o.epochs, m.train_loss, percent(m.train_accuracy), loss_text(m.val_loss),
                          percent(m.val_accuracy), improved ? " (best)" : "", m.seconds, m.samples_per_second,
@@ -399,7 +639,7 @@ train_result train(ir::model& model, evaluator& eval, const data::dataset& train
     result.test_accuracy = report.accuracy;
     log_line(fmt::format("test (evaluated once, model of epoch {}): loss {:.4f} acc {} on {} samples",
                          result.selected_epoch, report.loss, percent(report.accuracy), report.samples));
-    if (!o.test_json.empty()) {
+    if (root && !o.test_json.empty()) {
       test_summary summary;
       summary.report = report;
       summary.selected_epoch = result.selected_epoch;

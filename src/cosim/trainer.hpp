@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "cosim/distributed.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/metrics.hpp"
 #include "cosim/optimizer.hpp"
@@ -96,6 +97,26 @@ struct train_options {
   // evaluation (so the test accuracy is that of the model as written);
   // `spicenn train` passes cosim::prepare_for_export (cosim/export.hpp).
   std::function<void(ir::model&)> finalize{};
+
+  // Data-parallel training under MPI (docs/distributed.md); nullptr = serial
+  // (the loop as without MPI). With a group, every rank calls train() with
+  // the same model, data and options. Each batch is cut into
+  // min(pieces, batch samples) pieces of consecutive samples with
+  // boundaries ⌊i·b/K⌋ that do not depend on the number of ranks; rank r
+  // evaluates a contiguous run of them (process_group::share), one
+  // evaluator.gradient call per piece; the pieces' size-weighted losses,
+  // gradients and buffers are added in piece order (process_group::
+  // ordered_sum) and divided by the batch size. So every rank takes the same
+  // step, and the trained model is bit-identical for any number of ranks
+  // (given the same pieces, evaluator threads and a deterministic engine);
+  // it differs in the last bits from the serial loop's, which evaluates the
+  // batch in one call. Buffers (e.g. batch-norm running statistics) become
+  // the size-weighted mean of the pieces' new values. Validation and test
+  // run distributed (evaluate_options::group). Checkpoints, the metrics CSV,
+  // the test JSON and all progress output come from rank 0 only; on resume
+  // rank 0 reads the checkpoint and sends it to the other ranks.
+  const process_group* group = nullptr;
+  std::uint64_t pieces = 6;
 };
 
 struct train_result {
