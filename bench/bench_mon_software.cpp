@@ -6,8 +6,10 @@
 //          gradients), batch 64;
 //   infer: forward only, batch 1000;
 //   infer_shockley: forward with Shockley diodes, batch 200.
-// items_per_second is samples/s. Reference (issue): PyTorch monDEQ with
-// OpenBLAS, 9,300 samples/s training and 46,600 samples/s inference.
+// items_per_second is samples/s; max_resid is the largest scaled KKT
+// residual (mon_equilibrium.hpp). The PyTorch peer (a monDEQ,
+// bench/mon_torch_peer.py) runs side by side with this program in
+// scripts/bench-mon-software.sh; the figures are in docs/results.md.
 //
 //   bench_mon_software --benchmark_filter=infer
 #include <benchmark/benchmark.h>

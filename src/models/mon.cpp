@@ -1,5 +1,6 @@
 #include "models/mon.hpp"
 #include "models/tensor_eigen.hpp"
+#include "models/mon_kernels.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -133,17 +134,39 @@ bool mostly_zero(const Eigen::Ref<const MatrixXd>& x) {
 
 MatrixXd mon_stage::sources(const Eigen::Ref<const MatrixXd>& x) const {
   MatrixXd s(hidden, x.cols());
-  if (mostly_zero(x)) {
-    s.colwise() = bias;
-    for (Index b = 0; b < x.cols(); ++b) {
-      auto sb = s.col(b);
-      for (Index k = 0; k < x.rows(); ++k)
-        if (const double xk = x(k, b); xk != 0.0) sb.noalias() += H.col(k) * xk;
+  const Index in = x.rows(), B = x.cols();
+  if (B == 0) return s;
+  // Mostly-zero columns (MNIST pixels) are multiplied over their nonzeros,
+  // the others by one dense product; a first column decides.
+  std::vector<int> k(static_cast<std::size_t>(in + 16));
+  std::vector<double> val(static_cast<std::size_t>(in + 16));
+  const bool contiguous = x.innerStride() == 1;
+  auto sparse_column = [&](Index b) {
+    const double* xb = contiguous ? x.col(b).data() : nullptr;
+    VectorXd copy;
+    if (!xb) {
+      copy = x.col(b);
+      xb = copy.data();
     }
+    const int m = kernels::nonzeros(xb, static_cast<int>(in), k.data(), val.data());
+    return m;
+  };
+  if (sparse_column(0) >= sparse_input_fraction * static_cast<double>(in) || H.outerStride() != hidden) {
+    s.noalias() = H * x;
+    s.colwise() += bias;
     return s;
   }
-  s.noalias() = H * x;
-  s.colwise() += bias;
+  for (Index b = 0; b < B; ++b) {
+    const int m = sparse_column(b);
+    double* out = s.col(b).data();
+    if (m >= sparse_input_fraction * static_cast<double>(in)) {
+      s.col(b).noalias() = H * x.col(b);
+      s.col(b) += bias;
+      continue;
+    }
+    s.col(b) = bias;
+    kernels::sum_columns(H.data(), hidden, hidden, k.data(), val.data(), m, out);
+  }
   return s;
 }
 
@@ -286,7 +309,7 @@ void solve_stage_chunk(const mon_network& net, const mon_stage& st, const mon_op
   mon_solver_settings settings;
   settings.tolerance = opt.tolerance;
   settings.max_iterations = opt.max_iterations;
-  mon_ideal_solver ideal(st.G, &st.G_inverse, settings);
+  mon_ideal_solver ideal(st.G, opt.inverse_side ? &st.G_inverse : nullptr, settings);
   std::optional<mon_shockley_solver> shockley;
   if (net.diode == mon_diode_kind::shockley) shockley.emplace(st.G, net.law, settings);
   std::vector<std::uint8_t> guess(static_cast<std::size_t>(n));
@@ -297,12 +320,15 @@ void solve_stage_chunk(const mon_network& net, const mon_stage& st, const mon_op
     if (!shockley && lins) lins[b] = ideal.linearization();
   }
   if (!shockley) {
+    // Free-side steps report their residual; the others are checked here.
     std::vector<double> res;
-    ideal_residuals(st, S, v, res);
+    bool unknown = false;
+    for (Index b = 0; b < B; ++b) unknown = unknown || std::isnan(reports[b].residual);
+    if (unknown) ideal_residuals(st, S, v, res);
     for (Index b = 0; b < B; ++b) {
       auto& rep = reports[b];
-      rep.residual = res[b];
-      rep.converged = rep.converged && res[b] <= opt.tolerance;
+      if (std::isnan(rep.residual)) rep.residual = res[b];
+      rep.converged = rep.converged && rep.residual <= opt.tolerance;
       if (rep.converged) continue;
       // A clamped-side solve that lost digits to the conditioning of G⁻¹:
       // redo it on the free side.
@@ -433,7 +459,18 @@ struct stage_sums {
   void add(const Eigen::Ref<const MatrixXd>& x, const Eigen::Ref<const MatrixXd>& v, const Eigen::Ref<const MatrixXd>& lambda) {
     lv.noalias() += lambda * v.transpose();
     d += lambda.cwiseProduct(v).rowwise().sum();
-    if (mostly_zero(x)) {
+    if (mostly_zero(x) && lambda.innerStride() == 1 && lambda.outerStride() == lambda.rows() && lx.rows() == lambda.rows()) {
+      // Column k of Σ λ xᵀ sums λ_b x_kb over the samples b where input k
+      // is nonzero: one register-blocked sum per input (row k of x).
+      const Index B = x.cols(), n = lambda.rows();
+      const MatrixXd xt = x.transpose();
+      std::vector<int> idx(static_cast<std::size_t>(B + 16));
+      std::vector<double> val(static_cast<std::size_t>(B + 16));
+      for (Index k = 0; k < x.rows(); ++k) {
+        const int m = kernels::nonzeros(xt.col(k).data(), static_cast<int>(B), idx.data(), val.data());
+        if (m > 0) kernels::sum_columns(lambda.data(), n, n, idx.data(), val.data(), m, lx.col(k).data());
+      }
+    } else if (mostly_zero(x)) {
       for (Index b = 0; b < x.cols(); ++b)
         for (Index k = 0; k < x.rows(); ++k)
           if (const double xk = x(k, b); xk != 0.0) lx.col(k).noalias() += lambda.col(b) * xk;

@@ -17,10 +17,12 @@
 // serves every sample. The forward pass computes the sources S = H X + bias
 // and the unconstrained solutions U = G⁻¹S as matrix products, finishes every
 // sample exactly with an active-set solve started from {U > 0} (each step
-// factors the smaller of G_FF over the free nodes or (G⁻¹)_CC over the
-// clamped ones; see mon_equilibrium.hpp), and checks every sample's KKT
-// residual with two more matrix products. Mostly-zero inputs (MNIST pixels)
-// are multiplied column by column over their nonzeros. With Shockley diodes
+// factors or extends G_FF over the free nodes, or with
+// mon_options::inverse_side the smaller of that and (G⁻¹)_CC over the clamped
+// ones; see mon_equilibrium.hpp), and checks every sample's KKT residual
+// (from the step's product G_{:,F} v_F, or two matrix products after a
+// clamped-side step). Mostly-zero inputs (MNIST pixels) are multiplied over
+// their nonzeros (mon_kernels.hpp). With Shockley diodes
 // each sample's ideal solution starts a damped Newton solve of the diode
 // equations (a dense n×n factorization per step). Samples are spread over
 // `threads` std::threads (results agree to rounding for any thread count).
@@ -119,6 +121,11 @@ struct mon_options {
   int max_iterations = 200;  // Newton steps per sample (Shockley); the ideal solver needs <= n + 13
   mon_warm_start warm_start = mon_warm_start::unconstrained;
   int warm_start_iterations = 4;    // Peaceman-Rachford only
+  // Ideal diodes: let active-set steps solve on the clamped nodes through G⁻¹
+  // ((G⁻¹)_CC) when fewer are clamped than free. Off: every step factors G_FF,
+  // whose factor grows by appends and whose product G_{:,F} v_F also gives
+  // every sample's residual (faster in bench_mon_software).
+  bool inverse_side = false;
   int threads = 0;                  // 0: std::thread::hardware_concurrency()
   bool require_convergence = true;  // throw spicenn::error if a sample misses the tolerance
 };

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "core/error.hpp"
+#include "models/mon_kernels.hpp"
 
 namespace spicenn::models {
 
@@ -21,6 +23,12 @@ constexpr double inf = std::numeric_limits<double>::infinity();
 // buffer and grow). The unblocked kernel is ~30 % faster up to n ≈ 100.
 template <typename Block>
 bool cholesky_in_place(Block&& a) {
+  if (a.rows() <= 128 && a.innerStride() == 1) {
+    // The small blocks of the active-set steps: spicenn's left-looking kernel.
+    thread_local std::vector<double> work;
+    work.resize(2 * static_cast<std::size_t>(a.rows()));
+    return kernels::cholesky_lower(a.data(), a.outerStride(), static_cast<int>(a.rows()), work.data());
+  }
   if (a.rows() <= 128) return Eigen::internal::llt_inplace<double, Eigen::Lower>::unblocked(a) == -1;
   return Eigen::internal::llt_inplace<double, Eigen::Lower>::blocked(a) == -1;
 }
@@ -113,6 +121,53 @@ mon_ideal_solver::mon_ideal_solver(const MatrixXd& G, const MatrixXd* G_inverse,
       tmp_(G.rows()) {
   SPICENN_ASSERT(G.rows() == G.cols(), "G must be square");
   SPICENN_ASSERT(!G_inverse || (G_inverse->rows() == n_ && G_inverse->cols() == n_), "G_inverse size mismatch");
+  m_matrix_ = true;
+  for (Index c = 0; c < n_ && m_matrix_; ++c)
+    for (Index r = 0; r < n_; ++r)
+      if (r != c && G(r, c) > 0.0) {
+        m_matrix_ = false;
+        break;
+      }
+}
+
+// With w_ = G v − s on every node (a free-side step): tmp_ := r = |G||v| + |s|
+// (for an M-matrix and v >= 0 from the same product: |G|v = 2·diag(G)∘v − Gv),
+// and the scaled residual of v.
+double mon_ideal_solver::free_side_residual(const Eigen::Ref<const VectorXd>& s, const Eigen::Ref<const VectorXd>& v) {
+  double vmax = 0.0, vmin = 0.0;
+  bool finite = true;
+  for (int p = 0; p < fm_; ++p) {
+    const double x = v[idx_[p]];
+    finite = finite && std::isfinite(x);
+    vmax = std::max(vmax, std::abs(x));
+    vmin = std::min(vmin, x);
+  }
+  if (!finite) return inf;
+  if (m_matrix_ && vmin >= 0.0) {
+    const double* d = G_.data();
+    for (Index j = 0; j < n_; ++j) tmp_[j] = std::abs(s[j]) + 2.0 * d[j * (n_ + 1)] * v[j] - (w_[j] + s[j]);
+  } else {
+    tmp_ = s.cwiseAbs();
+    for (int p = 0; p < fm_; ++p) tmp_.noalias() += G_abs_.col(idx_[p]) * std::abs(v[idx_[p]]);
+  }
+  if (vmax > 0.0 && tmp_.minCoeff() > 0.0) {
+    // The same terms, vectorized (no zero scales).
+    const auto va = v.array();
+    const auto wa = w_.array();
+    const auto ra = tmp_.array();
+    const double iv = 1.0 / vmax;
+    const double neg_v = (-va).cwiseMax(0.0).maxCoeff() * iv;
+    const double w_terms = ((-wa).cwiseMax(0.0).max(wa.abs().min(va.abs() * iv * ra)) / ra).maxCoeff();
+    return std::max(neg_v, w_terms);
+  }
+  double res = 0.0;
+  for (Index j = 0; j < n_; ++j) {
+    const double neg_v = ratio(std::max(-v[j], 0.0), vmax);
+    const double neg_w = ratio(std::max(-w_[j], 0.0), tmp_[j]);
+    const double comp = std::min(ratio(std::abs(w_[j]), tmp_[j]), ratio(std::abs(v[j]), vmax));
+    res = std::max({res, neg_v, neg_w, comp});
+  }
+  return res;
 }
 
 void mon_ideal_solver::set_free(const std::vector<std::uint8_t>& flags) {
@@ -190,6 +245,7 @@ mon_solve_report mon_ideal_solver::run(const Eigen::Ref<const VectorXd>& s, cons
     ++rep.iterations;
     const bool clamped_side = K_ && !force_free_ && (n_ - m_free_) < m_free_;
     bool ok = true;
+    have_residual_ = false;
     if (clamped_side) {
       // μ = −(G⁻¹)_CC⁻¹ u_C: the clamped diodes' currents; v = u + (G⁻¹)_{:,C} μ.
       ok = factor_clamped();
@@ -211,9 +267,12 @@ mon_solve_report mon_ideal_solver::run(const Eigen::Ref<const VectorXd>& s, cons
       solve_factor(vF);
       v.setZero();
       for (int p = 0; p < fm_; ++p) v[idx_[p]] = vF[p];
-      // w_C = (G v − s)_C; G is symmetric, so use its (contiguous) columns.
-      for (Index j = 0; j < n_; ++j)
-        if (!free_[j]) w_[j] = G_.col(j).dot(v) - s[j];
+      // w = G v − s on every node, from the free columns of G (v_C = 0);
+      // then the scales r and the scaled residual from the same product.
+      w_ = -s;
+      kernels::sum_columns(G_.data(), n_, n_, idx_.data(), vF.data(), fm_, w_.data());
+      residual_ = free_side_residual(s, v);
+      have_residual_ = true;
     }
     append_from = -1;
     double vmax = 0.0;
@@ -228,7 +287,7 @@ mon_solve_report mon_ideal_solver::run(const Eigen::Ref<const VectorXd>& s, cons
           ++drops;
         }
       } else if (w_[j] < 0.0) {
-        const double r = std::abs(s[j]) + G_abs_.col(j).dot(v.cwiseAbs());
+        const double r = clamped_side ? std::abs(s[j]) + G_abs_.col(j).dot(v.cwiseAbs()) : tmp_[j];
         if (w_[j] < -delta * r) {
           next_[j] = 1;
           ++adds;
@@ -275,6 +334,16 @@ double mon_ideal_solver::residual(const Eigen::Ref<const VectorXd>& s, const Eig
     vmax = std::max(vmax, std::abs(x));
   }
   if (!finite) return inf;
+  if (vmax > 0.0 && tmp_.minCoeff() > 0.0) {
+    // The same terms, vectorized (no zero scales).
+    const auto va = v.array();
+    const auto wa = w_.array();
+    const auto ra = tmp_.array();
+    const double iv = 1.0 / vmax;
+    const double neg_v = (-va).cwiseMax(0.0).maxCoeff() * iv;
+    const double w_terms = ((-wa).cwiseMax(0.0).max(wa.abs().min(va.abs() * iv * ra)) / ra).maxCoeff();
+    return std::max(neg_v, w_terms);
+  }
   double res = 0.0;
   for (Index j = 0; j < n_; ++j) {
     const double neg_v = ratio(std::max(-v[j], 0.0), vmax);
@@ -301,7 +370,7 @@ mon_solve_report mon_ideal_solver::solve_sets(const Eigen::Ref<const VectorXd>& 
     rep.iterations += before;
     rep.fallback = true;
   }
-  rep.residual = std::numeric_limits<double>::quiet_NaN();
+  rep.residual = have_residual_ ? residual_ : std::numeric_limits<double>::quiet_NaN();
   return rep;
 }
 
@@ -311,7 +380,7 @@ mon_solve_report mon_ideal_solver::polish(const Eigen::Ref<const VectorXd>& s, E
   force_free_ = true;
   mon_solve_report rep = run(s, u_, v, false);  // u is not used on the free side
   force_free_ = false;
-  rep.residual = residual(s, v);
+  rep.residual = have_residual_ ? residual_ : residual(s, v);
   rep.converged = rep.converged && rep.residual <= settings_.tolerance;
   return rep;
 }
@@ -332,7 +401,7 @@ mon_solve_report mon_ideal_solver::solve(const Eigen::Ref<const VectorXd>& s, Ei
     u_ = full_.solve(s);
   }
   mon_solve_report rep = solve_sets(s, u_, v, guess, how);
-  rep.residual = residual(s, v);
+  if (!have_residual_) rep.residual = residual(s, v);
   const bool settled = rep.converged;
   rep.converged = settled && rep.residual <= settings_.tolerance;
   if (!rep.converged && side_ == side::clamped) {

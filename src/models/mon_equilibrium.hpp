@@ -122,9 +122,11 @@ class mon_ideal_solver {
                          std::span<const std::uint8_t> guess = {}, start how = start::active_set,
                          const Eigen::VectorXd* u = nullptr);
 
-  // For batches: the same without the residual evaluation (report.residual
-  // is NaN and converged means "the active set settled"). Callers check the
-  // residual themselves and call polish() where it misses the tolerance.
+  // For batches: the same without a separate residual evaluation: report.residual
+  // is that of the last step when it was a free-side step (whose product
+  // G_{:,F} v_F gives every node's current), NaN after a clamped-side step;
+  // converged means "the active set settled". Callers check the residual
+  // (computing it where it is NaN) and call polish() where it misses the tolerance.
   mon_solve_report solve_sets(const Eigen::Ref<const Eigen::VectorXd>& s, const Eigen::Ref<const Eigen::VectorXd>& u,
                               Eigen::Ref<Eigen::VectorXd> v, std::span<const std::uint8_t> guess, start how);
   // Re-solves on the free set of v (nodes with v > 0) with a fresh factor of
@@ -146,6 +148,7 @@ class mon_ideal_solver {
   mon_solve_report run(const Eigen::Ref<const Eigen::VectorXd>& s, const Eigen::Ref<const Eigen::VectorXd>& u,
                        Eigen::Ref<Eigen::VectorXd> v, bool monotone);
   double residual(const Eigen::Ref<const Eigen::VectorXd>& s, const Eigen::Ref<const Eigen::VectorXd>& v);
+  double free_side_residual(const Eigen::Ref<const Eigen::VectorXd>& s, const Eigen::Ref<const Eigen::VectorXd>& v);
 
   const Eigen::MatrixXd& G_;
   const Eigen::MatrixXd* K_;  // G⁻¹ or null
@@ -163,6 +166,9 @@ class mon_ideal_solver {
   Eigen::LLT<Eigen::MatrixXd> full_;  // of G, for u = G⁻¹ s without G_inverse
   bool have_full_ = false;
   bool force_free_ = false;
+  bool m_matrix_ = true;        // off-diagonal entries of G <= 0
+  bool have_residual_ = false;  // residual_ is that of the last free-side step's v
+  double residual_ = 0.0;
 };
 
 // Shockley-diode solver (one per thread).

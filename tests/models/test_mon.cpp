@@ -13,6 +13,7 @@
 #include "models/loss.hpp"
 #include "ir/prune.hpp"
 #include "models/mon.hpp"
+#include "models/mon_kernels.hpp"
 #include "models/mon_equilibrium.hpp"
 #include "mon_test_util.hpp"
 
@@ -678,7 +679,9 @@ TEST(MonGradients, AdjointIsTheSmallSignalSolve) {
     sp.bias_hi = hi;
     const auto net = build(make_model(sp, 51));
     const MatrixXd x = random_inputs(sp.inputs, 10, 52);
-    const auto f = mon_forward(net, x, single_thread(), true);
+    auto opt = single_thread();
+    opt.inverse_side = true;  // let steps use (G⁻¹)_CC
+    const auto f = mon_forward(net, x, opt, true);
     const MatrixXd dy = random_inputs(sp.outputs, 10, 53);
     const auto g = mon_backward(net, f, dy, single_thread(), false);
     int clamped_side = 0;
@@ -929,6 +932,78 @@ TEST(MonPrune, MergingIsExactAndPruningRemovesOnlyWeakConductances) {
   auto kan = ir::model{};
   kan.kind = ir::family::kan;
   EXPECT_THROW(ir::prune_mon(kan, 1e-6), error);
+}
+
+
+// ------------------------------------------------------------------ kernels and solver paths
+
+TEST(MonKernels, NonzerosSumColumnsAndCholeskyMatchEigen) {
+  rng r(301);
+  for (int n : {1, 3, 7, 8, 15, 16, 17, 33, 50, 100, 128}) {
+    // nonzeros + sum_columns = a dense product with a sparse vector
+    VectorXd x = VectorXd::Zero(n + 5);
+    for (Index k = 0; k < x.size(); ++k)
+      if (r.uniform() < 0.3) x[k] = r.uniform(-1.0, 1.0);
+    std::vector<int> k(static_cast<std::size_t>(x.size() + 16));
+    std::vector<double> val(static_cast<std::size_t>(x.size() + 16));
+    const int m = spicenn::models::kernels::nonzeros(x.data(), static_cast<int>(x.size()), k.data(), val.data());
+    EXPECT_EQ(m, (x.array() != 0.0).count());
+    for (int p = 0; p < m; ++p) EXPECT_EQ(val[p], x[k[p]]);
+    MatrixXd A(n, x.size());
+    for (Index i = 0; i < A.size(); ++i) A.data()[i] = r.uniform(-1.0, 1.0);
+    VectorXd out = VectorXd::Constant(n, 0.5);
+    spicenn::models::kernels::sum_columns(A.data(), n, n, k.data(), val.data(), m, out.data());
+    const VectorXd ref = (A * x).array() + 0.5;
+    EXPECT_LE((out - ref).cwiseAbs().maxCoeff(), 1e-13 * n);
+    // cholesky_lower = Eigen's LLT, inside a larger buffer
+    MatrixXd B(n, n);
+    for (Index i = 0; i < B.size(); ++i) B.data()[i] = r.uniform(-1.0, 1.0);
+    const MatrixXd spd = B * B.transpose() + n * MatrixXd::Identity(n, n);
+    MatrixXd buf = MatrixXd::Constant(n + 3, n + 2, 7.0);
+    buf.topLeftCorner(n, n) = spd;
+    std::vector<double> work(2 * static_cast<std::size_t>(n));
+    ASSERT_TRUE(spicenn::models::kernels::cholesky_lower(buf.data(), buf.outerStride(), n, work.data()));
+    const MatrixXd L = buf.topLeftCorner(n, n).triangularView<Eigen::Lower>();
+    const MatrixXd Lref = spd.llt().matrixL();
+    EXPECT_LE((L - Lref).cwiseAbs().maxCoeff(), 1e-12 * std::sqrt(static_cast<double>(n)));
+    EXPECT_EQ(buf(n, 0), 7.0);  // rows below the block untouched
+    MatrixXd indefinite = -MatrixXd::Identity(n, n);
+    EXPECT_FALSE(spicenn::models::kernels::cholesky_lower(indefinite.data(), n, n, work.data()));
+  }
+}
+
+TEST(MonEquilibrium, FreeSideAndInverseSideForwardAgree) {
+  // The default (free side, residual from G_{:,F} v_F) and the (G⁻¹)_CC side
+  // give the same v; every reported residual equals mon_ideal_residual;
+  // sparse and dense inputs give the same sources.
+  mon_spec sp;
+  sp.inputs = 40;
+  sp.hidden = 60;
+  sp.bias_lo = -1.0;
+  sp.bias_hi = 0.5;
+  const auto net = build(make_model(sp, 401));
+  MatrixXd x = random_inputs(sp.inputs, 30, 402);
+  rng r(403);
+  for (Index b = 0; b < x.cols(); b += 2)  // every other column mostly zero
+    for (Index k = 0; k < x.rows(); ++k)
+      if (r.uniform() < 0.85) x(k, b) = 0.0;
+  const MatrixXd S = net.stages[0].sources(x);
+  const MatrixXd Sref = (net.stages[0].H * x).colwise() + net.stages[0].bias;
+  EXPECT_LE((S - Sref).cwiseAbs().maxCoeff(), 1e-13);
+  auto opt = single_thread();
+  const auto f = mon_forward(net, x, opt, true);
+  opt.inverse_side = true;
+  const auto g = mon_forward(net, x, opt, true);
+  EXPECT_TRUE(f.converged());
+  EXPECT_TRUE(g.converged());
+  for (Index b = 0; b < x.cols(); ++b) {
+    const VectorXd v = f.stages[0].v.col(b);
+    EXPECT_LE((v - g.stages[0].v.col(b)).cwiseAbs().maxCoeff(), 1e-11 * std::max(1.0, v.cwiseAbs().maxCoeff()));
+    const double res = mon_ideal_residual(net.stages[0].G, S.col(b), v);
+    EXPECT_LE(res, 1e-12);
+    EXPECT_NEAR(f.stages[0].reports[b].residual, res, 1e-14);
+    EXPECT_EQ(f.stages[0].linearizations[b].kind, mon_linearization::side::free);
+  }
 }
 
 }  // namespace

@@ -1,0 +1,107 @@
+// Small kernels of the MON software model (internal to spicenn::models).
+//
+//   nonzeros(x, k, val)          -> count: positions and values of x's nonzero entries
+//   sum_columns(A, k, c, m, out)  out += Σ_p A.col(k[p]) · c[p]   (A column-major)
+//
+// sum_columns is the product of a column-major matrix with a sparse vector:
+// the sources S = H x of mostly-zero inputs (MNIST pixels) and G v over the
+// free nodes of an equilibrium. It keeps a block of 32 output rows in
+// registers while it walks the listed columns, so the output is read and
+// written once per block instead of once per column.
+#pragma once
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstdint>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace spicenn::models::kernels {
+
+// Positions (into k) and values (into val) of the nonzero entries of x[0..n);
+// k and val need room for n + 16 entries. Returns their number.
+inline int nonzeros(const double* x, int n, int* k, double* val) {
+  int m = 0;
+  int i = 0;
+#if defined(__AVX512F__)
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i pos = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (; i + 16 <= n; i += 16) {
+    const __m512d a = _mm512_loadu_pd(x + i), b = _mm512_loadu_pd(x + i + 8);
+    const __mmask8 ma = _mm512_cmp_pd_mask(a, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    const __mmask8 mb = _mm512_cmp_pd_mask(b, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    const __mmask16 mk = static_cast<__mmask16>(ma | (static_cast<unsigned>(mb) << 8));
+    // Compress in registers and store whole vectors (compressing stores are
+    // slow on some processors); the buffers have room for the overhang.
+    _mm512_storeu_si512(k + m, _mm512_maskz_compress_epi32(mk, pos));
+    _mm512_storeu_pd(val + m, _mm512_maskz_compress_pd(ma, a));
+    const int ca = __builtin_popcount(ma);
+    _mm512_storeu_pd(val + m + ca, _mm512_maskz_compress_pd(mb, b));
+    m += ca + __builtin_popcount(mb);
+    pos = _mm512_add_epi32(pos, step);
+  }
+#endif
+  for (; i < n; ++i) {
+    k[m] = i;
+    val[m] = x[i];
+    m += x[i] != 0.0;
+  }
+  return m;
+}
+
+// out[0..rows) += Σ_{p < m} A[k[p]·lda + (0..rows)] · c[p].
+inline void sum_columns(const double* A, Eigen::Index lda, Eigen::Index rows, const int* k, const double* c, int m,
+                        double* out) {
+  using Block = Eigen::Matrix<double, 32, 1>;
+  using Part = Eigen::Matrix<double, 8, 1>;
+  Eigen::Index r0 = 0;
+  for (; r0 + 32 <= rows; r0 += 32) {
+    Block acc = Eigen::Map<const Block>(out + r0);
+    for (int p = 0; p < m; ++p) acc.noalias() += Eigen::Map<const Block>(A + k[p] * lda + r0) * c[p];
+    Eigen::Map<Block>(out + r0) = acc;
+  }
+  for (; r0 + 8 <= rows; r0 += 8) {
+    Part acc = Eigen::Map<const Part>(out + r0);
+    for (int p = 0; p < m; ++p) acc.noalias() += Eigen::Map<const Part>(A + k[p] * lda + r0) * c[p];
+    Eigen::Map<Part>(out + r0) = acc;
+  }
+  using Quad = Eigen::Matrix<double, 4, 1>;
+  for (; r0 + 4 <= rows; r0 += 4) {
+    Quad acc = Eigen::Map<const Quad>(out + r0);
+    for (int p = 0; p < m; ++p) acc.noalias() += Eigen::Map<const Quad>(A + k[p] * lda + r0) * c[p];
+    Eigen::Map<Quad>(out + r0) = acc;
+  }
+  for (; r0 < rows; ++r0) {
+    double acc = out[r0];
+    for (int p = 0; p < m; ++p) acc += A[k[p] * lda + r0] * c[p];
+    out[r0] = acc;
+  }
+}
+
+// In-place lower Cholesky factor of the n×n block at a (column-major, leading
+// dimension lda; the strict upper triangle is not referenced), left-looking:
+// column j is a(j.., j) − Σ_{k<j} a(j.., k)·a(j, k), one sum_columns call.
+// Returns false if a pivot is not positive. `work` needs 2n entries.
+inline bool cholesky_lower(double* a, Eigen::Index lda, int n, double* work) {
+  int* cols = reinterpret_cast<int*>(work);  // n ints fit in n doubles
+  double* coef = work + n;
+  for (int j = 0; j < n; ++j) {
+    double* col = a + j * lda + j;
+    for (int k = 0; k < j; ++k) coef[k] = -a[k * lda + j];
+    if (j > 0) {
+      cols[j - 1] = j - 1;
+      sum_columns(a + j, lda, n - j, cols, coef, j, col);
+    }
+    const double d = col[0];
+    if (!(d > 0.0)) return false;
+    const double r = std::sqrt(d);
+    col[0] = r;
+    const double ir = 1.0 / r;
+    for (int i = 1; i < n - j; ++i) col[i] *= ir;
+  }
+  return true;
+}
+
+}  // namespace spicenn::models::kernels
