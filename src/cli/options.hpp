@@ -75,9 +75,9 @@ inline void add_ode_options(CLI::App* cmd, engine_settings& t) {
 inline void add_spice_gradient_options(CLI::App* cmd, engine_settings& t) {
   cmd->add_option("--spice-gradient", t.spice_gradient,
                   "MON, --engine spice: nudge (per stage one more batched sweep with a small current injected at the "
-                  "nodes, exact for the piecewise-linear pwl_diode; samples where a diode changes state are redone by "
-                  "ac), ac (one small-signal solve per sample and stage, any diode) or auto (nudge for pwl_diode, "
-                  "else ac)")
+                  "nodes, exact for the piecewise-linear pwl_diode, samples where a diode changes state redone by "
+                  "ac; two sweeps at +-the nudge for shockley_diode), ac (one small-signal solve per sample and "
+                  "stage, any diode) or auto (nudge where it is exact, else ac)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "nudge", "ac"}));
   cmd->add_flag("--circuit-adjoint", t.circuit_adjoint,

@@ -48,11 +48,12 @@ spice_transient spice_transient_from_string(std::string_view name);  // throws s
 // How the MON spice engine reads the hardware-linearization adjoint
 // λ = K⁻¹ r (K the circuit's Jacobian at the sample's operating point).
 enum class spice_gradient {
-  automatic,     // nudged for a piecewise-linear diode (pwl_diode), else small_signal
+  automatic,     // nudged where it is exact (below), else small_signal
   small_signal,  // per sample and stage one `ac` (each starts ngspice's own cold operating point)
   nudged,        // per stage one more batched DC sweep with β·r injected at the stage's nodes, λ = Δv/β:
-                 // exact for a piecewise-linear diode while no diode changes state; the samples where
-                 // one does are redone by small_signal (docs/cosimulation.md "Nudged gradient")
+                 // exact for a piecewise-linear diode (pwl_diode) while no diode changes state (the
+                 // samples where one does are redone by small_signal); for a Shockley diode two sweeps
+                 // at ±β, where the nudge is ≤ 1e-3·N·vt (docs/cosimulation.md "Nudged gradient")
 };
 std::string_view to_string(spice_gradient g);
 spice_gradient spice_gradient_from_string(std::string_view name);  // "auto", "ac", "nudge"; throws listing them

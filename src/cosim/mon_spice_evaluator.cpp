@@ -30,7 +30,10 @@
 // piecewise-linear diode this is exact while no diode of the stage changes
 // state (the circuit is then linear between v and v'); β_k is chosen so
 // that |Δv| ≤ mon_nudge·volt (|λ| ≤ G⁻¹|r|), and a sample where some node
-// changes sign is redone with the small-signal path above.
+// changes sign is redone with the small-signal path above. For a smooth
+// Shockley diode (I ∝ exp(V/(N·vt))) the nudge is central, two sweeps at
+// ±β: λ = (v(β) − v(−β))/(2β), off by ~(Δv/(N·vt))²/6 relative, used when
+// |Δv| ≤ 1e-3·N·vt.
 //
 // Plausibility: every node voltage of the sweep must lie within a bound
 // derived from the model (see voltage_bound_for), and every λ within the
@@ -49,6 +52,7 @@
 #include "core/parallel.hpp"
 #include "cosim/mon_evaluators.hpp"
 #include "cosim/spice_engines.hpp"
+#include "devices/device.hpp"
 #include "ir/schema.hpp"
 #include "models/loss.hpp"
 #include "models/mon.hpp"
@@ -95,6 +99,17 @@ compiler::compiled_mon compile_for_cosimulation(const ir::model& m, bool literal
   return compiler::compile_mon(m, co);
 }
 
+// How gradient() reads λ: by ac, or by nudged sweeps (header comment).
+enum class nudge {
+  none,       // small-signal: an `ac` per sample and stage
+  one_sided,  // piecewise-linear diode: λ = (v(β) − v)/β, exact while no diode changes state
+  central,    // smooth Shockley diode: λ = (v(β) − v(−β))/2β, error ~(Δv/(N·vt))² relative
+};
+
+// A central nudge is used for a Shockley diode only where the largest |Δv|
+// stays this small against N·vt (relative error below ~1e-7).
+constexpr double smooth_nudge_fraction = 1e-3;
+
 class mon_spice_evaluator_impl final : public mon_spice_evaluator {
  public:
   mon_spice_evaluator_impl(const ir::model& m, const evaluator_options& options) : options_(options) { set_model(m); }
@@ -103,19 +118,12 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
   const std::string& netlist() const override { return net_.text; }
   const mon_spice_stats& last_stats() const override { return stats_; }
   double voltage_bound() const override { return last_bound_; }
-  bool nudged_gradient() const override { return nudged_; }
+  bool nudged_gradient() const override { return nudge_ != nudge::none; }
 
   void set_model(const ir::model& m) override {
     if (m.kind != ir::family::mon) throw error(fmt::format("mon spice evaluator: model family is '{}'", ir::to_string(m.kind)));
     ir::validate(m);  // sizes, shapes, signs, symmetry, devices
-    const auto& diode = m.device("diode");
-    const bool piecewise_linear = diode.library.empty() && diode.name == "pwl_diode";
-    nudged_ = options_.mon_gradient == spice_gradient::nudged ||
-              (options_.mon_gradient == spice_gradient::automatic && piecewise_linear);
-    if (nudged_ && !piecewise_linear)
-      throw error(fmt::format("mon spice evaluator: the nudged gradient is exact only for a piecewise-linear diode "
-                              "(pwl_diode); this model's diode is '{}'; use the small-signal gradient (ac)",
-                              diode.name));
+    nudge_ = nudge_for(m);
     net_ = compile_for_cosimulation(m);
     bounds_.clear();
     // G singular (a node without a path to ground or an input) throws here, naming the node.
@@ -230,7 +238,7 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
     for (const auto& node : net_.output_nodes) probes.push_back(fmt::format("v({})", node));
     // The nudged gradient differences the transfer currents against the forward's.
     std::vector<Index> transfer_column(stages);
-    if (lambda && nudged_)
+    if (lambda && nudge_ == nudge::one_sided)
       for (std::size_t s = 0; s < stages; ++s) {
         transfer_column[s] = static_cast<Index>(probes.size());
         for (const auto& probe : transfer_probes(s)) probes.push_back(probe);
@@ -250,7 +258,7 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
       dyc /= static_cast<double>(B);
       dy.middleCols(c0, m) = dyc;
       if (!lambda) return;
-      if (nudged_) {
+      if (nudge_ != nudge::none) {
         nudged_adjoint_chunk(eng, x, c0, m, dyc, values, transfer_column, *lambda, dx, stats);
         return;
       }
@@ -259,6 +267,30 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
       adjoint_chunk(eng, c0, all, dyc, *lambda, dx, stats);
     });
     return loss_sum;
+  }
+
+  // The nudge for this model's diode and options_.mon_gradient; throws when
+  // a nudge is asked for but would not be exact.
+  nudge nudge_for(const ir::model& m) const {
+    if (options_.mon_gradient == spice_gradient::small_signal) return nudge::none;
+    const auto& diode = m.device("diode");
+    const devices::device* device = diode.library.empty() ? devices::builtin_devices().find(diode.name) : nullptr;
+    nudge kind = nudge::none;
+    std::string why = fmt::format("its diode '{}' is a library device", diode.name);
+    if (device && device->piecewise_linear()) {
+      kind = nudge::one_sided;
+    } else if (auto law = device ? device->shockley() : std::nullopt) {
+      const double dv = options_.mon_nudge * m.scale.volt, limit = smooth_nudge_fraction * law->n * law->vt;
+      if (dv <= limit) kind = nudge::central;
+      why = fmt::format("its Shockley diode '{}' bends within N·vt = {} V, and a nudge of {} V is more than {} of that",
+                        diode.name, format_double(law->n * law->vt), format_double(dv), smooth_nudge_fraction);
+    }
+    if (kind == nudge::none && options_.mon_gradient == spice_gradient::nudged)
+      throw error(fmt::format("mon spice evaluator: the nudged gradient is exact only for a piecewise-linear diode "
+                              "(pwl_diode) or a Shockley diode that is straight over the nudge; {}; use the "
+                              "small-signal gradient (ac)",
+                              why));
+    return kind;
   }
 
   // The sources whose branch currents carry the adjoint from stage s to
@@ -276,7 +308,8 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
 
   // The nudged adjoint of one chunk (header comment). `forward` holds the
   // forward sweep's probes: the hidden nodes stage by stage from column 0,
-  // the transfer currents of stage s from transfer_column[s].
+  // and for a one-sided nudge the transfer currents of stage s from
+  // transfer_column[s].
   void nudged_adjoint_chunk(spice::engine& eng, const MatrixXd& x, Index c0, Index m, const MatrixXd& dyc,
                             const MatrixXd& forward, const std::vector<Index>& transfer_column,
                             std::vector<MatrixXd>& lambda, MatrixXd& dx, spice_stats& stats) {
@@ -307,16 +340,32 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
       std::vector<std::string> probes;
       for (const auto& node : net_.hidden_nodes[s]) probes.push_back(fmt::format("v({})", node));
       for (const auto& probe : transfer_probes(s)) probes.push_back(probe);
-      MatrixXd nudged;
-      try {
-        nudged = spice::evaluate_batch(eng, net_.text, sources, swept, probes, bo);
-      } catch (const spice::spice_error& e) {
-        throw simulation_error(
-            fmt::format("mon spice gradient, samples {}..{}, stage {} nudged sweep: {}", c0, c0 + m - 1, s, e.what()));
+      auto sweep = [&](const MatrixXd& samples, std::string_view which) {
+        try {
+          MatrixXd values = spice::evaluate_batch(eng, net_.text, sources, samples, probes, bo);
+          ++stats.loads;
+          ++stats.sweeps;
+          return values;
+        } catch (const spice::spice_error& e) {
+          throw simulation_error(fmt::format("mon spice gradient, samples {}..{}, stage {} {} sweep: {}", c0, c0 + m - 1, s,
+                                             which, e.what()));
+        }
+      };
+      const MatrixXd nudged = sweep(swept, "nudged");
+      // The reference the nudge is differenced against: the forward sweep
+      // (one-sided), or the opposite nudge (central), in the nudged probes' layout.
+      MatrixXd base;
+      double span = 1.0;  // Δ of the injection scale between the two solutions, in units of β
+      if (nudge_ == nudge::central) {
+        swept.rightCols(n) *= -1.0;
+        base = sweep(swept, "opposite nudged");
+        span = 2.0;
+      } else {
+        base.resize(m, static_cast<Index>(probes.size()));
+        base.leftCols(n) = forward.middleCols(static_cast<Index>(s) * n, n);
+        base.rightCols(static_cast<Index>(probes.size()) - n) =
+            forward.middleCols(transfer_column[s], static_cast<Index>(probes.size()) - n);
       }
-      ++stats.loads;
-      ++stats.sweeps;
-      const Index first_node = static_cast<Index>(s) * n;
       const Index transfers = static_cast<Index>(transfer_positive(s).size());
       for (Index r = 0; r < m; ++r) {
         if (redo[static_cast<std::size_t>(r)]) continue;
@@ -325,15 +374,16 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
           if (s > 0) rhs.col(r).setZero();
           continue;
         }
+        const double scale = span * beta[r];
         const VectorXd limit = bounds_[s].G_inverse * rhs.col(r).cwiseAbs();
         const double slack = 1e-9 * limit.maxCoeff() + 1e-300;
-        for (Index j = 0; j < n && !redo[static_cast<std::size_t>(r)]; ++j) {
-          const double before = forward(r, first_node + j), after = nudged(r, j);
-          if ((before > 0.0) != (after > 0.0)) {  // the diode at node j changed state: not linear between
-            redo[static_cast<std::size_t>(r)] = 1;
+        for (Index j = 0; j < n; ++j) {
+          const double before = base(r, j), after = nudged(r, j);
+          if (nudge_ == nudge::one_sided && (before > 0.0) != (after > 0.0)) {
+            redo[static_cast<std::size_t>(r)] = 1;  // the diode at node j changed state: not linear in between
             break;
           }
-          const double l = (after - before) / (beta[r] * volt_);
+          const double l = (after - before) / (scale * volt_);
           if (!std::isfinite(l) || std::abs(l) > limit[j] * (1.0 + 1e-6) + slack)
             throw simulation_error(fmt::format(
                 "mon spice gradient, sample {}: implausible nudged solution at node '{}' (stage {}): λ = {} but any "
@@ -345,8 +395,7 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
         VectorXd next(transfers);
         for (Index k = 0; k < transfers; ++k) {
           const Index pos = n + k, neg = n + transfers + k;
-          const Index pos0 = transfer_column[s] + k, neg0 = transfer_column[s] + transfers + k;
-          next[k] = ((nudged(r, pos) - forward(r, pos0)) - (nudged(r, neg) - forward(r, neg0))) / (beta[r] * ampere_);
+          next[k] = ((nudged(r, pos) - base(r, pos)) - (nudged(r, neg) - base(r, neg))) / (scale * ampere_);
         }
         if (s == 0)
           dx.col(b) = next;
@@ -451,7 +500,7 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
   spice_engine_pool engines_;
   spice_stats stats_;
   double last_bound_ = 0.0;
-  bool nudged_ = false;
+  nudge nudge_ = nudge::none;
 };
 
 }  // namespace

@@ -433,17 +433,44 @@ TEST(MonCosim, NudgedSpiceGradientMatchesFiniteDifferencesThroughSpice) {
   EXPECT_LE(d.worst, 1e-4) << d.where;
 }
 
-TEST(MonCosim, NudgedGradientIsRefusedForASmoothDiode) {
+// A Shockley diode is nudged from both sides (central difference).
+TEST(MonCosim, CentrallyNudgedShockleyGradientEqualsTheSmallSignalGradient) {
+  for (int stages : {1, 2}) {
+    const auto m = ir::init_mon(4, 6, 3, stages, 351 + stages, "shockley");
+    const MatrixXd x = random_inputs(4, 12, 361);
+    const auto labels = random_labels(12, 3, 362);
+    evaluator_options ac_options;
+    ac_options.mon_gradient = spice_gradient::small_signal;
+    const auto ref = make_evaluator(m, engine_kind::spice, ac_options)->gradient(x, labels);
+    evaluator_options one;
+    one.threads = 1;  // one chunk: a forward sweep and two nudged sweeps per stage
+    auto sp = make_mon_spice_evaluator(m, one);
+    ASSERT_TRUE(sp->nudged_gradient()) << "shockley_diode: nudged by default";
+    const auto got = sp->gradient(x, labels);
+    const auto d = compare_gradients(got, ref);
+    std::printf("[measured] central nudge vs ac gradient, Shockley diode, %d stage(s): worst relative deviation %.3g (%s); "
+                "%zu sweeps, %zu ac runs\n",
+                stages, d.worst, d.where.c_str(), sp->last_stats().sweeps, sp->last_stats().ac_runs);
+    EXPECT_LE(d.worst, 1e-6) << d.where;
+    EXPECT_EQ(sp->last_stats().ac_runs, 0u);
+    EXPECT_EQ(sp->last_stats().sweeps, 1u + 2u * static_cast<std::size_t>(stages));
+  }
+}
+
+// The near-ideal exponential diode (N = 0.001) bends within 26 µV: no nudge.
+TEST(MonCosim, NudgedGradientIsRefusedWhereItWouldNotBeExact) {
   evaluator_options o;
   o.mon_gradient = spice_gradient::nudged;
+  const auto m = init_near_ideal(3, 4, 2, 1, 341);
   try {
-    make_mon_spice_evaluator(ir::init_mon(3, 4, 2, 1, 341, "shockley"), o);
+    make_mon_spice_evaluator(m, o);
     FAIL() << "expected an error";
   } catch (const error& e) {
     EXPECT_NE(std::string(e.what()).find("piecewise-linear"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("shockley_diode"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("ideal_diode"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(ac)"), std::string::npos) << e.what();
   }
-  EXPECT_FALSE(make_mon_spice_evaluator(ir::init_mon(3, 4, 2, 1, 341, "shockley"))->nudged_gradient());
+  EXPECT_FALSE(make_mon_spice_evaluator(m)->nudged_gradient()) << "auto falls back to ac";
 }
 
 TEST(MonCosim, BatchedSpiceGradientIsTheMeanOfPerSampleGradients) {
