@@ -16,11 +16,13 @@
 // Inputs: the model's data set (provenance), its test split, with --pool /
 // --resize as the model was trained with.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "compiler/mon_compiler.hpp"
@@ -123,10 +125,15 @@ int main(int argc, char** argv) {
                1e3 * median(t.gradient), median(t.gradient) / median(t.forward), 1e3 * median(t.step),
                1.0 / median(t.step));
   }
-  fmt::print("2 engines / 1 engine (speed-up): forward {:.2f}x, gradient {:.2f}x, training step {:.2f}x\n",
-             median(per_engines[0].forward) / median(per_engines[1].forward),
-             median(per_engines[0].gradient) / median(per_engines[1].gradient),
-             median(per_engines[0].step) / median(per_engines[1].step));
+  // Speed-ups per round (1 and 2 engines measured back to back), then their median.
+  auto speedup = [&](const std::vector<double> timings::*what) {
+    std::vector<double> ratios;
+    for (int r = 0; r < rounds; ++r) ratios.push_back((per_engines[0].*what)[r] / (per_engines[1].*what)[r]);
+    return median(ratios);
+  };
+  fmt::print("2 engines / 1 engine (speed-up, median of the rounds' ratios): forward {:.2f}x, gradient {:.2f}x, training "
+             "step {:.2f}x\n",
+             speedup(&timings::forward), speedup(&timings::gradient), speedup(&timings::step));
 
   if (model.kind == ir::family::mon && ac_images > 0) {
     cosim::evaluator_options o;
@@ -137,6 +144,53 @@ int main(int argc, char** argv) {
     const double t = seconds_of([&] { ac->gradient(x.leftCols(k), std::span<const int>(labels.data(), k)); });
     fmt::print("small-signal (ac) gradient, 1 engine, {} images: {:.1f} ms per image = {:.1f}x the nudged gradient\n", k,
                1e3 * t / k, (t / k) / median(per_engines[0].gradient));
+  }
+  if (model.kind == ir::family::mon && deck_costs) {
+    // Two engines in two threads, each loading and sweeping its own half of
+    // the batch, against one engine doing one half alone: how well ngspice
+    // instances run side by side in one process, without the evaluator.
+    const long half = batch / 2;
+    const auto deck_a = cosim::mon_sweep_deck(model, x.leftCols(half)), deck_b = cosim::mon_sweep_deck(model, x.rightCols(half));
+    spice::engine a, b;
+    auto run = [&](spice::engine& eng, const std::string& deck) {
+      eng.load(deck);
+      eng.dc(spice::sample_index_source, 0, static_cast<double>(half - 1), 1);
+    };
+    std::vector<double> alone, together;
+    for (int r = 0; r < rounds; ++r) {
+      alone.push_back(seconds_of([&] { run(a, deck_a); }));
+      together.push_back(seconds_of([&] {
+        std::thread other([&] { run(b, deck_b); });
+        run(a, deck_a);
+        other.join();
+      }));
+    }
+    // The same pairing for a loop that stays in registers: what the cores
+    // give when nothing is shared.
+    auto spin = [] {
+      volatile double sink = 0.0;
+      double acc = 1.0;
+      for (long i = 0; i < 400'000'000; ++i) acc = acc * 1.0000001 + 1e-9;
+      sink = acc;
+      (void)sink;
+    };
+    std::vector<double> spin_alone, spin_together;
+    for (int r = 0; r < rounds; ++r) {
+      spin_alone.push_back(seconds_of(spin));
+      spin_together.push_back(seconds_of([&] {
+        std::thread other(spin);
+        spin();
+        other.join();
+      }));
+    }
+    std::vector<double> pair_ratio, spin_ratio;
+    for (int r = 0; r < rounds; ++r) {
+      pair_ratio.push_back(2.0 * alone[r] / together[r]);
+      spin_ratio.push_back(2.0 * spin_alone[r] / spin_together[r]);
+    }
+    fmt::print("two engines side by side, {} images each (load + sweep): one alone {:.2f} s, both together {:.2f} s: "
+               "{:.2f}x the throughput of one (rounds: {:.2f}); a register-only loop side by side: {:.2f}x\n",
+               half, median(alone), median(together), median(pair_ratio), fmt::join(pair_ratio, ", "), median(spin_ratio));
   }
   if (model.kind == ir::family::mon && deck_costs) {
     // One engine: the batch deck parsed, then swept; set_model's compile.
@@ -151,9 +205,33 @@ int main(int argc, char** argv) {
       co.adjoint_sources = true;
       compile.push_back(seconds_of([&] { compiler::compile_mon(stepped(model, r), co); }));
     }
-    fmt::print("deck of {} images, 1 engine: load (parse) {:.1f} ms, dc sweep {:.1f} ms ({:.0f} % of the pair); compile "
-               "(set_model) {:.1f} ms\n",
+    // Writing the batch deck's text (the pwl tables), which each engine does for its share.
+    compiler::mon_compile_options co;
+    co.operating_point_card = false;
+    co.adjoint_sources = true;
+    const auto net = compiler::compile_mon(model, co);
+    const Eigen::MatrixXd samples = x.transpose() * model.scale.volt;
+    const double t_text = seconds_of([&] { spice::sweep_netlist(net.text, net.input_sources, samples); });
+    fmt::print("deck of {} images, 1 engine: load (parse) {:.1f} ms, dc sweep {:.1f} ms ({:.0f} % of the pair); writing "
+               "its text {:.1f} ms; compile (set_model) {:.1f} ms\n",
                batch, 1e3 * median(load), 1e3 * median(sweep), 100.0 * median(load) / (median(load) + median(sweep)),
-               1e3 * median(compile));
+               1e3 * t_text, 1e3 * median(compile));
+    // The alternative to re-parsing after an optimizer step: `alter` every
+    // resistor of the loaded deck (every conductance changes in a step).
+    std::vector<std::string> resistors;
+    for (std::size_t at = 0; at < deck.size();) {
+      const std::size_t end = std::min(deck.find('\n', at), deck.size());
+      if (deck[at] == 'r' || deck[at] == 'R') resistors.push_back(deck.substr(at, deck.find(' ', at) - at));
+      at = end + 1;
+    }
+    const std::size_t timed = std::min<std::size_t>(resistors.size(), 5000);
+    const double t_alter = seconds_of([&] {
+      for (std::size_t i = 0; i < timed; ++i) eng.alter(resistors[i], "resistance", 1e4 * (1.0 + 1e-4 * static_cast<double>(i % 7)));
+    });
+    const double per_alter = timed ? t_alter / static_cast<double>(timed) : 0.0;
+    fmt::print("alter in place instead: {} resistors in the deck x {:.1f} us per alter (timed on {}) = {:.0f} ms per "
+               "optimizer step, against {:.0f} ms to compile and parse the deck anew\n",
+               resistors.size(), 1e6 * per_alter, timed, 1e3 * per_alter * static_cast<double>(resistors.size()),
+               1e3 * (median(load) + median(compile)));
   }
 }

@@ -3,9 +3,10 @@
 # trained in software with ideal diodes (scripts/reproduce-mon-mnist.sh) is
 # given Shockley diodes, evaluated, fine-tuned against SPICE (forward values
 # and gradients from ngspice) on the first N training images, and evaluated
-# again. One full epoch against SPICE (60,000 images at ~0.2-0.4 s each) is
-# out of reach on 2 cores; with one ngspice instance N = 2,000 (plus the
-# 1,000 validation images) took 9 minutes, the whole script 12.
+# again. One full epoch against SPICE (the 55,000 training images left
+# after the 5,000 validation images) is
+#   SPICENN_THREADS=2 SPICENN_BATCH=128 bash scripts/reproduce-nonideality-mnist.sh 55000 2000 5000
+# (docs/results.md: the Shockley diodes' gradient by central nudged sweeps).
 #   bash scripts/reproduce-nonideality-mnist.sh [N] [test-images] [validation-images] [learning-rates]
 # Model selection is honest: training images N+1 .. N+V (V = validation-images,
 # default 1,000) are the validation split of both fine-tunings (`--limit N+V
@@ -14,7 +15,8 @@
 # (the diodes' exact law; ties: lower validation loss, then the
 # earlier-listed rate), and the SPICE fine-tuning uses it. The test images
 # are used only for the figures printed, after all choices are made.
-# SPICENN_THREADS: threads / ngspice instances (default 1).
+# SPICENN_THREADS: threads / ngspice instances (default 1); SPICENN_BATCH:
+# the fine-tunings' batch size (default 32).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 train_images="${1:-2000}"
@@ -22,6 +24,7 @@ test_images="${2:-2000}"
 val_images="${3:-1000}"
 rates="${4:-0.001 0.003 0.01}"
 threads="${SPICENN_THREADS:-1}"
+batch="${SPICENN_BATCH:-32}"
 spicenn=build/src/cli/spicenn
 out=build/results/nonideality-mnist
 base=build/results/mon-mnist/trained.xml
@@ -34,7 +37,7 @@ accuracy() {  # model engine limit
 selected() {  # metrics.csv -> "val_accuracy val_loss epoch" of the epoch the trainer selects
   awk -F, 'NR > 1 && ($5 > a || ($5 == a && $4 < l)) {a = $5; l = $4; e = $1} END {printf "%.4f %.6f %d\n", a, l, e}' "$1"
 }
-finetune=(--data mnist --epochs 1 --limit "$((train_images + val_images))" --validation "$val_images" --batch 32 --seed 1
+finetune=(--data mnist --epochs 1 --limit "$((train_images + val_images))" --validation "$val_images" --batch "$batch" --seed 1
   --threads "$threads" --no-test --fresh --progress lines)
 
 $spicenn set-diode "$base" --diode shockley -o "$out/shockley.xml"

@@ -53,7 +53,7 @@ enum class spice_gradient {
   nudged,        // per stage one more batched DC sweep with β·r injected at the stage's nodes, λ = Δv/β:
                  // exact for a piecewise-linear diode (pwl_diode) while no diode changes state (the
                  // samples where one does are redone by small_signal); for a Shockley diode two sweeps
-                 // at ±β, where the nudge is ≤ 1e-3·N·vt (docs/cosimulation.md "Nudged gradient")
+                 // at ±β (~1e-6 relative), where the nudge is ≤ 1e-3·N·vt (docs/cosimulation.md "Nudged gradient")
 };
 std::string_view to_string(spice_gradient g);
 spice_gradient spice_gradient_from_string(std::string_view name);  // "auto", "ac", "nudge"; throws listing them

@@ -29,11 +29,13 @@
 // is the change of the same branch currents, ÷ (β_k·ampere). For a
 // piecewise-linear diode this is exact while no diode of the stage changes
 // state (the circuit is then linear between v and v'); β_k is chosen so
-// that |Δv| ≤ mon_nudge·volt (|λ| ≤ G⁻¹|r|), and a sample where some node
+// that |Δv| ≤ mon_nudge·volt (|λ| ≤ G⁻¹|r|) and, down to 1e-3 of that, below
+// half of every blocking node's voltage; a sample where some node still
 // changes sign is redone with the small-signal path above. For a smooth
 // Shockley diode (I ∝ exp(V/(N·vt))) the nudge is central, two sweeps at
-// ±β: λ = (v(β) − v(−β))/(2β), off by ~(Δv/(N·vt))²/6 relative, used when
-// |Δv| ≤ 1e-3·N·vt.
+// ±β (consecutive points of one sweep, so the second starts a 2Δv away):
+// λ = (v(β) − v(−β))/(2β), off by ~(Δv/(N·vt))²/6 relative (used when
+// |Δv| ≤ 1e-3·N·vt) plus Newton's stopping tolerance over Δv (~1e-6).
 //
 // Plausibility: every node voltage of the sweep must lie within a bound
 // derived from the model (see voltage_bound_for), and every λ within the
@@ -332,6 +334,19 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
         if (!std::isfinite(top)) throw simulation_error("mon spice gradient: non-finite ∂L/∂v");
         if (!(top > 0.0)) continue;  // no loss signal: λ = 0 here and below
         beta[r] = options_.mon_nudge / top;
+        if (nudge_ == nudge::one_sided) {
+          // A blocking diode stays blocking while |Δv_j| < v_j: keep the bound
+          // β·(G⁻¹|r|)_j below half of every positive node voltage, down to a
+          // thousandth of the nudge (below that, rounding would show; such a
+          // sample may still change state and is then redone by ac).
+          const VectorXd reach = bounds_[s].G_inverse * rhs.col(r).cwiseAbs();
+          double shrink = 1.0;
+          for (Index j = 0; j < n; ++j) {
+            const double v = forward(r, static_cast<Index>(s) * n + j) / volt_;
+            if (v > 0.0 && beta[r] * reach[j] > 0.5 * v) shrink = std::min(shrink, 0.5 * v / (beta[r] * reach[j]));
+          }
+          beta[r] *= std::max(shrink, 1e-3);
+        }
         swept.row(r).tail(n) = rhs.col(r).transpose() * (beta[r] * ampere_);
       }
       if (!(beta.maxCoeff() > 0.0)) break;
@@ -351,16 +366,29 @@ class mon_spice_evaluator_impl final : public mon_spice_evaluator {
                                              which, e.what()));
         }
       };
-      const MatrixXd nudged = sweep(swept, "nudged");
-      // The reference the nudge is differenced against: the forward sweep
-      // (one-sided), or the opposite nudge (central), in the nudged probes' layout.
-      MatrixXd base;
+      // The nudged solution and the reference it is differenced against: the
+      // forward sweep (one-sided), or the opposite nudge (central) as the
+      // next point of the same sweep, which then starts a Δv away from it.
+      MatrixXd nudged, base;
       double span = 1.0;  // Δ of the injection scale between the two solutions, in units of β
       if (nudge_ == nudge::central) {
-        swept.rightCols(n) *= -1.0;
-        base = sweep(swept, "opposite nudged");
+        MatrixXd pairs(2 * m, swept.cols());
+        for (Index r = 0; r < m; ++r) {
+          pairs.row(2 * r) = swept.row(r);
+          pairs.row(2 * r + 1) = swept.row(r);
+          pairs.row(2 * r + 1).tail(n) *= -1.0;
+        }
+        bo.chunk_size = static_cast<std::size_t>(2 * m);
+        const MatrixXd both = sweep(pairs, "nudged");
+        nudged.resize(m, both.cols());
+        base.resize(m, both.cols());
+        for (Index r = 0; r < m; ++r) {
+          nudged.row(r) = both.row(2 * r);
+          base.row(r) = both.row(2 * r + 1);
+        }
         span = 2.0;
       } else {
+        nudged = sweep(swept, "nudged");
         base.resize(m, static_cast<Index>(probes.size()));
         base.leftCols(n) = forward.middleCols(static_cast<Index>(s) * n, n);
         base.rightCols(static_cast<Index>(probes.size()) - n) =

@@ -443,7 +443,7 @@ TEST(MonCosim, CentrallyNudgedShockleyGradientEqualsTheSmallSignalGradient) {
     ac_options.mon_gradient = spice_gradient::small_signal;
     const auto ref = make_evaluator(m, engine_kind::spice, ac_options)->gradient(x, labels);
     evaluator_options one;
-    one.threads = 1;  // one chunk: a forward sweep and two nudged sweeps per stage
+    one.threads = 1;  // one chunk
     auto sp = make_mon_spice_evaluator(m, one);
     ASSERT_TRUE(sp->nudged_gradient()) << "shockley_diode: nudged by default";
     const auto got = sp->gradient(x, labels);
@@ -451,9 +451,12 @@ TEST(MonCosim, CentrallyNudgedShockleyGradientEqualsTheSmallSignalGradient) {
     std::printf("[measured] central nudge vs ac gradient, Shockley diode, %d stage(s): worst relative deviation %.3g (%s); "
                 "%zu sweeps, %zu ac runs\n",
                 stages, d.worst, d.where.c_str(), sp->last_stats().sweeps, sp->last_stats().ac_runs);
-    EXPECT_LE(d.worst, 1e-6) << d.where;
+    // The −β point starts 2·Δv from the +β solution, so ngspice's Newton
+    // stops within its tolerance (reltol 1e-9 · |v|) of the exact point:
+    // ~1e-9 · |v| / Δv ≈ 1e-6 relative (Δv ≤ 1e-5 V), plus (Δv/(N·vt))²/6 ≈ 1e-8.
+    EXPECT_LE(d.worst, 1e-5) << d.where;
     EXPECT_EQ(sp->last_stats().ac_runs, 0u);
-    EXPECT_EQ(sp->last_stats().sweeps, 1u + 2u * static_cast<std::size_t>(stages));
+    EXPECT_EQ(sp->last_stats().sweeps, 1u + static_cast<std::size_t>(stages)) << "one forward, one ±β sweep per stage";
   }
 }
 
@@ -473,34 +476,45 @@ TEST(MonCosim, NudgedGradientIsRefusedWhereItWouldNotBeExact) {
   EXPECT_FALSE(make_mon_spice_evaluator(m)->nudged_gradient()) << "auto falls back to ac";
 }
 
+// Both gradient methods. The small-signal one is a linear solve at each
+// sample's own operating point, exact to rounding; the nudged one (central,
+// Shockley) differs from sample to sample's start by Newton's tolerance
+// (~1e-6 relative, see CentrallyNudged... above), which is what it may
+// differ by between the batch and single samples.
 TEST(MonCosim, BatchedSpiceGradientIsTheMeanOfPerSampleGradients) {
   const auto m = ir::init_mon(3, 5, 3, 2, 141, "shockley");
   const MatrixXd x = random_inputs(3, 5, 151);
   const auto labels = random_labels(5, 3, 152);
-  evaluator_options two;
-  two.threads = 2;      // samples split over two engines
-  two.spice_chunk = 2;  // and several chunks per engine
-  auto sp = make_evaluator(m, engine_kind::spice, two);
-  const auto batch = sp->gradient(x, labels);
-  std::map<std::string, std::vector<double>> sum;
-  double loss = 0.0;
-  for (Eigen::Index b = 0; b < x.cols(); ++b) {
-    const auto one = sp->gradient(x.col(b), std::span<const int>(&labels[static_cast<std::size_t>(b)], 1));
-    loss += one.loss;
-    for (const auto& [name, g] : one.parameters) {
-      auto& s = sum[name];
-      s.resize(g.size(), 0.0);
-      for (std::size_t i = 0; i < g.size(); ++i) s[i] += g[i];
+  for (auto [method, tolerance] : {std::pair{spice_gradient::small_signal, 1e-9}, std::pair{spice_gradient::nudged, 1e-5}}) {
+    evaluator_options two;
+    two.threads = 2;      // samples split over two engines
+    two.spice_chunk = 2;  // and several chunks per engine
+    two.mon_gradient = method;
+    auto sp = make_evaluator(m, engine_kind::spice, two);
+    const auto batch = sp->gradient(x, labels);
+    std::map<std::string, std::vector<double>> sum;
+    double loss = 0.0, scale = 0.0, input_scale = batch.inputs.cwiseAbs().maxCoeff() * static_cast<double>(x.cols());
+    for (Eigen::Index b = 0; b < x.cols(); ++b) {
+      const auto one = sp->gradient(x.col(b), std::span<const int>(&labels[static_cast<std::size_t>(b)], 1));
+      loss += one.loss;
+      for (const auto& [name, g] : one.parameters) {
+        auto& s = sum[name];
+        s.resize(g.size(), 0.0);
+        for (std::size_t i = 0; i < g.size(); ++i) s[i] += g[i];
+      }
+      EXPECT_LE(max_abs_diff(one.inputs, batch.inputs.col(b) * static_cast<double>(x.cols())), tolerance * input_scale);
     }
-    EXPECT_LE(max_abs_diff(one.inputs, batch.inputs.col(b) * static_cast<double>(x.cols())), 1e-9);
+    EXPECT_NEAR(batch.loss * x.cols(), loss, 1e-9);
+    double worst = 0.0;
+    for (const auto& [name, g] : batch.parameters)
+      for (std::size_t i = 0; i < g.size(); ++i) {
+        worst = std::max(worst, std::abs(g[i] * static_cast<double>(x.cols()) - sum.at(name)[i]));
+        scale = std::max(scale, std::abs(sum.at(name)[i]));
+      }
+    std::printf("[measured] %s gradient: batch x B vs sum of per-sample gradients: max |diff| = %.3g (scale %.3g)\n",
+                std::string(to_string(method)).c_str(), worst, scale);
+    EXPECT_LE(worst, tolerance * scale);
   }
-  EXPECT_NEAR(batch.loss * x.cols(), loss, 1e-9);
-  double worst = 0.0;
-  for (const auto& [name, g] : batch.parameters)
-    for (std::size_t i = 0; i < g.size(); ++i)
-      worst = std::max(worst, std::abs(g[i] * static_cast<double>(x.cols()) - sum.at(name)[i]));
-  std::printf("[measured] batch x B vs sum of per-sample gradients: max |diff| = %.3g\n", worst);
-  EXPECT_LE(worst, 1e-9);
 }
 
 TEST(MonCosim, FiniteDifferencesRefuseLargeModelsWithAClearMessage) {
