@@ -66,12 +66,14 @@ int main(int argc, char** argv) {
   int rounds = 3;
   bool deck_costs = false;
   double nudge = cosim::evaluator_options{}.mon_nudge;
+  std::string transient = "precise";
   std::size_t pool = 1, resize = 0;
   app.add_option("model", file, "model file")->required();
   app.add_option("--batch", batch, "images per call")->capture_default_str();
   app.add_option("--rounds", rounds, "alternating rounds (medians)")->capture_default_str();
   app.add_option("--ac-images", ac_images, "MON: also the small-signal (ac) gradient on this many images");
   app.add_option("--nudge", nudge, "MON: largest |dv| of the nudged gradient (normalized)")->capture_default_str();
+  app.add_option("--transient", transient, "KirchhoffNet: precise or standard transients")->capture_default_str();
   app.add_flag("--deck-costs", deck_costs, "MON: time load (parse) against sweep of the batch deck, and compile");
   app.add_option("--pool", pool, "image pooling the model was trained with")->capture_default_str();
   app.add_option("--resize", resize, "image resizing the model was trained with")->capture_default_str();
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
     cosim::evaluator_options o;
     o.threads = engines;
     o.mon_nudge = nudge;
+    o.transient = cosim::spice_transient_from_string(transient);
     evals.push_back(cosim::make_evaluator(model, cosim::engine_kind::spice, o));
   }
   for (int r = 0; r < rounds; ++r) {

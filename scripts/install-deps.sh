@@ -8,6 +8,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates
   libngspice0-dev ngspice          # embedded engine + the independent CLI runner
   libpugixml-dev libcli11-dev libfmt-dev libeigen3-dev zlib1g-dev
+  nlohmann-json3-dev               # JSON output (--json, the test summary)
   libboost-dev                     # Boost.Odeint (header-only): KirchhoffNet's Dormand-Prince integrator
   python3 python3-yaml             # scripts/import-kirchhoffnet.py (reads the reference checkpoint)
   googletest libgtest-dev libgmock-dev libbenchmark-dev

@@ -68,7 +68,7 @@ configure() {  # FAMILY DATA -> init, train, spice_limit (0 = the whole test spl
 }
 
 # "eval --json" -> "98.70 % (987/1000)"
-percent() { sed -n 's/.*"samples": \([0-9]*\), "correct": \([0-9]*\), "accuracy": \([0-9.e+-]*\),.*/\3 \2 \1/p' |
+percent() { sed -n 's/.*"samples": *\([0-9]*\), *"correct": *\([0-9]*\), *"accuracy": *\([0-9.e+-]*\),.*/\3 \2 \1/p' |
   awk 'NF == 3 { printf "%.2f %% (%d/%d)", 100 * $1, $2, $3 }'; }
 # Two predict CSVs of the same points -> "99.90 % (999/1000)", the fraction
 # of rows whose predicted class (column 4) is the same; fails if the

@@ -99,19 +99,12 @@ void register_eval(CLI::App& app) {
     if (!root) return;
 
     if (a.json) {
-      json_writer j;
-      j.begin_object();
-      j.key("model").string(a.model).key("data").string(a.data).key("split").string(a.split);
-      j.key("engine").string(a.engine);
-      j.key("samples").number(static_cast<double>(report.samples));
-      j.key("correct").number(static_cast<double>(report.correct()));
-      j.key("accuracy").number(report.accuracy).key("loss").number(report.loss);
-      j.key("seconds").number(report.seconds);
-      j.key("confusion").begin_array();
-      for (const auto& row : report.confusion) j.numbers(std::vector<double>(row.begin(), row.end()));
-      j.end_array();
-      j.end_object();
-      fmt::print("{}\n", j.str());
+      const json j = {{"model", a.model},       {"data", a.data},
+                      {"split", a.split},       {"engine", a.engine},
+                      {"samples", report.samples}, {"correct", report.correct()},
+                      {"accuracy", report.accuracy}, {"loss", report.loss},
+                      {"seconds", report.seconds}, {"confusion", report.confusion}};
+      fmt::print("{}\n", to_text(j));
       return;
     }
     fmt::print("{}: {} {} ({} samples), {} engine\n", a.model, a.data, a.split, report.samples, a.engine);

@@ -54,14 +54,13 @@ void register_grad(CLI::App& app) {
     const auto g = eval->gradient(x, std::span<const int>(&label, 1));
     std::vector<double> dx(g.inputs.data(), g.inputs.data() + g.inputs.size());
     if (a.json) {
-      json_writer j;
-      j.begin_object().key("loss").number(g.loss).key("gradient").begin_object();
+      json gradient = json::object();
       for (const auto& t : model.parameters) {
         auto it = g.parameters.find(t.name);
-        if (it != g.parameters.end()) j.key(t.name).numbers(it->second);
+        if (it != g.parameters.end()) gradient[t.name] = it->second;
       }
-      j.end_object().key("input_gradient").numbers(dx).key("engine").string(a.engine).end_object();
-      fmt::print("{}\n", j.str());
+      const json j = {{"loss", g.loss}, {"gradient", gradient}, {"input_gradient", dx}, {"engine", a.engine}};
+      fmt::print("{}\n", to_text(j));
       return;
     }
     fmt::print("engine: {}\nloss: {:.12g}\n", a.engine, g.loss);

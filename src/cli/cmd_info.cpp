@@ -24,32 +24,28 @@ void register_info(CLI::App& app) {
     std::size_t trainable = 0;
     for (const auto& t : m.parameters) trainable += t.trainable ? t.values.size() : 0;
     if (a.json) {
-      json_writer j;
-      j.begin_object();
-      j.key("family").string(ir::to_string(m.kind));
-      j.key("sizes").begin_object();
-      for (const auto& [k, v] : m.sizes) j.key(k).number(static_cast<double>(v));
-      j.end_object();
-      j.key("options").begin_object();
-      for (const auto& [k, v] : m.options) j.key(k).string(v);
-      j.end_object();
-      j.key("scale").begin_object();
-      j.key("volt").number(m.scale.volt).key("ampere").number(m.scale.ampere).key("ohm").number(m.scale.ohm);
-      j.key("farad").number(m.scale.farad).key("second").number(m.scale.second);
-      j.end_object();
-      j.key("devices").begin_object();
-      for (const auto& d : m.devices) j.key(d.role).string(d.name);
-      j.end_object();
-      j.key("trainable_parameters").number(static_cast<double>(trainable));
-      j.key("parameters").begin_array();
-      for (const auto& t : m.parameters) {
-        j.begin_object().key("name").string(t.name).key("shape").numbers(std::vector<double>(t.shape.begin(), t.shape.end()));
-        j.key("constraint").string(ir::to_string(t.kind)).key("trainable").string(t.trainable ? "true" : "false");
-        j.end_object();
-      }
-      j.end_array();
-      j.end_object();
-      fmt::print("{}\n", j.str());
+      json sizes = json::object(), options = json::object(), devices = json::object(), parameters = json::array();
+      for (const auto& [k, v] : m.sizes) sizes[k] = v;
+      for (const auto& [k, v] : m.options) options[k] = v;
+      for (const auto& d : m.devices) devices[d.role] = d.name;
+      for (const auto& t : m.parameters)
+        parameters.push_back({{"name", t.name},
+                              {"shape", t.shape},
+                              {"constraint", std::string(ir::to_string(t.kind))},
+                              {"trainable", t.trainable}});
+      const json j = {{"family", std::string(ir::to_string(m.kind))},
+                      {"sizes", sizes},
+                      {"options", options},
+                      {"scale",
+                       {{"volt", m.scale.volt},
+                        {"ampere", m.scale.ampere},
+                        {"ohm", m.scale.ohm},
+                        {"farad", m.scale.farad},
+                        {"second", m.scale.second}}},
+                      {"devices", devices},
+                      {"trainable_parameters", trainable},
+                      {"parameters", parameters}};
+      fmt::print("{}\n", to_text(j));
       return;
     }
     fmt::print("{}: {} model\n", a.model, ir::to_string(m.kind));

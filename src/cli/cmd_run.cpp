@@ -56,11 +56,8 @@ void register_run(CLI::App& app) {
     std::vector<double> hidden;
     for (const auto& h : result.hidden) hidden.insert(hidden.end(), h.data(), h.data() + h.size());
     if (a.json) {
-      json_writer j;
-      j.begin_object().key("outputs").numbers(outputs).key("hidden").numbers(hidden);
-      j.key("stages").number(static_cast<double>(result.hidden.size())).key("engine").string(a.engine);
-      j.end_object();
-      fmt::print("{}\n", j.str());
+      const json j = {{"outputs", outputs}, {"hidden", hidden}, {"stages", result.hidden.size()}, {"engine", a.engine}};
+      fmt::print("{}\n", to_text(j));
       return;
     }
     fmt::print("engine: {}\n", a.engine);

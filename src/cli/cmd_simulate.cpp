@@ -49,19 +49,14 @@ void register_simulate(CLI::App& app) {
     eng.load(read_file(a.netlist, "netlist"));
     eng.command(a.analysis);
     auto names = a.probes.empty() ? node_voltage_names(eng) : a.probes;
-    json_writer j;
-    if (a.json) j.begin_object().key("analysis").string(a.analysis).key("vectors").begin_object();
+    json vectors = json::object();
     for (const auto& name : names) {
       auto values = eng.complex_vector(name);
       bool is_complex = false;
       for (auto v : values) is_complex |= v.imag() != 0.0;
       if (a.json) {
-        j.key(name).begin_array();
-        for (auto v : values) {
-          if (is_complex) j.begin_array().number(v.real()).number(v.imag()).end_array();
-          else j.number(v.real());
-        }
-        j.end_array();
+        json& column = vectors[name] = json::array();
+        for (auto v : values) column.push_back(is_complex ? json{v.real(), v.imag()} : json(v.real()));
       } else {
         std::vector<std::string> text;
         for (auto v : values) text.push_back(is_complex ? fmt::format("({:.9g},{:.9g})", v.real(), v.imag()) : fmt::format("{:.9g}", v.real()));
@@ -69,8 +64,7 @@ void register_simulate(CLI::App& app) {
       }
     }
     if (a.json) {
-      j.end_object().end_object();
-      fmt::print("{}\n", j.str());
+      fmt::print("{}\n", to_text(json{{"analysis", a.analysis}, {"vectors", vectors}}));
     }
   });
 }

@@ -59,23 +59,25 @@ void register_verify(CLI::App& app) {
     }
     const auto report = cosim::verify_model(model, o);
     if (a.json) {
-      json_writer j;
-      j.begin_object().key("model").string(report.model_summary);
-      j.key("samples").number(static_cast<double>(report.samples)).key("seed").number(static_cast<double>(report.seed));
-      j.key("input_range").numbers(std::vector<double>{report.input_range.first, report.input_range.second});
-      j.key("volt").number(report.volt).key("status").string(report.judged() == 0 ? "not verified" : report.passed ? "passed" : "failed");
-      j.key("checks").begin_array();
-      for (const auto& c : report.checks) {
-        j.begin_object().key("quantity").string(c.quantity).key("reference").string(c.reference);
-        j.key("max_abs").number(c.max_abs).key("scale").number(c.scale).key("max_rel").number(c.max_rel);
-        j.key("tolerance").number(c.tolerance).key("tolerance_kind").string(c.relative ? "relative" : "absolute");
-        j.key("status").string(!c.judged ? "reported" : c.passed ? "ok" : "failed");
-        j.end_object();
-      }
-      j.end_array().key("notes").begin_array();
-      for (const auto& n : report.notes) j.string(n);
-      j.end_array().end_object();
-      fmt::print("{}\n", j.str());
+      json checks = json::array();
+      for (const auto& c : report.checks)
+        checks.push_back({{"quantity", c.quantity},
+                          {"reference", c.reference},
+                          {"max_abs", c.max_abs},
+                          {"scale", c.scale},
+                          {"max_rel", c.max_rel},
+                          {"tolerance", c.tolerance},
+                          {"tolerance_kind", c.relative ? "relative" : "absolute"},
+                          {"status", !c.judged ? "reported" : c.passed ? "ok" : "failed"}});
+      const json j = {{"model", report.model_summary},
+                      {"samples", report.samples},
+                      {"seed", report.seed},
+                      {"input_range", {report.input_range.first, report.input_range.second}},
+                      {"volt", report.volt},
+                      {"status", report.judged() == 0 ? "not verified" : report.passed ? "passed" : "failed"},
+                      {"checks", checks},
+                      {"notes", report.notes}};
+      fmt::print("{}\n", to_text(j));
     } else {
       fmt::print("{}", cosim::to_text(report));
     }

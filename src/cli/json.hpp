@@ -1,36 +1,16 @@
-// A minimal streaming JSON writer for the CLI's --json output (numbers in
-// shortest round-trip form, strings escaped).
+// The CLI's --json output: nlohmann-json values with keys in insertion
+// order, printed on one line (non-finite numbers become null, doubles in
+// shortest round-trip form).
 #pragma once
 
 #include <string>
-#include <string_view>
-#include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace spicenn::cli {
 
-class json_writer {
- public:
-  json_writer& begin_object();
-  json_writer& end_object();
-  json_writer& begin_array();
-  json_writer& end_array();
-  json_writer& key(std::string_view k);
-  json_writer& string(std::string_view s);
-  json_writer& number(double x);  // non-finite numbers are written as null
-  json_writer& null();
-  template <class Range>
-  json_writer& numbers(const Range& values) {
-    begin_array();
-    for (double v : values) number(v);
-    return end_array();
-  }
-  const std::string& str() const { return out_; }
+using json = nlohmann::ordered_json;
 
- private:
-  void separate();
-  std::string out_;
-  std::vector<bool> first_;  // per open container: no element written yet
-  bool after_key_ = false;
-};
+inline std::string to_text(const json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 }  // namespace spicenn::cli

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "core/numbers.hpp"
@@ -249,32 +250,21 @@ std::string metrics_csv(const std::vector<epoch_metrics>& history) {
   return out;
 }
 
-namespace {
-
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\')
-      out += fmt::format("\\{}", c);
-    else if (static_cast<unsigned char>(c) < 0x20)
-      out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-    else
-      out += c;
-  }
-  return out + "\"";
-}
-
-std::string json_number(double v) { return std::isfinite(v) ? format_double(v) : std::string("null"); }
-
-}  // namespace
-
 std::string test_summary_json(const test_summary& s) {
   const auto& r = s.report;
-  return fmt::format(
-      "{{\"data\": {}, \"split\": \"test\", \"samples\": {}, \"correct\": {}, \"accuracy\": {}, \"loss\": {}, "
-      "\"selected_epoch\": {}, \"epochs\": {}, \"val_accuracy\": {}, \"val_loss\": {}, \"engine\": {}, \"seconds\": {}}}\n",
-      json_string(r.data), r.samples, r.correct(), json_number(r.accuracy), json_number(r.loss), s.selected_epoch, s.epochs,
-      json_number(s.val_accuracy), json_number(s.val_loss), json_string(s.engine), json_number(r.seconds));
+  const nlohmann::ordered_json j = {{"data", r.data},
+                                    {"split", "test"},
+                                    {"samples", r.samples},
+                                    {"correct", r.correct()},
+                                    {"accuracy", r.accuracy},
+                                    {"loss", r.loss},
+                                    {"selected_epoch", s.selected_epoch},
+                                    {"epochs", s.epochs},
+                                    {"val_accuracy", s.val_accuracy},
+                                    {"val_loss", s.val_loss},
+                                    {"engine", s.engine},
+                                    {"seconds", r.seconds}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace spicenn::cosim

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -35,6 +36,16 @@ run_result run(const std::string& args) {
   return r;
 }
 
+// The JSON document a verb printed with --json: the last output line that
+// starts with '{' or '[' (the output also holds stderr's messages).
+nlohmann::json json_in(const std::string& output) {
+  std::string found;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && (line.front() == '{' || line.front() == '[')) found = line;
+  return nlohmann::json::parse(found);
+}
+
 fs::path temp(const std::string& name) { return fs::temp_directory_path() / ("spicenn_test_cli_" + name); }
 
 fs::path write(const std::string& name, const std::string& text) {
@@ -51,16 +62,17 @@ TEST(Cli, SimulatePrintsNodeVoltagesAsTextAndJson) {
   EXPECT_NE(text.output.find("7.5"), std::string::npos) << text.output;
   auto json = run("simulate " + net.string() + " --json");
   ASSERT_EQ(json.status, 0) << json.output;
-  EXPECT_NE(json.output.find(R"("analysis": "op")"), std::string::npos) << json.output;
-  EXPECT_NE(json.output.find(R"("out": [7.5])"), std::string::npos) << json.output;
-  EXPECT_NE(json.output.find(R"("in": [10])"), std::string::npos) << json.output;
+  const auto j = json_in(json.output);
+  EXPECT_EQ(j.at("analysis"), "op") << json.output;
+  EXPECT_EQ(j.at("vectors").at("out"), nlohmann::json::array({7.5})) << json.output;
+  EXPECT_EQ(j.at("vectors").at("in"), nlohmann::json::array({10.0})) << json.output;
 }
 
 TEST(Cli, SimulateDcSweepMatchesTheClosedForm) {
   auto net = write("sweep.cir", "sweep\nV1 in 0 DC 0\nR1 in out 1k\nR2 out 0 1k\n.end\n");
   auto r = run("simulate " + net.string() + " --analysis \"dc v1 0 2 1\" --probe out --json");
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find(R"("out": [0, 0.5, 1])"), std::string::npos) << r.output;
+  EXPECT_EQ(json_in(r.output).at("vectors").at("out"), nlohmann::json::array({0.0, 0.5, 1.0})) << r.output;
 }
 
 TEST(Cli, SimulateFailsWithNgspicesMessageAndTheLine) {
@@ -86,7 +98,7 @@ TEST(Cli, InitInfoAndCompileForEveryFamily) {
   EXPECT_NE(info.output.find(std::to_string(expected) + " trainable values"), std::string::npos) << info.output;
   auto kan_info = run("info " + kan.string() + " --json");
   ASSERT_EQ(kan_info.status, 0) << kan_info.output;
-  EXPECT_NE(kan_info.output.find(R"("family": "kan")"), std::string::npos) << kan_info.output;
+  EXPECT_EQ(json_in(kan_info.output).at("family"), "kan") << kan_info.output;
   EXPECT_EQ(run("info " + kn.string()).status, 0);
 
   auto net = temp("mon.cir");
@@ -256,11 +268,10 @@ TEST(Cli, TrainSelectsOnTheValidationSplitAndTestsOnce) {
     val_accuracy.push_back(std::stod(fields[4]));
   }
   ASSERT_EQ(val_accuracy.size(), 5u);
-  const std::string json = read(temp("val_metrics.test.json"));
-  EXPECT_NE(json.find("\"split\": \"test\", \"samples\": 500"), std::string::npos) << json;
-  const auto at = json.find("\"selected_epoch\": ");
-  ASSERT_NE(at, std::string::npos) << json;
-  const int epoch = std::stoi(json.substr(at + 18));
+  const auto json = nlohmann::json::parse(read(temp("val_metrics.test.json")));
+  EXPECT_EQ(json.at("split"), "test") << json;
+  EXPECT_EQ(json.at("samples"), 500) << json;
+  const int epoch = json.at("selected_epoch");
   ASSERT_GE(epoch, 1);
   ASSERT_LE(epoch, 5);
   // The selected epoch has the highest validation accuracy of the CSV.
@@ -271,13 +282,12 @@ TEST(Cli, TrainSelectsOnTheValidationSplitAndTestsOnce) {
   // eval --split validation: the same 300 samples, the same accuracy as the CSV row.
   auto e = run("eval " + out.string() + " --data moons --split validation --validation 300 --json");
   ASSERT_EQ(e.status, 0) << e.output;
-  EXPECT_NE(e.output.find("\"samples\": 300"), std::string::npos) << e.output;
-  const auto acc = e.output.find("\"accuracy\": ");
-  ASSERT_NE(acc, std::string::npos) << e.output;
-  EXPECT_DOUBLE_EQ(std::stod(e.output.substr(acc + 12)), val_accuracy[static_cast<std::size_t>(epoch - 1)]) << e.output;
+  const auto ej = json_in(e.output);
+  EXPECT_EQ(ej.at("samples"), 300) << e.output;
+  EXPECT_DOUBLE_EQ(ej.at("accuracy").get<double>(), val_accuracy[static_cast<std::size_t>(epoch - 1)]) << e.output;
   // The default validation split of the toy sets: 200 samples.
   auto d = run("eval " + out.string() + " --data moons --split validation --json");
-  EXPECT_NE(d.output.find("\"samples\": 200"), std::string::npos) << d.output;
+  EXPECT_EQ(json_in(d.output).at("samples"), 200) << d.output;
 }
 
 TEST(Cli, TrainRejectsBadValidationPatienceAndPoolOptions) {
@@ -315,7 +325,7 @@ TEST(Cli, PoolingGivesFourteenByFourteenInputs) {
   EXPECT_NE(read(out).find("2x2 average pooling (14x14 features)"), std::string::npos);
   auto e = run("eval " + out.string() + " --data mnist --pool 2 --limit 50 --json");
   ASSERT_EQ(e.status, 0) << e.output;
-  EXPECT_NE(e.output.find("\"samples\": 50"), std::string::npos) << e.output;
+  EXPECT_EQ(json_in(e.output).at("samples"), 50) << e.output;
   auto wrong = run("eval " + out.string() + " --data mnist --limit 50");
   EXPECT_NE(wrong.status, 0);
   EXPECT_NE(wrong.output.find("784 features"), std::string::npos) << wrong.output;
@@ -343,7 +353,7 @@ TEST(Cli, ResizeGivesFourteenByFourteenInputs) {
   EXPECT_NE(read(out).find("--resize 14"), std::string::npos);
   auto e = run("eval " + out.string() + " --data mnist --resize 14 --limit 50 --json");
   ASSERT_EQ(e.status, 0) << e.output;
-  EXPECT_NE(e.output.find("\"samples\": 50"), std::string::npos) << e.output;
+  EXPECT_EQ(json_in(e.output).at("samples"), 50) << e.output;
   auto both = run("eval " + out.string() + " --data mnist --resize 14 --pool 2 --limit 50");
   EXPECT_NE(both.status, 0);
   EXPECT_NE(both.output.find("exclude each other"), std::string::npos) << both.output;
@@ -370,11 +380,7 @@ std::vector<std::vector<std::string>> read_csv(const fs::path& p, std::string* h
   return rows;
 }
 
-std::size_t json_count(const std::string& json, const std::string& key) {
-  const auto at = json.find("\"" + key + "\": ");
-  if (at == std::string::npos) return static_cast<std::size_t>(-1);
-  return static_cast<std::size_t>(std::stod(json.substr(at + key.size() + 4)));
-}
+std::size_t json_count(const std::string& output, const std::string& key) { return json_in(output).at(key).get<std::size_t>(); }
 
 // predict on a data set: the rows' predicted classes agree with the outputs
 // (argmax) and their count of correct ones with `eval` on the same samples,
@@ -433,9 +439,9 @@ TEST(Cli, PredictWritesPerSampleClassesAndGrids) {
   EXPECT_EQ(at(24), std::make_pair(2.0, 1.5));
   auto one = run("run " + model.string() + " --input 2,0 --json");
   ASSERT_EQ(one.status, 0) << one.output;
-  const auto outputs = one.output.substr(one.output.find("\"outputs\": [") + 12);
-  EXPECT_NEAR(std::stod(outputs), std::stod(rows[9][3]), 1e-9) << one.output;  // row 9: x0 = 2, x1 = 0
-  EXPECT_NEAR(std::stod(outputs.substr(outputs.find(',') + 1)), std::stod(rows[9][4]), 1e-9) << one.output;
+  const auto outputs = json_in(one.output).at("outputs");
+  EXPECT_NEAR(outputs.at(0).get<double>(), std::stod(rows[9][3]), 1e-9) << one.output;  // row 9: x0 = 2, x1 = 0
+  EXPECT_NEAR(outputs.at(1).get<double>(), std::stod(rows[9][4]), 1e-9) << one.output;
 
   // Errors: a grid for a model with 3 inputs; neither or both of --data and --grid.
   auto three = temp("pred_three.xml");

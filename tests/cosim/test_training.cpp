@@ -10,6 +10,7 @@
 // Its gradient is checked against finite differences below, so it is an
 // honest (if simple) model, not a stub.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <filesystem>
@@ -468,10 +469,12 @@ TEST(Trainer, MetricsCsvHasOneRowPerEpoch) {
   // The final test evaluation: test_limit 70 of 100, the selected model, in the JSON file.
   ASSERT_TRUE(result.test);
   EXPECT_EQ(result.test->samples, 70u);
-  const std::string json = read_text(o.test_json);
-  EXPECT_NE(json.find(fmt::format("\"samples\": 70, \"correct\": {}", result.test->correct())), std::string::npos) << json;
-  EXPECT_NE(json.find(fmt::format("\"selected_epoch\": {}, \"epochs\": 4", result.selected_epoch)), std::string::npos) << json;
-  EXPECT_NE(json.find("\"split\": \"test\""), std::string::npos) << json;
+  const auto json = nlohmann::json::parse(read_text(o.test_json));
+  EXPECT_EQ(json.at("samples"), 70) << json;
+  EXPECT_EQ(json.at("correct"), result.test->correct()) << json;
+  EXPECT_EQ(json.at("selected_epoch"), result.selected_epoch) << json;
+  EXPECT_EQ(json.at("epochs"), 4) << json;
+  EXPECT_EQ(json.at("split"), "test") << json;
   // Cosine over 4 epochs × 4 batches: the rate of each epoch's last step, decreasing.
   const lr_schedule expected{.kind = schedule_kind::cosine, .base = 0.05, .min = 0.001, .total_steps = 16};
   EXPECT_DOUBLE_EQ(rows[0].learning_rate, expected.at(3));
