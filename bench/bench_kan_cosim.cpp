@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_timing.hpp"
 #include "compiler/kan_compiler.hpp"
 #include "core/random.hpp"
 #include "cosim/evaluator.hpp"
@@ -36,16 +37,8 @@ using namespace spicenn;
 
 namespace {
 
-double seconds_of(const auto& f) {
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using bench::median;
+using bench::seconds_of;
 
 long total_iterations(spice::engine& eng) {
   eng.command("rusage totiter");

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_timing.hpp"
 #include "compiler/mon_compiler.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/mon_evaluators.hpp"
@@ -37,16 +38,8 @@ using namespace spicenn;
 
 namespace {
 
-double seconds_of(const auto& f) {
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
+using bench::median;
+using bench::seconds_of;
 
 // Every trainable value moved by a relative 1e-4 (signs kept): a model
 // that differs from the loaded one everywhere, as after an optimizer step.

@@ -22,6 +22,36 @@ std::uint64_t classification_report::correct() const {
 
 namespace {
 
+// One evaluation batch, samples [begin, end): the forward pass, its checks,
+// the confusion counts (widened when the model has more outputs than the
+// data set's classes); returns the batch's summed cross-entropy.
+double score_batch(evaluator& eval, const data::dataset& set, std::size_t begin, std::size_t end,
+                   std::vector<std::size_t>& indices, std::size_t& classes,
+                   std::vector<std::vector<std::uint64_t>>& confusion) {
+  indices.resize(end - begin);
+  std::iota(indices.begin(), indices.end(), begin);
+  const Eigen::MatrixXd x = set.batch_features(indices);
+  const std::vector<int> labels = set.batch_labels(indices);
+  const evaluation out = eval.forward(x);
+  if (out.outputs.cols() != static_cast<Eigen::Index>(indices.size()))
+    throw error(fmt::format("evaluate: the evaluator returned {} output columns for a batch of {}", out.outputs.cols(),
+                            indices.size()));
+  const auto outputs = static_cast<std::size_t>(out.outputs.rows());
+  if (outputs < set.classes)
+    throw error(fmt::format("evaluate: the model has {} output{} but data set {} has {} classes", outputs,
+                            outputs == 1 ? "" : "s", set.name, set.classes));
+  if (outputs > classes) {  // more outputs than classes: widen the matrix
+    for (auto& row : confusion) row.resize(outputs, 0);
+    confusion.resize(outputs, std::vector<std::uint64_t>(outputs, 0));
+    classes = outputs;
+  }
+  const double loss = models::softmax_cross_entropy(out.outputs, labels, nullptr, models::reduction::sum);
+  const std::vector<int> predicted = models::predict(out.outputs);
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    ++confusion[static_cast<std::size_t>(labels[i])][static_cast<std::size_t>(predicted[i])];
+  return loss;
+}
+
 // evaluate_classifier under MPI: the serial path's batches, rank r taking a
 // contiguous run of them (process_group::share); the per-batch loss sums are
 // gathered in batch order and added as the serial loop adds them, the
@@ -48,27 +78,7 @@ classification_report evaluate_distributed(evaluator& eval, const data::dataset&
       break;
     }
     const std::size_t end = std::min(r.samples, begin + batch);
-    indices.resize(end - begin);
-    std::iota(indices.begin(), indices.end(), begin);
-    const Eigen::MatrixXd x = set.batch_features(indices);
-    const std::vector<int> labels = set.batch_labels(indices);
-    const evaluation out = eval.forward(x);
-    if (out.outputs.cols() != static_cast<Eigen::Index>(indices.size()))
-      throw error(fmt::format("evaluate: the evaluator returned {} output columns for a batch of {}", out.outputs.cols(),
-                              indices.size()));
-    const auto outputs = static_cast<std::size_t>(out.outputs.rows());
-    if (outputs < set.classes)
-      throw error(fmt::format("evaluate: the model has {} output{} but data set {} has {} classes", outputs,
-                              outputs == 1 ? "" : "s", set.name, set.classes));
-    if (outputs > r.classes) {
-      for (auto& row : confusion) row.resize(outputs, 0);
-      confusion.resize(outputs, std::vector<std::uint64_t>(outputs, 0));
-      r.classes = outputs;
-    }
-    loss_sums.push_back(models::softmax_cross_entropy(out.outputs, labels, nullptr, models::reduction::sum));
-    const std::vector<int> predicted = models::predict(out.outputs);
-    for (std::size_t i = 0; i < labels.size(); ++i)
-      ++confusion[static_cast<std::size_t>(labels[i])][static_cast<std::size_t>(predicted[i])];
+    loss_sums.push_back(score_batch(eval, set, begin, end, indices, r.classes, confusion));
     if (options.progress) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const std::size_t done = end - first * batch;  // this rank's samples so far
@@ -130,27 +140,7 @@ classification_report evaluate_classifier(evaluator& eval, const data::dataset& 
       break;
     }
     const std::size_t end = std::min(r.samples, begin + batch);
-    indices.resize(end - begin);
-    std::iota(indices.begin(), indices.end(), begin);
-    const Eigen::MatrixXd x = set.batch_features(indices);
-    const std::vector<int> labels = set.batch_labels(indices);
-    const evaluation out = eval.forward(x);
-    if (out.outputs.cols() != static_cast<Eigen::Index>(indices.size()))
-      throw error(fmt::format("evaluate: the evaluator returned {} output columns for a batch of {}", out.outputs.cols(),
-                              indices.size()));
-    const auto outputs = static_cast<std::size_t>(out.outputs.rows());
-    if (outputs < set.classes)
-      throw error(fmt::format("evaluate: the model has {} output{} but data set {} has {} classes", outputs,
-                              outputs == 1 ? "" : "s", set.name, set.classes));
-    if (outputs > r.classes) {  // more outputs than classes: widen the matrix
-      for (auto& row : r.confusion) row.resize(outputs, 0);
-      r.confusion.resize(outputs, std::vector<std::uint64_t>(outputs, 0));
-      r.classes = outputs;
-    }
-    loss_sum += models::softmax_cross_entropy(out.outputs, labels, nullptr, models::reduction::sum);
-    const std::vector<int> predicted = models::predict(out.outputs);
-    for (std::size_t i = 0; i < labels.size(); ++i)
-      ++r.confusion[static_cast<std::size_t>(labels[i])][static_cast<std::size_t>(predicted[i])];
+    loss_sum += score_batch(eval, set, begin, end, indices, r.classes, r.confusion);
     done = end;
     if (options.progress) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
