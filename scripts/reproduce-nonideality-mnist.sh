@@ -16,7 +16,8 @@
 # earlier-listed rate), and the SPICE fine-tuning uses it. The test images
 # are used only for the figures printed, after all choices are made.
 # SPICENN_THREADS: threads / ngspice instances (default 1); SPICENN_BATCH:
-# the fine-tunings' batch size (default 32).
+# the fine-tunings' batch size (default 32); SPICENN_RESUME=1: the SPICE
+# fine-tuning continues from its checkpoint (after Ctrl-C or a crash).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 train_images="${1:-2000}"
@@ -51,7 +52,10 @@ done
 lr=$(awk 'NR > 1 && (!n++ || $2 > a || ($2 == a && $3 < l)) {a = $2; l = $3; r = $1} END {print r}' "$out/selection.txt")
 echo "selected: lr $lr" | tee -a "$out/selection.txt"
 
-$spicenn train "$out/shockley.xml" "${finetune[@]}" --engine spice --lr "$lr" \
+# SPICENN_RESUME=1: continue an interrupted SPICE fine-tuning from its checkpoint.
+spice_finetune=("${finetune[@]}")
+[ "${SPICENN_RESUME:-0}" = 1 ] && spice_finetune=("${finetune[@]/--fresh/--resume}")
+$spicenn train "$out/shockley.xml" "${spice_finetune[@]}" --engine spice --lr "$lr" \
   --out "$out/tuned.xml" --metrics "$out/metrics.csv"
 echo "SPICE fine-tuning, validation accuracy, loss, epoch: $(selected "$out/metrics.csv")"
 
