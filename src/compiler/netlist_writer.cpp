@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -46,14 +47,25 @@ void netlist_writer::comment(std::string_view text) { line("* " + sanitized(text
 void netlist_writer::blank_line() { line(""); }
 
 void check_device_library(const std::filesystem::path& library) {
-  std::ifstream in(library);
+  std::ifstream in(library, std::ios::binary);
   if (!in) throw error(fmt::format("cannot read device library {}", library.string()));
-  std::string line;
-  for (std::size_t number = 1; std::getline(in, line); ++number) {
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw error(fmt::format("cannot read device library {}", library.string()));
+  check_device_library_text(text.str(), library.string());
+}
+
+void check_device_library_text(std::string_view text, const std::string& source_name) {
+  std::size_t number = 0;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    ++number;
     std::size_t first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos) continue;  // blank
     const char c = line[first];
-    const source_location where{library.string(), number};
+    const source_location where{source_name, number};
     std::string lowered;
     for (std::size_t i = first; i < line.size(); ++i) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(line[i])));
     // ngspice runs a file whose first line is `*ng_script` as a control script.

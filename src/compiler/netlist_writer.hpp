@@ -36,6 +36,9 @@ struct resistor_summary {
 // Anything else — `.control`/`.endc`, `.include`/`.inc`/`.lib` of further
 // files, any other dot-command — throws parse_error naming file:line.
 void check_device_library(const std::filesystem::path& library);
+// The same check on library text already read; `source_name` is the file
+// name in messages (check_device_library reads the file and calls this).
+void check_device_library_text(std::string_view text, const std::string& source_name);
 
 class netlist_writer {
  public:

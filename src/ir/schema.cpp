@@ -104,7 +104,7 @@ std::vector<size_spec> checked_sizes(family f, const std::map<std::string, std::
   for (const auto& [name, value] : sizes) {
     if (auto problem = identifier_problem(name); !problem.empty())
       ck.fail(size_path(name), fmt::format("size name {} {}", display_quoted(name), problem));
-    bool known = std::any_of(specs.begin(), specs.end(), [&](const size_spec& s) { return s.name == name; }) ||
+    bool known = std::any_of(specs.begin(), specs.end(), [&name = name](const size_spec& s) { return s.name == name; }) ||
                  (f == family::kan && is_width_name(name));
     if (!known)
       ck.fail(size_path(name), fmt::format("unknown size '{}' for family {}; expected: {}", name, to_string(f),
@@ -129,7 +129,7 @@ std::vector<size_spec> checked_sizes(family f, const std::map<std::string, std::
       specs.push_back(std::move(s));
     }
     for (const auto& [name, value] : sizes)
-      if (is_width_name(name) && std::none_of(specs.begin(), specs.end(), [&](const size_spec& s) { return s.name == name; }))
+      if (is_width_name(name) && std::none_of(specs.begin(), specs.end(), [&name = name](const size_spec& s) { return s.name == name; }))
         ck.fail(size_path(name), fmt::format("unknown size '{}': layers = {} uses width0..width{}", name, layers,
                                              layers));
   }
@@ -252,7 +252,7 @@ void check_options(const model& m, const family_schema& s, const checker& ck) {
   for (const auto& [name, value] : m.options) {
     if (auto problem = identifier_problem(name); !problem.empty())
       ck.fail(option_path(name), fmt::format("option name {} {}", display_quoted(name), problem));
-    auto it = std::find_if(s.options.begin(), s.options.end(), [&](const option_spec& o) { return o.name == name; });
+    auto it = std::find_if(s.options.begin(), s.options.end(), [&name = name](const option_spec& o) { return o.name == name; });
     if (it == s.options.end())
       ck.fail(option_path(name), fmt::format("unknown option '{}' for family {}; expected: {}", name,
                                              to_string(m.kind), join_names(spec_names())));

@@ -116,8 +116,11 @@ class engine::impl {
     }
     if (!library_) return;
     begin_call();
-    c_locale_scope c;
-    library_->command(const_cast<char*>("quit"));
+    {
+      c_locale_scope c;
+      ngspice_allocations_untracked untracked;
+      library_->command(const_cast<char*>("quit"));
+    }
     library_.reset();  // dlclose
   }
 
@@ -167,6 +170,7 @@ class engine::impl {
     begin_call();
     {
       c_locale_scope c;
+      ngspice_allocations_untracked untracked;
       library_->init(&on_char, &on_stat, &on_exit, nullptr, nullptr, &on_bg_thread, this);
       int ident = id_;
       library_->init_sync(nullptr, nullptr, nullptr, &ident, this);
@@ -225,6 +229,7 @@ class engine::impl {
   // ngSpice_Command under the C locale; returns its result (1: fatal error).
   int raw_command(const std::string& text) {
     c_locale_scope c;
+    ngspice_allocations_untracked untracked;
     int rc = library_->command(const_cast<char*>(text.c_str()));
     // ngSpice_Command(NULL) frees the control structures ngspice keeps for
     // every command it ran (~150 bytes each, never freed otherwise).
@@ -301,6 +306,7 @@ class engine::impl {
     int rc;
     {
       c_locale_scope c;
+      ngspice_allocations_untracked untracked;
       rc = library_->circ(lines.data());
     }
     if (exit_requested_ || rc != 0) restart_and_throw("load", &deck_);
@@ -361,6 +367,7 @@ class engine::impl {
     ensure_started();
     begin_call(false);
     c_locale_scope c;
+    ngspice_allocations_untracked untracked;
     const char* p = library_->cur_plot();
     return p ? p : "";
   }
@@ -370,7 +377,11 @@ class engine::impl {
     std::string plot = current_plot();
     std::vector<std::string> names;
     c_locale_scope c;
-    char** v = library_->all_vecs(plot.data());
+    char** v;
+    {
+      ngspice_allocations_untracked untracked;
+      v = library_->all_vecs(plot.data());
+    }
     for (; v && *v; ++v) names.emplace_back(*v);
     return names;
   }
@@ -391,7 +402,11 @@ class engine::impl {
     vector_copy out;
     {
       c_locale_scope c;
-      pvector_info info = library_->vec_info(n.data());
+      pvector_info info;
+      {
+        ngspice_allocations_untracked untracked;
+        info = library_->vec_info(n.data());
+      }
       if (!info) return std::nullopt;
       out.name = info->v_name ? info->v_name : n;
       out.type = info->v_type;

@@ -179,7 +179,10 @@ void ngspice_library::open(const std::string& source) {
       codemodels_.push_back(to.string());
     }
   }
-  handle_ = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+  {
+    ngspice_allocations_untracked untracked;
+    handle_ = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+  }
   if (!handle_) {
     const char* why = dlerror();
     remove_files();

@@ -194,6 +194,21 @@ TEST(NetlistWriter, IncludesOnlyLibrariesThatHoldDeviceDefinitions) {
       EXPECT_NE(std::string(e.what()).find(fmt::format("{}:{}", p.string(), line)), std::string::npos) << e.what();
     }
   }
+  // The text entry point (the fuzz target's, tests/fuzz/) says the same, with
+  // the given name and the same line numbers; a last line without '\n' and
+  // CR-LF line ends are checked like any other line.
+  EXPECT_NO_THROW(check_device_library_text(good, "good.lib"));
+  for (const std::string& text : {good + ".control", good + ".control\r\n", std::string("* x\r\n\r\n.endc")}) {
+    try {
+      check_device_library_text(text, "mem.lib");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const parse_error& e) {
+      const auto line = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) +
+                        (text.back() == '\n' ? 0 : 1);
+      EXPECT_EQ(e.where().file, "mem.lib");
+      EXPECT_EQ(e.where().line, line) << e.what();
+    }
+  }
   // Through the compiler: a MON whose diode library holds a control block.
   auto m = ir::init_mon(2, 3, 2, 1, 5);
   m.devices = {{"diode", "my_diode", write("evil.lib", good + ".control\nshell echo pwned\n.endc\n").string()}};
