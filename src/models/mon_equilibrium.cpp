@@ -39,6 +39,36 @@ double ratio(double x, double scale) {
   return x == 0.0 ? 0.0 : inf;
 }
 
+// The ideal MON's scaled KKT residual terms at v, with w = Gv − s and
+// per-node scales r: max over j of v_j < 0, w_j < 0 and min(|w_j|, |v_j|)
+// (complementarity), each relative to its scale.
+double kkt_terms(const Eigen::Ref<const VectorXd>& v, const Eigen::Ref<const VectorXd>& w,
+                 const Eigen::Ref<const VectorXd>& r, double vmax) {
+  double res = 0.0;
+  for (Index j = 0; j < v.size(); ++j) {
+    const double neg_v = ratio(std::max(-v[j], 0.0), vmax);
+    const double neg_w = ratio(std::max(-w[j], 0.0), r[j]);
+    const double comp = std::min(ratio(std::abs(w[j]), r[j]), ratio(std::abs(v[j]), vmax));
+    res = std::max({res, neg_v, neg_w, comp});
+  }
+  return res;
+}
+
+// The same, vectorized where no scale is zero (the solvers' hot path).
+double scaled_kkt_residual(const Eigen::Ref<const VectorXd>& v, const Eigen::Ref<const VectorXd>& w,
+                           const Eigen::Ref<const VectorXd>& r, double vmax) {
+  if (vmax > 0.0 && r.minCoeff() > 0.0) {
+    const auto va = v.array();
+    const auto wa = w.array();
+    const auto ra = r.array();
+    const double iv = 1.0 / vmax;
+    const double neg_v = (-va).cwiseMax(0.0).maxCoeff() * iv;
+    const double w_terms = ((-wa).cwiseMax(0.0).max(wa.abs().min(va.abs() * iv * ra)) / ra).maxCoeff();
+    return std::max(neg_v, w_terms);
+  }
+  return kkt_terms(v, w, r, vmax);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- diode law
@@ -54,13 +84,7 @@ double mon_ideal_residual(const MatrixXd& G, const Eigen::Ref<const VectorXd>& s
   const VectorXd w = G * v - s;
   const VectorXd r = G.cwiseAbs() * v.cwiseAbs() + s.cwiseAbs();
   const double vmax = v.cwiseAbs().maxCoeff();
-  double res = 0.0;
-  for (Index j = 0; j < v.size(); ++j) {
-    const double neg_v = ratio(std::max(-v[j], 0.0), vmax);
-    const double neg_w = ratio(std::max(-w[j], 0.0), r[j]);
-    const double comp = std::min(ratio(std::abs(w[j]), r[j]), ratio(std::abs(v[j]), vmax));
-    res = std::max({res, neg_v, neg_w, comp});
-  }
+  double res = kkt_terms(v, w, r, vmax);
   if (!std::isfinite(v.sum())) res = inf;
   return res;
 }
@@ -150,24 +174,7 @@ double mon_ideal_solver::free_side_residual(const Eigen::Ref<const VectorXd>& s,
     tmp_ = s.cwiseAbs();
     for (int p = 0; p < fm_; ++p) tmp_.noalias() += G_abs_.col(idx_[p]) * std::abs(v[idx_[p]]);
   }
-  if (vmax > 0.0 && tmp_.minCoeff() > 0.0) {
-    // The same terms, vectorized (no zero scales).
-    const auto va = v.array();
-    const auto wa = w_.array();
-    const auto ra = tmp_.array();
-    const double iv = 1.0 / vmax;
-    const double neg_v = (-va).cwiseMax(0.0).maxCoeff() * iv;
-    const double w_terms = ((-wa).cwiseMax(0.0).max(wa.abs().min(va.abs() * iv * ra)) / ra).maxCoeff();
-    return std::max(neg_v, w_terms);
-  }
-  double res = 0.0;
-  for (Index j = 0; j < n_; ++j) {
-    const double neg_v = ratio(std::max(-v[j], 0.0), vmax);
-    const double neg_w = ratio(std::max(-w_[j], 0.0), tmp_[j]);
-    const double comp = std::min(ratio(std::abs(w_[j]), tmp_[j]), ratio(std::abs(v[j]), vmax));
-    res = std::max({res, neg_v, neg_w, comp});
-  }
-  return res;
+  return scaled_kkt_residual(v, w_, tmp_, vmax);
 }
 
 void mon_ideal_solver::set_free(const std::vector<std::uint8_t>& flags) {
@@ -334,24 +341,7 @@ double mon_ideal_solver::residual(const Eigen::Ref<const VectorXd>& s, const Eig
     vmax = std::max(vmax, std::abs(x));
   }
   if (!finite) return inf;
-  if (vmax > 0.0 && tmp_.minCoeff() > 0.0) {
-    // The same terms, vectorized (no zero scales).
-    const auto va = v.array();
-    const auto wa = w_.array();
-    const auto ra = tmp_.array();
-    const double iv = 1.0 / vmax;
-    const double neg_v = (-va).cwiseMax(0.0).maxCoeff() * iv;
-    const double w_terms = ((-wa).cwiseMax(0.0).max(wa.abs().min(va.abs() * iv * ra)) / ra).maxCoeff();
-    return std::max(neg_v, w_terms);
-  }
-  double res = 0.0;
-  for (Index j = 0; j < n_; ++j) {
-    const double neg_v = ratio(std::max(-v[j], 0.0), vmax);
-    const double neg_w = ratio(std::max(-w_[j], 0.0), tmp_[j]);
-    const double comp = std::min(ratio(std::abs(w_[j]), tmp_[j]), ratio(std::abs(v[j]), vmax));
-    res = std::max({res, neg_v, neg_w, comp});
-  }
-  return res;
+  return scaled_kkt_residual(v, w_, tmp_, vmax);
 }
 
 mon_solve_report mon_ideal_solver::solve_sets(const Eigen::Ref<const VectorXd>& s, const Eigen::Ref<const VectorXd>& u,
