@@ -20,9 +20,10 @@ void register_set_diode(CLI::App& app) {
                                  "Swap the diodes of a MON model (e.g. to evaluate an ideal-diode model with Shockley diodes); "
                                  "the trained parameters are kept");
   cmd->add_option("model", a.model, "MON model file (XML)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--diode", a.diode, "Software law: ideal (ReLU) or shockley (diode ReLU)")
-      ->required()
-      ->check(CLI::IsMember({"ideal", "shockley"}));
+  cmd->add_option("--diode", a.diode,
+                  "Software law: ideal (ReLU), shockley (diode ReLU) or device (the --device's own I-V curve; the "
+                  "default, and the only law, for a library device)")
+      ->check(CLI::IsMember({"ideal", "shockley", "device"}));
   cmd->add_option("--device", a.device,
                   "SPICE diode device: a builtin name (default: pwl_diode for ideal, shockley_diode for shockley; "
                   "ideal_diode is the N = 0.001 exponential alternative for ideal) or the path of a library written "
@@ -31,25 +32,29 @@ void register_set_diode(CLI::App& app) {
   cmd->callback([] {
     auto m = ir::load_model(a.model);
     if (m.kind != ir::family::mon) throw error(fmt::format("{}: set-diode applies to 'mon' models, not '{}'", a.model, ir::to_string(m.kind)));
-    std::string device = a.device.empty() ? ir::default_mon_diode_device(a.diode) : a.device;
+    const bool library_given = a.device.find('/') != std::string::npos || a.device.ends_with(".lib");
+    std::string law = a.diode.empty() && library_given ? "device" : a.diode;
+    if (law.empty()) throw error("set-diode: give --diode ideal|shockley|device (or --device FILE.lib)");
+    if (law == "device" && a.device.empty()) throw error("set-diode: --diode device needs --device NAME|FILE.lib");
+    std::string device = a.device.empty() ? ir::default_mon_diode_device(law) : a.device;
     std::string library;
     // A builtin name, or the path of a library written by `spicenn fit-device`
     // (given relative to the current directory; recorded relative to the
     // model's directory, which save_model rewrites relative to the output).
-    if (device.find('/') != std::string::npos || device.ends_with(".lib")) {
+    if (library_given) {
       const auto file = std::filesystem::absolute(device).lexically_normal();
       device = std::string(devices::load_fitted_device(file).name());  // throws parse_error naming file:line
       library = (m.base_dir.empty() ? file : file.lexically_relative(m.base_dir)).string();
     }
-    m.options["diode"] = a.diode;
+    m.options["diode"] = law;
     for (auto& d : m.devices)
       if (d.role == "diode") d = {"diode", device, library};
     ir::validate(m);  // the device must be a MON diode
     m.origin.notes +=
-        fmt::format("{}diodes set to {} ({}{}) from {}", m.origin.notes.empty() ? "" : "; ", a.diode, device,
+        fmt::format("{}diodes set to {} ({}{}) from {}", m.origin.notes.empty() ? "" : "; ", law, device,
                     library.empty() ? "" : ", library " + a.device, a.model);
     ir::save_model(m, a.output);
-    fmt::print(stderr, "spicenn: wrote {} (diode {}, device {})\n", a.output, a.diode, device);
+    fmt::print(stderr, "spicenn: wrote {} (diode {}, device {})\n", a.output, law, device);
   });
 }
 

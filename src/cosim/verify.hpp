@@ -9,9 +9,10 @@
 //   if (!report.passed) return 1;
 //
 // What is compared (MON):
-//   - diode = shockley: ngspice vs the software model with the same diode law:
-//     forward to `forward_tolerance_volts`, gradients to `gradient_tolerance`
-//     relative to each tensor's largest magnitude;
+//   - diode = shockley or device: ngspice vs the software model with the
+//     same diode law (device: the device's own curve, a fitted library
+//     device's included): forward to `forward_tolerance_volts`, gradients to
+//     `gradient_tolerance` relative to each tensor's largest magnitude;
 //   - diode = ideal: (a) for a Shockley device (e.g. ideal_diode) the same
 //     against the software model with the device's exact law (IS, N), and
 //     (b) ngspice vs the ideal ReLU MON: forward within the forward-drop

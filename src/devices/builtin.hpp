@@ -69,6 +69,7 @@ class piecewise_linear_diode final : public device {
   double current(double volts) const override;
   double conductance(double volts) const override;
   std::optional<piecewise_linear_parameters> piecewise_linear() const override { return params_; }
+  std::vector<double> breakpoints() const override { return {0.0}; }  // the kink
   std::filesystem::path library_file() const override;
   const piecewise_linear_parameters& parameters() const { return params_; }
 

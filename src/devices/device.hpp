@@ -58,6 +58,10 @@ class device {
   virtual std::optional<shockley_parameters> shockley() const { return std::nullopt; }
   // Defined for piecewise-linear diodes.
   virtual std::optional<piecewise_linear_parameters> piecewise_linear() const { return std::nullopt; }
+  // Voltages where the curve's derivatives may jump (a spline's knots, a
+  // window's ends, a kink), sorted; between them the curve is smooth, so a
+  // quadrature of the current split there is accurate (exact for cubics).
+  virtual std::vector<double> breakpoints() const { return {}; }
 
   // Library file that defines subcircuit name() with pins (anode cathode):
   // absolute path (builtin devices: under device_models/).

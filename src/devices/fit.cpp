@@ -186,6 +186,11 @@ iv_data read_iv_csv(const std::filesystem::path& file) {
 
 // ------------------------------------------------------------------ representations
 
+std::vector<double> fitted_device::breakpoints() const {
+  if (const auto* s = std::get_if<spline_fit>(&fit_)) return s->knots;
+  return {window_.lo, window_.hi};
+}
+
 cubic_piece spline_piece(const spline_fit& s, std::size_t i) {
   SPICENN_ASSERT(i + 1 < s.knots.size(), "spline piece index out of range");
   const double h = s.knots[i + 1] - s.knots[i];

@@ -101,6 +101,8 @@ class fitted_device final : public device {
   double current(double volts) const override;
   double conductance(double volts) const override;
   std::optional<voltage_window> window() const override { return window_; }
+  // The spline's knots, or the Chebyshev window's ends (where the clamp begins).
+  std::vector<double> breakpoints() const override;
   // Empty until the device was written (write_fitted_library) or loaded.
   std::filesystem::path library_file() const override { return library_file_; }
 

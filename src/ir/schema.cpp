@@ -146,7 +146,8 @@ std::vector<size_spec> checked_sizes(family f, const std::map<std::string, std::
 std::vector<option_spec> option_specs(family f) {
   switch (f) {
     case family::mon:
-      return {{"diode", {"ideal", "shockley"}, "diode law of the software model: ideal (ReLU) or shockley"}};
+      return {{"diode", {"ideal", "shockley", "device"},
+               "diode law of the software model: ideal (ReLU), shockley, or device (the diode device's own I-V curve)"}};
     case family::kan: return {};
     case family::kirchhoffnet: {
       option_spec s{"edge_function", {}, "current f(v_s, v_d; theta) of every edge"};
@@ -291,15 +292,27 @@ void check_scale(const model& m, const checker& ck) {
                                         format_double(sc.second), format_double(sc.farad * sc.ohm)));
 }
 
-// A MON's diode must be monotone over the voltages its library defines
-// (fitted devices hold their end values outside their data window). Only
-// libraries written by `spicenn fit-device` carry a law spicenn can read;
-// another SPICE library is simulated as it is and not checked here.
-void check_monotone_diode(const std::filesystem::path& file, const std::string& name, const std::string& path,
-                          const checker& ck) {
+// A MON diode from a library file. Libraries written by `spicenn fit-device`
+// carry their law: the software model must use it (option diode = device),
+// and it must be monotone over the voltages it defines (fitted devices hold
+// their end values outside their data window). Another SPICE library is
+// simulated as it is; with no law to read, only diode = ideal can describe
+// it (and verify has no reference for it).
+void check_library_diode(const std::filesystem::path& file, const std::string& name, const std::string& law,
+                         const std::string& path, const checker& ck) {
   std::ifstream in(file);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (text.find(devices::fit_line_prefix) == std::string::npos) return;
+  if (text.find(devices::fit_line_prefix) == std::string::npos) {
+    if (law != "ideal")
+      ck.fail(path, fmt::format("option diode = {} needs the law of device '{}', but its library {} was not written by "
+                                "`spicenn fit-device` and carries none; only diode = ideal can describe it",
+                                law, name, file.string()));
+    return;
+  }
+  if (law != "device")
+    ck.fail(path, fmt::format("device '{}' ({}) has its own I-V law, but option diode = {} would model it as {} in "
+                              "software; set option diode = device (spicenn set-diode --diode device)",
+                              name, file.string(), law, law == "ideal" ? "the ideal clamp" : "a Shockley diode"));
   const auto dev = devices::load_fitted_device(file);  // throws parse_error naming file:line
   const auto w = dev.window().value_or(devices::voltage_window{-1.0, 1.0});
   if (const auto bad = devices::first_negative_slope(dev, w.lo, w.hi))
@@ -337,15 +350,17 @@ void check_devices(const model& m, const family_schema& s, const checker& ck) {
       if (std::find(spec->builtins.begin(), spec->builtins.end(), d.name) == spec->builtins.end())
         ck.fail(path, fmt::format("builtin device '{}' cannot serve as {} ({}); allowed builtins: {}", d.name,
                                   d.role, spec->meaning, join_names(spec->builtins)));
-      if (m.kind == family::mon && m.options.count("diode")) {
+      if (m.kind == family::mon && m.options.count("diode") && m.options.at("diode") != "device") {
         // ideal: a device that realises the clamp (piecewise-linear or the
-        // N = 0.001 exponential); shockley: the Shockley diode.
+        // N = 0.001 exponential); shockley: the Shockley diode; device: any
+        // MON diode (its own curve).
         const std::string& law = m.options.at("diode");
         const std::vector<std::string> allowed =
             law == "ideal" ? std::vector<std::string>{"pwl_diode", "ideal_diode"} : std::vector<std::string>{"shockley_diode"};
         if (std::find(allowed.begin(), allowed.end(), d.name) == allowed.end())
-          ck.fail(path, fmt::format("option diode = {} needs the builtin device {} (or a library device), not {}", law,
-                                    fmt::join(allowed, " or "), d.name));
+          ck.fail(path, fmt::format("option diode = {} needs the builtin device {}, not {} (option diode = device "
+                                    "takes the law of any MON diode)",
+                                    law, fmt::join(allowed, " or "), d.name));
       }
     } else {
       if (!is_safe_library_path(d.library))
@@ -363,8 +378,8 @@ void check_devices(const model& m, const family_schema& s, const checker& ck) {
                                   std::filesystem::path(d.library).is_relative()
                                       ? " (relative paths resolve against the model file's directory)"
                                       : ""));
-      else if (m.kind == family::mon && d.role == "diode")
-        check_monotone_diode(file, d.name, path, ck);
+      else if (m.kind == family::mon && d.role == "diode" && m.options.count("diode"))
+        check_library_diode(file, d.name, m.options.at("diode"), path, ck);
     }
     auto [it, fresh] = library_of_name.emplace(d.name, d.library);
     if (!fresh && it->second != d.library)

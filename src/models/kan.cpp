@@ -17,6 +17,7 @@
 #include "devices/builtin.hpp"
 #include "devices/fit.hpp"
 #include "ir/schema.hpp"
+#include "models/model_devices.hpp"
 #include "models/tensor_eigen.hpp"
 
 namespace spicenn::models {
@@ -130,36 +131,18 @@ void kan_basis::evaluate(const Eigen::Ref<const ArrayXXd>& volts, Eigen::Ref<Arr
 
 namespace {
 
-std::shared_ptr<const devices::device> load_basis_device(const ir::model& m, const ir::device_ref& ref) {
-  if (ref.library.empty())  // the builtin registry lives for the whole process
-    return std::shared_ptr<const devices::device>(std::shared_ptr<const devices::device>(),
-                                                  &devices::builtin_devices().get(ref.name));
-  auto dev = std::make_shared<devices::fitted_device>(devices::load_fitted_device(ir::library_path(m, ref)));
-  if (dev->name() != ref.name)
-    throw validation_error({}, ir::device_path(ref.role),
-                           fmt::format("library {} defines device '{}', not '{}'", ref.library, dev->name(), ref.name));
-  return dev;
-}
-
 // Bases by device (name, library file and its size and time): I_ref takes
 // some 8,000 device evaluations, and training rebuilds the network after
 // every optimizer step.
 kan_basis cached_basis(const ir::model& m, const ir::device_ref& ref) {
-  std::string key = ref.name;
-  if (!ref.library.empty()) {
-    const auto file = ir::library_path(m, ref);
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(file, ec);
-    const auto time = std::filesystem::last_write_time(file, ec).time_since_epoch().count();
-    key += fmt::format("|{}|{}|{}", std::filesystem::absolute(file).string(), size, time);
-  }
+  const std::string key = model_device_key(m, ref);
   static std::mutex mutex;
   static std::map<std::string, kan_basis> cache;
   {
     std::lock_guard lock(mutex);
     if (auto it = cache.find(key); it != cache.end()) return it->second;
   }
-  kan_basis basis(load_basis_device(m, ref));
+  kan_basis basis(load_model_device(m, ref));
   std::lock_guard lock(mutex);
   return cache.emplace(key, std::move(basis)).first->second;
 }

@@ -210,43 +210,89 @@ std::vector<mon_stage> mon_stages_from_model(const ir::model& m) {
   return stages;
 }
 
-mon_network mon_network::from_model(const ir::model& m, const devices::shockley_parameters* diode) {
+namespace {
+
+const char* const diode_option_path = "/model/options/option[@name='diode']";
+const char* const diode_device_path = "/model/devices/device[@role='diode']";
+
+// The family and sizes, checked first so that their errors come before the
+// option's and the tensors'.
+void need_family_and_sizes(const ir::model& m) {
   if (m.kind != ir::family::mon)
     fail("/model", fmt::format("family is '{}' but a MON model is needed", m.kind == ir::family::kan ? "kan" : "kirchhoffnet"));
-  // Sizes first, so that their errors come before the option's and the tensors'.
-  need_size(m, "inputs", 1);
-  const auto hidden = need_size(m, "hidden", 1);
-  const auto outputs = need_size(m, "outputs", 1);
-  need_size(m, "stages", 1);
+  for (const char* size : {"inputs", "hidden", "outputs", "stages"}) need_size(m, size, 1);
+}
 
+// Everything but the law: the stages and the readout.
+mon_network network_with_law(const ir::model& m, mon_diode_kind kind, mon_diode_law law) {
+  const auto hidden = m.size("hidden");
+  const auto outputs = m.size("outputs");
   mon_network net;
-  const auto opt = m.options.find("diode");
-  const std::string opt_path = "/model/options/option[@name='diode']";
-  if (opt == m.options.end()) fail(opt_path, "the MON model needs option 'diode' (ideal or shockley)");
-  if (opt->second == "ideal") {
-    net.diode = mon_diode_kind::ideal;
-  } else if (opt->second == "shockley") {
-    net.diode = mon_diode_kind::shockley;
-    const std::string dev_path = "/model/devices/device[@role='diode']";
-    if (!diode) fail(dev_path, "option diode=shockley needs a diode device with Shockley parameters");
-    if (!(diode->is > 0.0) || !(diode->n > 0.0) || !(diode->vt > 0.0) || !std::isfinite(diode->is) || !std::isfinite(diode->n) ||
-        !std::isfinite(diode->vt))
-      fail(dev_path,
-           fmt::format("Shockley parameters is={} n={} vt={} must be positive and finite", diode->is, diode->n, diode->vt));
-    if (!(m.scale.volt > 0.0) || !(m.scale.ampere > 0.0))
-      fail("/model/scale", fmt::format("volt={} and ampere={} must be positive", m.scale.volt, m.scale.ampere));
-    net.law.is = diode->is / m.scale.ampere;
-    net.law.vt = diode->n * diode->vt / m.scale.volt;
-  } else {
-    fail(opt_path, fmt::format("diode is '{}' but must be 'ideal' or 'shockley'", opt->second));
-  }
-
+  net.diode = kind;
+  net.law = std::move(law);
   net.stages = mon_stages_from_model(m);
   const auto n = static_cast<std::size_t>(hidden);
   const auto out = static_cast<std::size_t>(outputs);
   net.readout_weight = row_major(need_tensor(m, "readout.weight", {out, n}, sign::any), outputs, hidden);
   net.readout_bias = vector_of(need_tensor(m, "readout.bias", {out}, sign::any));
   return net;
+}
+
+void need_scale(const ir::model& m) {
+  if (!(m.scale.volt > 0.0) || !(m.scale.ampere > 0.0))
+    fail("/model/scale", fmt::format("volt={} and ampere={} must be positive", m.scale.volt, m.scale.ampere));
+}
+
+mon_diode_law shockley_law(const ir::model& m, const devices::shockley_parameters& p) {
+  if (!(p.is > 0.0) || !(p.n > 0.0) || !(p.vt > 0.0) || !std::isfinite(p.is) || !std::isfinite(p.n) || !std::isfinite(p.vt))
+    fail(diode_device_path, fmt::format("Shockley parameters is={} n={} vt={} must be positive and finite", p.is, p.n, p.vt));
+  need_scale(m);
+  mon_diode_law law;
+  law.is = p.is / m.scale.ampere;
+  law.vt = p.n * p.vt / m.scale.volt;
+  return law;
+}
+
+std::string diode_option(const ir::model& m) {
+  const auto opt = m.options.find("diode");
+  if (opt == m.options.end()) fail(diode_option_path, "the MON model needs option 'diode' (ideal, shockley or device)");
+  if (opt->second != "ideal" && opt->second != "shockley" && opt->second != "device")
+    fail(diode_option_path, fmt::format("diode is '{}' but must be 'ideal', 'shockley' or 'device'", opt->second));
+  return opt->second;
+}
+
+}  // namespace
+
+mon_network mon_network::from_model(const ir::model& m, const devices::shockley_parameters* diode) {
+  need_family_and_sizes(m);
+  const std::string opt = diode_option(m);
+  if (opt == "ideal") return network_with_law(m, mon_diode_kind::ideal, {});
+  if (opt == "device")
+    fail(diode_option_path, "option diode=device takes the software law from the diode device itself; build the "
+                            "network with the device (from_model(model, registry) or from_model(model, device))");
+  if (!diode) fail(diode_device_path, "option diode=shockley needs a diode device with Shockley parameters");
+  return network_with_law(m, mon_diode_kind::shockley, shockley_law(m, *diode));
+}
+
+mon_network mon_network::from_model(const ir::model& m, std::shared_ptr<const devices::device> diode) {
+  need_family_and_sizes(m);
+  const std::string opt = diode_option(m);
+  if (opt != "device") {
+    const auto p = diode ? diode->shockley() : std::nullopt;
+    return from_model(m, p ? &*p : nullptr);
+  }
+  if (!diode) fail(diode_device_path, "option diode=device needs a diode device");
+  // A falling branch (an NDR device) breaks the uniqueness of the equilibrium.
+  const auto w = diode->window().value_or(devices::voltage_window{-1.0, 1.0});
+  if (const auto bad = devices::first_negative_slope(*diode, w.lo, w.hi))
+    fail(diode_device_path, fmt::format("device '{}' is not monotone: its slope dI/dV turns negative at {:.4g} V ({:.3g} S); "
+                                        "a MON needs a monotone diode (a falling branch breaks the uniqueness of its "
+                                        "equilibrium)",
+                                        diode->name(), bad->volts, bad->siemens));
+  // A Shockley device's curve is its closed form: the same law, exactly and faster.
+  if (const auto p = diode->shockley()) return network_with_law(m, mon_diode_kind::device, shockley_law(m, *p));
+  need_scale(m);
+  return network_with_law(m, mon_diode_kind::device, mon_diode_law::of_device(std::move(diode), m.scale.volt, m.scale.ampere));
 }
 
 // ------------------------------------------------------------ forward
@@ -310,16 +356,16 @@ void solve_stage_chunk(const mon_network& net, const mon_stage& st, const mon_op
   settings.tolerance = opt.tolerance;
   settings.max_iterations = opt.max_iterations;
   mon_ideal_solver ideal(st.G, opt.inverse_side ? &st.G_inverse : nullptr, settings);
-  std::optional<mon_shockley_solver> shockley;
-  if (net.diode == mon_diode_kind::shockley) shockley.emplace(st.G, net.law, settings);
+  std::optional<mon_law_solver> law_solver;
+  if (net.diode != mon_diode_kind::ideal) law_solver.emplace(st.G, net.law, settings);
   std::vector<std::uint8_t> guess(static_cast<std::size_t>(n));
   for (Index b = 0; b < B; ++b) {
     for (Index j = 0; j < n; ++j) guess[j] = guess_from(j, b) > 0.0;
     auto vb = v.col(b);
     reports[b] = ideal.solve_sets(S.col(b), U.col(b), vb, guess, how);
-    if (!shockley && lins) lins[b] = ideal.linearization();
+    if (!law_solver && lins) lins[b] = ideal.linearization();
   }
-  if (!shockley) {
+  if (!law_solver) {
     // Free-side steps report their residual; the others are checked here.
     std::vector<double> res;
     bool unknown = false;
@@ -344,12 +390,12 @@ void solve_stage_chunk(const mon_network& net, const mon_stage& st, const mon_op
   for (Index b = 0; b < B; ++b) {
     auto vb = v.col(b);
     const auto ideal_rep = reports[b];
-    shockley->start_from_ideal(S.col(b), vb);
-    auto rep = shockley->solve(S.col(b), vb, lins != nullptr);
+    law_solver->start_from_ideal(S.col(b), vb);
+    auto rep = law_solver->solve(S.col(b), vb, lins != nullptr);
     rep.iterations += ideal_rep.iterations;
     rep.fallback = ideal_rep.fallback;
     reports[b] = rep;
-    if (lins) lins[b] = shockley->linearization();
+    if (lins) lins[b] = law_solver->linearization();
   }
 }
 

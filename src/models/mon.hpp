@@ -33,6 +33,7 @@
 
 #include <Eigen/Core>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,10 @@
 
 namespace spicenn::models {
 
-enum class mon_diode_kind { ideal, shockley };
+// ideal: the ReLU clamp (an LCP); shockley: the Shockley law; device: the
+// diode device's own I-V curve (option diode = device; a Shockley device's
+// curve is its closed form).
+enum class mon_diode_kind { ideal, shockley, device };
 
 // One stage: hidden nodes over ground, driven by `inputs` voltage sources.
 struct mon_stage {
@@ -83,7 +87,7 @@ std::vector<mon_stage> mon_stages_from_model(const ir::model& model);
 class mon_network {
  public:
   mon_diode_kind diode = mon_diode_kind::ideal;
-  mon_diode_law law;  // normalized; used when diode == shockley
+  mon_diode_law law;  // normalized; used unless diode == ideal
   std::vector<mon_stage> stages;
   Eigen::MatrixXd readout_weight;  // outputs × hidden
   Eigen::VectorXd readout_bias;    // outputs
@@ -96,9 +100,14 @@ class mon_network {
   // presence, shape, sign and symmetry, and that G is nonsingular) and throws
   // spicenn::validation_error naming the offending size, option or tensor.
   // `diode`: the diode device's Shockley parameters (SI); required when the
-  // option diode is "shockley", ignored for "ideal".
+  // option diode is "shockley", ignored for "ideal"; "device" is refused
+  // (it needs the device itself).
   static mon_network from_model(const ir::model& model, const devices::shockley_parameters* diode);
-  // Looks up the device with role "diode" in `registry` (defined in mon_devices.cpp).
+  // `diode`: the diode device (SI), any monotone device; its curve is the
+  // law for option diode = "device" (its Shockley parameters for "shockley").
+  static mon_network from_model(const ir::model& model, std::shared_ptr<const devices::device> diode);
+  // Looks up the device with role "diode": builtins in `registry` (which must
+  // outlive the network), library devices from their file (mon_devices.cpp).
   static mon_network from_model(const ir::model& model, const devices::registry& registry);
   // Same with devices::builtin_devices().
   static mon_network from_model(const ir::model& model);

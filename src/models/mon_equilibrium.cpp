@@ -73,10 +73,92 @@ double scaled_kkt_residual(const Eigen::Ref<const VectorXd>& v, const Eigen::Ref
 
 // ---------------------------------------------------------------- diode law
 
-double mon_diode_law::current(double v) const { return is * std::expm1(-v / vt); }
-double mon_diode_law::conductance(double v) const { return is / vt * std::exp(-v / vt); }
-double mon_diode_law::energy(double v) const { return is * (v + vt * std::expm1(-v / vt)); }
-double mon_diode_law::voltage_for_current(double i) const { return -vt * std::log1p(i / is); }
+mon_diode_law mon_diode_law::of_device(std::shared_ptr<const devices::device> d, double volt, double ampere) {
+  SPICENN_ASSERT(d != nullptr, "a device law needs a device");
+  SPICENN_ASSERT(volt > 0.0 && ampere > 0.0, "a device law needs a positive scale");
+  mon_diode_law law;
+  law.breaks = d->breakpoints();
+  law.breaks.push_back(0.0);
+  const auto w = d->window();
+  if (w) law.breaks.insert(law.breaks.end(), {w->lo, w->hi});
+  std::sort(law.breaks.begin(), law.breaks.end());
+  law.breaks.erase(std::unique(law.breaks.begin(), law.breaks.end()), law.breaks.end());
+  law.piece = w && w->hi > w->lo ? (w->hi - w->lo) / 64.0 : 0.01;
+  law.device = std::move(d);
+  law.volt = volt;
+  law.ampere = ampere;
+  return law;
+}
+
+double mon_diode_law::current(double v) const {
+  if (device) return device->current(-v * volt) / ampere;
+  return is * std::expm1(-v / vt);
+}
+
+double mon_diode_law::conductance(double v) const {
+  if (device) return device->conductance(-v * volt) * volt / ampere;
+  return is / vt * std::exp(-v / vt);
+}
+
+namespace {
+
+// ∫ I(V) dV over [lo, hi] (device volts, lo <= hi): 4-point Gauss-Legendre
+// (exact for cubics) on pieces of at most `piece` volts between the
+// breakpoints (sorted).
+double device_integral(const devices::device& d, double lo, double hi, const std::vector<double>& breaks, double piece) {
+  static constexpr double node[2] = {0.3399810435848563, 0.8611363115940526};
+  static constexpr double weight[2] = {0.6521451548625461, 0.3478548451374538};
+  double total = 0.0;
+  double a = lo;
+  auto segment = [&](double b) {
+    const int pieces = std::max(1, static_cast<int>(std::ceil((b - a) / piece)));
+    const double h = (b - a) / pieces;
+    for (int k = 0; k < pieces; ++k) {
+      const double mid = a + (k + 0.5) * h, half = 0.5 * h;
+      double sum = 0.0;
+      for (int q = 0; q < 2; ++q) sum += weight[q] * (d.current(mid - half * node[q]) + d.current(mid + half * node[q]));
+      total += sum * half;
+    }
+    a = b;
+  };
+  for (auto it = std::upper_bound(breaks.begin(), breaks.end(), lo); it != breaks.end() && *it < hi; ++it) segment(*it);
+  segment(hi);
+  return total;
+}
+
+}  // namespace
+
+double mon_diode_law::energy_change(double a, double b) const {
+  if (!device) {
+    auto phi = [&](double v) { return is * (v + vt * std::expm1(-v / vt)); };
+    return phi(b) - phi(a);
+  }
+  // φ(b) − φ(a) = −∫_a^b i(u) du = (1 / (ampere·volt)) ∫_{−a·volt}^{−b·volt} I(V) dV.
+  double lo = -a * volt, hi = -b * volt, sign = 1.0;
+  if (lo == hi) return 0.0;
+  if (lo > hi) std::swap(lo, hi), sign = -1.0;
+  return sign * device_integral(*device, lo, hi, breaks, piece) / (ampere * volt);
+}
+
+double mon_diode_law::voltage_for_current(double i) const {
+  if (!device) return -vt * std::log1p(i / is);
+  // Bisection on the monotone I(V) = i·ampere for V >= 0 (forward bias).
+  const double target = i * ampere;
+  if (device->current(0.0) >= target) return 0.0;
+  const auto w = device->window();
+  const double limit = w && w->hi > 0.0 ? w->hi : 10.0;
+  double lo = 0.0, hi = std::min(0.01, limit);
+  while (device->current(hi) < target) {
+    if (hi >= limit) return -limit / volt;  // saturates below i
+    lo = hi;
+    hi = std::min(2.0 * hi, limit);
+  }
+  for (int k = 0; k < 60 && hi - lo > 1e-15 * hi; ++k) {
+    const double mid = 0.5 * (lo + hi);
+    (device->current(mid) < target ? lo : hi) = mid;
+  }
+  return -0.5 * (lo + hi) / volt;
+}
 
 // ---------------------------------------------------------------- residuals
 
@@ -89,8 +171,8 @@ double mon_ideal_residual(const MatrixXd& G, const Eigen::Ref<const VectorXd>& s
   return res;
 }
 
-double mon_shockley_residual(const MatrixXd& G, const Eigen::Ref<const VectorXd>& s, const mon_diode_law& law,
-                             const Eigen::Ref<const VectorXd>& v) {
+double mon_law_residual(const MatrixXd& G, const Eigen::Ref<const VectorXd>& s, const mon_diode_law& law,
+                        const Eigen::Ref<const VectorXd>& v) {
   const VectorXd i = v.unaryExpr([&](double x) { return law.current(x); });
   const VectorXd f = G * v - s - i;
   const VectorXd r = G.cwiseAbs() * v.cwiseAbs() + s.cwiseAbs() + i.cwiseAbs();
@@ -415,9 +497,9 @@ void mon_ideal_solver::adjoint(const Eigen::Ref<const VectorXd>& rhs, Eigen::Ref
   linearization().solve(rhs, lambda, K_);
 }
 
-// ---------------------------------------------------------------- Shockley diodes
+// ---------------------------------------------------------------- diode laws
 
-mon_shockley_solver::mon_shockley_solver(const MatrixXd& G, mon_diode_law law, mon_solver_settings settings)
+mon_law_solver::mon_law_solver(const MatrixXd& G, mon_diode_law law, mon_solver_settings settings)
     : G_(G),
       law_(law),
       settings_(settings),
@@ -431,25 +513,34 @@ mon_shockley_solver::mon_shockley_solver(const MatrixXd& G, mon_diode_law law, m
       gd_(G.rows()),
       Gv_(G.rows()) {
   SPICENN_ASSERT(G.rows() == G.cols(), "G must be square");
-  SPICENN_ASSERT(law.is > 0.0 && law.vt > 0.0, "diode law needs is > 0 and vt > 0");
+  SPICENN_ASSERT(law.device || (law.is > 0.0 && law.vt > 0.0), "a Shockley law needs is > 0 and vt > 0");
 }
 
-void mon_shockley_solver::start_from_ideal(const Eigen::Ref<const VectorXd>& s, Eigen::Ref<VectorXd> v) const {
+void mon_law_solver::start_from_ideal(const Eigen::Ref<const VectorXd>& s, Eigen::Ref<VectorXd> v) const {
   // v holds the ideal solution; a clamped node carries w_j = (Gv − s)_j >= 0
-  // through its diode, which needs v_j = −vt·log(1 + w_j/is).
+  // through its diode, which needs v_j = voltage_for_current(w_j)
+  // (Shockley: −vt·log(1 + w_j/is)).
   const VectorXd w = G_ * v - s;
   for (Index j = 0; j < n_; ++j)
     if (v[j] <= 0.0) v[j] = law_.voltage_for_current(std::max(w[j], 0.0));
 }
 
-mon_solve_report mon_shockley_solver::solve(const Eigen::Ref<const VectorXd>& s, Eigen::Ref<VectorXd> v, bool keep_factor) {
+mon_solve_report mon_law_solver::solve(const Eigen::Ref<const VectorXd>& s, Eigen::Ref<VectorXd> v, bool keep_factor) {
   SPICENN_ASSERT(s.size() == n_ && v.size() == n_, "size mismatch");
   mon_solve_report rep;
   VectorXd x = v;
+  // The linearization at x: G + diag(g_d), which stays positive definite
+  // unless a fitted curve rings strongly. A Newton step can fall back to
+  // max(g_d, 0), still a descent direction of E; the kept factor cannot.
   auto factor_at_x = [&] {
     K_ = G_;
     K_.diagonal() += gd_;
     return cholesky_in_place(K_);
+  };
+  auto keep_factor_at_x = [&] {
+    if (!factor_at_x())
+      throw error("MON diode law: G + diag(g_d) is not positive definite at the equilibrium (the diode's slope is too "
+                  "negative there for a unique equilibrium)");
   };
   for (;;) {
     // Gradient of E = KCL residual, and its scale.
@@ -466,16 +557,17 @@ mon_solve_report mon_shockley_solver::solve(const Eigen::Ref<const VectorXd>& s,
     rep.residual = res;
     if (res <= settings_.tolerance || rep.iterations >= settings_.max_iterations) {
       rep.converged = res <= settings_.tolerance;
-      if (keep_factor) {
-        const bool ok = factor_at_x();
-        SPICENN_ASSERT(ok, "G + diag(g_d) is not positive definite");
-      }
+      if (keep_factor) keep_factor_at_x();
       v = x;
       return rep;
     }
     ++rep.iterations;
-    const bool ok = factor_at_x();
-    SPICENN_ASSERT(ok, "G + diag(g_d) is not positive definite");
+    if (!factor_at_x()) {
+      K_ = G_;
+      K_.diagonal() += gd_.cwiseMax(0.0);
+      const bool ok = cholesky_in_place(K_);
+      SPICENN_ASSERT(ok, "G + diag(max(g_d, 0)) is not positive definite");
+    }
     step_ = -grad_;
     K_.triangularView<Eigen::Lower>().solveInPlace(step_);
     K_.transpose().triangularView<Eigen::Upper>().solveInPlace(step_);
@@ -484,12 +576,11 @@ mon_solve_report mon_shockley_solver::solve(const Eigen::Ref<const VectorXd>& s,
     trial_.noalias() = G_ * step_;
     const double lin = (Gv_ - s).dot(step_);
     const double quad = 0.5 * step_.dot(trial_);
-    double phi0 = 0.0, mag = std::abs(0.5 * x.dot(Gv_)) + std::abs(s.dot(x));
-    for (Index j = 0; j < n_; ++j) {
-      const double p = law_.energy(x[j]);
-      phi0 += p;
-      mag += std::abs(p);
-    }
+    // E's magnitude, for its rounding noise (a device's |φ(x_j)| is at most
+    // |x_j·i(x_j)| for a monotone curve through the origin).
+    double mag = std::abs(0.5 * x.dot(Gv_)) + std::abs(s.dot(x));
+    for (Index j = 0; j < n_; ++j)
+      mag += law_.device ? std::abs(x[j] * cur_[j]) : std::abs(law_.energy_change(0.0, x[j]));
     // Armijo on E. When even the predicted decrease is below what E can
     // resolve (near the solution), a change within E's rounding noise is
     // accepted instead: Newton then converges quadratically on the residual.
@@ -499,15 +590,15 @@ mon_solve_report mon_shockley_solver::solve(const Eigen::Ref<const VectorXd>& s,
     for (;;) {
       trial_ = x + t * step_;
       double phi = 0.0;
-      for (Index j = 0; j < n_; ++j) phi += law_.energy(trial_[j]);
-      const double dE = t * lin + t * t * quad + (phi - phi0);
+      for (Index j = 0; j < n_; ++j) phi += law_.energy_change(x[j], trial_[j]);
+      const double dE = t * lin + t * t * quad + phi;
       if (std::isfinite(dE) && (dE <= 1e-4 * t * slope || (at_noise && dE <= noise))) break;
       t *= 0.5;
       if (t < 1e-20) break;  // no decrease possible: stalls, reported by the residual
     }
     if (t < 1e-20) {
       rep.converged = false;
-      if (keep_factor) factor_at_x();
+      if (keep_factor) keep_factor_at_x();
       v = x;
       return rep;
     }
@@ -515,7 +606,7 @@ mon_solve_report mon_shockley_solver::solve(const Eigen::Ref<const VectorXd>& s,
   }
 }
 
-mon_linearization mon_shockley_solver::linearization() const {
+mon_linearization mon_law_solver::linearization() const {
   mon_linearization lin;
   lin.nodes.resize(static_cast<std::size_t>(n_));
   for (Index j = 0; j < n_; ++j) lin.nodes[j] = static_cast<int>(j);
@@ -523,7 +614,7 @@ mon_linearization mon_shockley_solver::linearization() const {
   return lin;
 }
 
-void mon_shockley_solver::adjoint(const Eigen::Ref<const VectorXd>& rhs, Eigen::Ref<VectorXd> lambda) const {
+void mon_law_solver::adjoint(const Eigen::Ref<const VectorXd>& rhs, Eigen::Ref<VectorXd> lambda) const {
   lambda = rhs;
   K_.triangularView<Eigen::Lower>().solveInPlace(lambda);
   K_.transpose().triangularView<Eigen::Upper>().solveInPlace(lambda);

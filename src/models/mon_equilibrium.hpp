@@ -20,19 +20,27 @@
 // Primal-dual steps from another guess that do not settle within
 // active_set_restart steps fall back to that monotone run.
 //
-// Shockley diodes (anode at ground): the diode current into node j is
-// i(v_j) = is·(exp(−v_j/vt) − 1) and KCL reads Gv − s − i(v) = 0, the
-// stationarity condition of the strictly convex energy
-//   E(v) = ½ vᵀGv − sᵀv + Σ_j φ(v_j),  φ(v) = is·(v + vt·(exp(−v/vt) − 1)).
-// Solved by Newton's method with Armijo backtracking on E (globally
-// convergent for a strictly convex C² energy with bounded sublevel sets),
-// started from the ideal solution with every conducting diode given the
-// voltage that carries the ideal solution's current.
+// Smooth or other monotone diodes (anode at ground): the diode current into
+// node j is i(v_j) — Shockley: is·(exp(−v_j/vt) − 1); any other device: its
+// own I-V curve I(−v_j) — and KCL reads Gv − s − i(v) = 0, the stationarity
+// condition of the energy
+//   E(v) = ½ vᵀGv − sᵀv + Σ_j φ(v_j),  φ' = −i,  φ(0) = 0,
+// which is strictly convex while i is non-increasing in v (a monotone
+// device; G is positive definite), so the equilibrium is unique. Solved by
+// Newton's method with Armijo backtracking on E (globally convergent for a
+// strictly convex energy with bounded sublevel sets), started from the ideal
+// solution with every conducting diode given the voltage that carries the
+// ideal solution's current. Shockley's φ is closed form; a device's φ
+// changes are integrated by 4-point Gauss-Legendre over pieces of at most
+// 1/64 of its window (10 mV without one), split at 0, the window's ends and
+// the device's breakpoints (a spline's knots): exact for a fitted cubic
+// spline.
+// Stopping rule: scaled residual <= tolerance (below), or max_iterations.
 //
 // Residuals are componentwise and scaled by the magnitude of the currents
 // meeting at each node, so 1e-12 means "12 digits of KCL":
 //   ideal:    max_j max( max(−v_j,0)/‖v‖∞, max(−w_j,0)/r_j, min(|w_j|/r_j, |v_j|/‖v‖∞) )
-//   Shockley: max_j |Gv − s − i(v)|_j / (r_j + |i_j|)
+//   diode law: max_j |Gv − s − i(v)|_j / (r_j + |i_j|)
 //   with r_j = Σ_k |G_jk v_k| + |s_j|.
 //
 //   spicenn::models::mon_ideal_solver solver(G);
@@ -45,27 +53,45 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
+#include "devices/device.hpp"
+
 namespace spicenn::models {
 
-// Diode law in normalized units: is = I_s / ampere, vt = n·V_T / volt.
+// Diode law in normalized units, anode at ground and cathode at the node:
+// the Shockley closed form (is = I_s / ampere, vt = n·V_T / volt), or, when
+// `device` is set, that device's own I-V curve, i(v) = I(−v·volt) / ampere.
 struct mon_diode_law {
   double is = 0.0;
   double vt = 1.0;
-  // Current into the node at node voltage v (anode at ground, cathode at the node).
+  std::shared_ptr<const devices::device> device;  // null: the Shockley closed form
+  double volt = 1.0;                              // the model's scale (device laws)
+  double ampere = 1.0;
+  std::vector<double> breaks;                     // device volts where the curve may kink (of_device)
+  double piece = 0.01;                            // longest quadrature piece, device volts
+
+  // The law of a device under the model's scale.
+  static mon_diode_law of_device(std::shared_ptr<const devices::device> d, double volt, double ampere);
+
+  // Current into the node at node voltage v.
   double current(double v) const;
-  // Small-signal conductance g_d = −di/dv >= 0.
+  // Small-signal conductance g_d = −di/dv; a fitted device's may dip
+  // slightly below zero where the fit rings (bounded by the monotonicity
+  // check; Newton steps then take max(g_d, 0) if G + diag(g_d) is not
+  // positive definite).
   double conductance(double v) const;
-  // φ(v) with φ' = −i, φ(0) = 0 (the diode's share of the energy); may be +inf.
-  double energy(double v) const;
-  // Node voltage at which the diode carries current i > −is into the node.
+  // φ(b) − φ(a) (the diode's share of the energy; φ' = −i); may be +inf.
+  double energy_change(double a, double b) const;
+  // Node voltage (<= 0) at which the diode carries current i >= 0 into the
+  // node; for a device whose current saturates below i, the end of its window.
   double voltage_for_current(double i) const;
 };
 
 struct mon_solve_report {
-  int iterations = 0;      // linear solves: active-set steps (ideal) or Newton steps (Shockley)
+  int iterations = 0;      // linear solves: active-set steps (ideal) or Newton steps (diode law)
   double residual = 0.0;   // scaled residual, see above
   bool converged = false;  // residual <= tolerance
   bool fallback = false;   // ideal: the monotone restart was needed
@@ -74,7 +100,7 @@ struct mon_solve_report {
 // The circuit linearized at an equilibrium, ready for adjoint (= small-signal)
 // solves: λ_F = (K_FF)⁻¹ rhs_F on the nodes F that stay in the small-signal
 // circuit, λ = 0 on the others (shorted by a conducting ideal diode), with
-// K = G (ideal) or G + diag(g_d) (Shockley: F = all nodes).
+// K = G (ideal) or G + diag(g_d) (a diode law: F = all nodes).
 // Stored either as the Cholesky factor of K_FF (side::free; `nodes` = F) or,
 // for ideal diodes with few conducting diodes, as the factor of (G⁻¹)_CC over
 // the clamped nodes C (side::clamped; `nodes` = C), using
@@ -98,8 +124,8 @@ struct mon_solver_settings {
 // Scaled residuals (independent of the solvers, used by them and by tests).
 double mon_ideal_residual(const Eigen::MatrixXd& G, const Eigen::Ref<const Eigen::VectorXd>& s,
                           const Eigen::Ref<const Eigen::VectorXd>& v);
-double mon_shockley_residual(const Eigen::MatrixXd& G, const Eigen::Ref<const Eigen::VectorXd>& s, const mon_diode_law& law,
-                             const Eigen::Ref<const Eigen::VectorXd>& v);
+double mon_law_residual(const Eigen::MatrixXd& G, const Eigen::Ref<const Eigen::VectorXd>& s, const mon_diode_law& law,
+                        const Eigen::Ref<const Eigen::VectorXd>& v);
 
 // Ideal-diode solver for one G, reusable across samples (holds workspace; one
 // per thread). G (and G_inverse if given) must outlive the solver; G must be
@@ -171,10 +197,10 @@ class mon_ideal_solver {
   double residual_ = 0.0;
 };
 
-// Shockley-diode solver (one per thread).
-class mon_shockley_solver {
+// Solver for a diode law (Shockley or a device's curve; one per thread).
+class mon_law_solver {
  public:
-  mon_shockley_solver(const Eigen::MatrixXd& G, mon_diode_law law, mon_solver_settings settings = {});
+  mon_law_solver(const Eigen::MatrixXd& G, mon_diode_law law, mon_solver_settings settings = {});
 
   // v on entry: starting point; on exit: the solution. keep_factor: leave the
   // Cholesky factor of G + diag(g_d(v*)) for linearization()/adjoint().
@@ -186,8 +212,6 @@ class mon_shockley_solver {
   void adjoint(const Eigen::Ref<const Eigen::VectorXd>& rhs, Eigen::Ref<Eigen::VectorXd> lambda) const;
 
  private:
-  double energy(const Eigen::Ref<const Eigen::VectorXd>& s, const Eigen::VectorXd& v) const;
-
   const Eigen::MatrixXd& G_;
   mon_diode_law law_;
   mon_solver_settings settings_;

@@ -195,10 +195,14 @@ TEST(Cli, FitDeviceWritesALibraryAndReportsTheError) {
   EXPECT_NE(neither.output.find("--degree"), std::string::npos) << neither.output;
 }
 
-// set-diode takes a fitted library: a monotone one goes into the model
-// (verify then has no software law to judge it by and exits non-zero instead
-// of passing on nothing), a non-monotone one (an NDR curve) is refused with
-// the device and the voltage where its slope turns negative.
+// set-diode takes a fitted library: a monotone one goes into the model with
+// its own law (option diode = device, the default for a library), which
+// verify then judges SPICE against in full; modelling it as ideal is
+// refused, and so is a non-monotone one (an NDR curve), naming the device
+// and the voltage where its slope turns negative. A SPICE library that
+// fit-device did not write has no law to judge by: verify exits non-zero.
+std::string read(const fs::path& p);
+
 TEST(Cli, SetDiodeTakesAMonotoneLibraryAndRefusesAnNdrOne) {
   std::string soft = "voltage,current\n", ndr = "voltage,current\n";
   for (int i = 0; i <= 60; ++i) {
@@ -218,18 +222,38 @@ TEST(Cli, SetDiodeTakesAMonotoneLibraryAndRefusesAnNdrOne) {
   ASSERT_EQ(run("fit-device " + write("ndr.csv", ndr).string() + " --name ndr_diode --spline -o " + ndr_lib.string()).status, 0);
   auto mon = temp("setdiode_mon.xml"), with_soft = temp("setdiode_soft.xml"), with_ndr = temp("setdiode_ndr.xml");
   ASSERT_EQ(run("init mon --inputs 2 --hidden 5 --outputs 2 -o " + mon.string()).status, 0);
-  auto r = run("set-diode " + mon.string() + " --diode ideal --device " + soft_lib.string() + " -o " + with_soft.string());
+  auto r = run("set-diode " + mon.string() + " --device " + soft_lib.string() + " -o " + with_soft.string());
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(run("info " + with_soft.string()).output.find("soft_diode"), std::string::npos);
+  EXPECT_NE(r.output.find("diode device"), std::string::npos) << r.output;
+  const auto info = run("info " + with_soft.string()).output;
+  EXPECT_NE(info.find("soft_diode"), std::string::npos) << info;
   r = run("verify " + with_soft.string() + " --samples 2");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("NOT VERIFIED"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("software, soft_diode law"), std::string::npos) << r.output;
+
+  r = run("set-diode " + mon.string() + " --diode ideal --device " + soft_lib.string() + " -o " + temp("x.xml").string());
   EXPECT_NE(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("NOT VERIFIED"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("nothing could be checked"), std::string::npos) << r.output;
-  r = run("set-diode " + mon.string() + " --diode ideal --device " + ndr_lib.string() + " -o " + with_ndr.string());
+  EXPECT_NE(r.output.find("set option diode = device"), std::string::npos) << r.output;
+
+  r = run("set-diode " + mon.string() + " --device " + ndr_lib.string() + " -o " + with_ndr.string());
   EXPECT_NE(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("'ndr_diode'"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("not monotone: its slope dI/dV turns negative at 0.1"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(with_ndr));
+
+  // A vendor's library, named in the model file by hand.
+  auto vendor = write("vendor_diode.lib", ".subckt vendor_diode a c\nd1 a c dv\n.model dv d(is=1e-12 n=1.5)\n.ends vendor_diode\n");
+  std::string text = read(mon);
+  const std::string builtin = "<device role=\"diode\" name=\"pwl_diode\" />";
+  ASSERT_NE(text.find(builtin), std::string::npos) << text;
+  text.replace(text.find(builtin), builtin.size(),
+               "<device role=\"diode\" name=\"vendor_diode\" library=\"" + vendor.string() + "\" />");
+  const auto with_vendor = write("setdiode_vendor.xml", text);
+  r = run("verify " + with_vendor.string() + " --samples 2");
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("NOT VERIFIED"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("nothing could be checked"), std::string::npos) << r.output;
 }
 
 std::string read(const fs::path& p) {

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "devices/builtin.hpp"
 #include "devices/device.hpp"
+#include "devices/fit.hpp"
 #include "models/loss.hpp"
 #include "ir/prune.hpp"
 #include "models/mon.hpp"
@@ -33,7 +35,28 @@ const devices::shockley_parameters* diode_for(const ir::model& m) {
   return m.options.at("diode") == "shockley" ? &kSoft : nullptr;
 }
 
-mon_network build(const ir::model& m) { return mon_network::from_model(m, diode_for(m)); }
+// A natural cubic regression spline fitted to the soft diode's curve: a
+// device whose law is only its I-V curve (option diode = device).
+std::shared_ptr<const devices::device> fitted_soft_diode() {
+  static const std::shared_ptr<const devices::device> d = [] {
+    devices::iv_data iv;
+    for (int k = 0; k <= 130; ++k) {
+      const double v = -0.5 + 0.01 * k;
+      iv.voltage.push_back(v);
+      iv.current.push_back(kSoft.is * std::expm1(v / (kSoft.n * kSoft.vt)));
+      iv.line.push_back(static_cast<std::size_t>(k + 1));
+    }
+    iv.source = "soft diode";
+    return std::make_shared<devices::fitted_device>(
+        devices::fit_device(iv, "fitted_soft", {.method = devices::fit_method::spline}));
+  }();
+  return d;
+}
+
+mon_network build(const ir::model& m) {
+  if (m.options.at("diode") == "device") return mon_network::from_model(m, fitted_soft_diode());
+  return mon_network::from_model(m, diode_for(m));
+}
 
 mon_options single_thread() {
   mon_options o;
@@ -365,7 +388,7 @@ TEST(MonShockley, LargeNetworksConvergeWithStiffDiodes) {
     EXPECT_TRUE(f.converged());
     EXPECT_LE(f.max_residual(), 1e-12);
     for (Index b = 0; b < x.cols(); ++b)
-      EXPECT_LE(mon_shockley_residual(net.stages[0].G, net.stages[0].sources(x.col(b)), net.law, f.stages[0].v.col(b)), 1e-12);
+      EXPECT_LE(mon_law_residual(net.stages[0].G, net.stages[0].sources(x.col(b)), net.law, f.stages[0].v.col(b)), 1e-12);
     std::printf("Shockley is=%g n=%g: Newton+active-set iterations mean %.2f max %d\n", params.is, params.n, f.mean_iterations(),
                 f.max_iterations());
   }
@@ -586,6 +609,140 @@ TEST(MonGradients, ShockleyTwoStageMatchesFiniteDifferences) {
   const MatrixXd x = random_inputs(3, 6, 28);
   expect_diodes_matter(m, x);
   check_gradients(m, x, labels_for(6, 3));
+}
+
+// The same soft-diode networks with the fitted curve as the law.
+TEST(MonGradients, FittedDeviceSingleStageMatchesFiniteDifferences) {
+  auto sp = gradient_spec("shockley", 1);
+  sp.bias_lo = -0.6;
+  sp.bias_hi = 0.2;
+  auto m = make_model(sp, 25);
+  m.options["diode"] = "device";
+  m.scale.ampere = 1e-8;
+  m.scale.volt = 0.5;
+  const MatrixXd x = random_inputs(3, 6, 26);
+  expect_diodes_matter(m, x);
+  check_gradients(m, x, labels_for(6, 3));
+}
+
+TEST(MonGradients, FittedDeviceTwoStageMatchesFiniteDifferences) {
+  auto sp = gradient_spec("shockley", 2);
+  sp.bias_lo = -0.9;
+  sp.bias_hi = 0.2;
+  auto m = make_model(sp, 27);
+  m.options["diode"] = "device";
+  m.scale.ampere = 1e-8;
+  m.scale.volt = 0.5;
+  const MatrixXd x = random_inputs(3, 6, 28);
+  expect_diodes_matter(m, x);
+  check_gradients(m, x, labels_for(6, 3));
+}
+
+// ------------------------------------------------------------------ device laws
+
+// φ(b) − φ(a) = −∫_a^b i(u) du, against a composite Simpson rule on 20,000
+// pieces (independent of the law's Gauss-Legendre pieces and breakpoints),
+// over intervals that cross 0, the window's ends and the spline's knots.
+TEST(MonDeviceLaw, EnergyChangeIsTheIntegralOfTheCurrent) {
+  const auto law = mon_diode_law::of_device(fitted_soft_diode(), 0.5, 1e-8);
+  for (auto [a, b] : {std::pair{0.3, -0.9}, std::pair{-1.7, -1.2}, std::pair{1.5, 0.1}, std::pair{-0.01, 0.02},
+                      std::pair{-2.0, 2.0}, std::pair{-0.4, -0.4}}) {
+    const int pieces = 20000;
+    const double h = (b - a) / pieces;
+    double simpson = 0.0;
+    for (int k = 0; k < pieces; ++k) {
+      const double u = a + k * h;
+      simpson += h / 6.0 * (law.current(u) + 4.0 * law.current(u + 0.5 * h) + law.current(u + h));
+    }
+    const double got = law.energy_change(a, b);
+    EXPECT_NEAR(got, -simpson, 1e-9 * std::max(1.0, std::abs(simpson))) << a << " -> " << b;
+  }
+}
+
+// The builtin-style Shockley device through the generic device path (its
+// current() only) against the closed-form law: the same equilibrium and the
+// same gradients.
+TEST(MonDeviceLaw, AShockleyDeviceThroughItsCurveMatchesTheClosedForm) {
+  auto sp = gradient_spec("shockley", 2);
+  sp.bias_lo = -0.9;
+  sp.bias_hi = 0.2;
+  auto m = make_model(sp, 41);
+  m.scale.ampere = 1e-8;
+  m.scale.volt = 0.5;
+  const auto closed = build(m);
+  auto generic = closed;
+  generic.diode = mon_diode_kind::device;
+  generic.law = mon_diode_law::of_device(std::make_shared<devices::shockley_device>("soft", "soft diode", kSoft), 0.5, 1e-8);
+  const MatrixXd x = random_inputs(3, 8, 42);
+  const auto labels = labels_for(8, 3);
+  const auto fa = mon_forward(closed, x, single_thread(), true), fb = mon_forward(generic, x, single_thread(), true);
+  ASSERT_TRUE(fb.converged());
+  for (std::size_t s = 0; s < fa.stages.size(); ++s)
+    EXPECT_LE((fa.stages[s].v - fb.stages[s].v).cwiseAbs().maxCoeff(), 1e-11 * fa.stages[s].v.cwiseAbs().maxCoeff());
+  MatrixXd dy;
+  softmax_cross_entropy(fa.y, labels, &dy, reduction::sum);
+  const auto ga = mon_backward(closed, fa, dy, single_thread()), gb = mon_backward(generic, fb, dy, single_thread());
+  for (const auto& [name, values] : ga.parameters) {
+    const auto& other = gb.parameters.at(name);
+    double worst = 0.0, scale = 0.0;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      worst = std::max(worst, std::abs(values[i] - other[i]));
+      scale = std::max(scale, std::abs(values[i]));
+    }
+    EXPECT_LE(worst, 1e-9 * scale) << name;
+  }
+}
+
+// The fitted law's equilibrium satisfies KCL with the device's current
+// evaluated here, in SI units, from its own curve.
+TEST(MonDeviceLaw, FittedDeviceEquilibriumSatisfiesKcl) {
+  auto sp = gradient_spec("shockley", 1);
+  sp.hidden = 30;
+  sp.inputs = 8;
+  sp.bias_lo = -0.9;
+  sp.bias_hi = 0.3;
+  auto m = make_model(sp, 43);
+  m.options["diode"] = "device";
+  m.scale.ampere = 1e-8;
+  m.scale.volt = 0.5;
+  const auto net = build(m);
+  const MatrixXd x = random_inputs(8, 12, 44);
+  const auto f = mon_forward(net, x, single_thread(), false);
+  ASSERT_TRUE(f.converged());
+  const auto& dev = *fitted_soft_diode();
+  int conducting = 0;
+  for (Index b = 0; b < x.cols(); ++b) {
+    MatrixXd G;
+    VectorXd s;
+    test::reference_system(m, 0, x.col(b), G, s);
+    const VectorXd v = f.stages[0].v.col(b);
+    for (Index j = 0; j < v.size(); ++j) {
+      const double i = dev.current(-v[j] * 0.5) / 1e-8;  // anode at ground
+      const double kcl = (G.row(j) * v)(0) - s[j] - i;
+      const double scale = (G.row(j).cwiseAbs() * v.cwiseAbs())(0) + std::abs(s[j]) + std::abs(i);
+      EXPECT_LE(std::abs(kcl), 1e-12 * scale) << "sample " << b << " node " << j;
+      conducting += i > 0.05;  // 5e-10 A: a conducting diode
+    }
+  }
+  EXPECT_GT(conducting, 0);
+}
+
+// A device whose curve falls (an NDR tunnel diode) cannot be a MON diode.
+TEST(MonDeviceLaw, ANonMonotoneDeviceIsRefusedWithTheVoltageWhereItFalls) {
+  auto m = make_model(gradient_spec("shockley", 1), 45);
+  m.options["diode"] = "device";
+  const auto& z15 = devices::builtin_devices().get("z15");
+  const std::shared_ptr<const devices::device> ndr(std::shared_ptr<const devices::device>(), &z15);
+  try {
+    (void)mon_network::from_model(m, ndr);
+    FAIL() << "an NDR device was accepted";
+  } catch (const validation_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("'z15' is not monotone"), std::string::npos) << what;
+    EXPECT_NE(what.find("turns negative at"), std::string::npos) << what;
+  }
+  // Option diode = device is refused without the device itself.
+  EXPECT_THROW((void)mon_network::from_model(m, static_cast<const devices::shockley_parameters*>(nullptr)), validation_error);
 }
 
 TEST(MonGradients, BatchIsTheSumOfSamples) {
@@ -816,7 +973,7 @@ TEST(MonNetwork, ValidationErrorsNameWhatIsWrong) {
   {
     auto m = good;
     m.options["diode"] = "zener";
-    expect_validation(m, "diode", "'ideal' or 'shockley'");
+    expect_validation(m, "diode", "'ideal', 'shockley' or 'device'");
   }
   {
     auto m = good;
