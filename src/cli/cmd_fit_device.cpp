@@ -1,7 +1,3 @@
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>  // environ
-
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -9,27 +5,36 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "devices/fit.hpp"
+#include "plot/plot.hpp"
 
 namespace spicenn::cli {
 
 namespace {
 
-// PNG plots are the SVG plot rasterised by rsvg-convert (Debian librsvg2-bin,
-// installed by scripts/install-deps.sh), run without a shell.
-void write_png_plot(const devices::iv_data& data, const devices::device& fit, const std::filesystem::path& png) {
-  auto svg = png;
-  svg += ".tmp.svg";
-  devices::write_fit_plot_svg(data, fit, svg);
-  std::string out = png.string(), in = svg.string();
-  std::vector<char*> argv = {const_cast<char*>("rsvg-convert"), const_cast<char*>("-o"), out.data(), in.data(), nullptr};
-  pid_t pid = 0;
-  int status = 0;
-  const int spawned = posix_spawnp(&pid, "rsvg-convert", nullptr, nullptr, argv.data(), environ);
-  if (spawned == 0) waitpid(pid, &status, 0);
-  std::error_code ec;
-  std::filesystem::remove(svg, ec);
-  if (spawned != 0) throw error(fmt::format("--plot {}: PNG needs rsvg-convert (apt-get install librsvg2-bin); write .svg instead", out));
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw error(fmt::format("--plot {}: rsvg-convert failed", out));
+// Data points and the fitted curve over the window plus 5 % each side
+// (where the fit holds its end values).
+void write_fit_plot(const devices::iv_data& data, const devices::fitted_device& fit, const std::filesystem::path& file) {
+  const auto w = *fit.window();
+  const double margin = 0.05 * (w.hi - w.lo);
+  plot::figure f;
+  std::string what(fit.description());  // names the data file: by its name only, to fit the title
+  const std::string& source = fit.statistics().source;
+  if (const auto at = what.find(source); !source.empty() && at != std::string::npos)
+    what.replace(at, source.size(), std::filesystem::path(source).filename().string());
+  f.title = fmt::format("{}: {}\nmax error {:.3g} A, rms {:.3g} A", fit.name(), what, fit.statistics().max_error,
+                        fit.statistics().rms_error);
+  f.x_label = "voltage (V)";
+  f.y_label = "current (A)";
+  plot::curve points{fmt::format("data ({} points)", data.voltage.size()), data.voltage, data.current, plot::style::points};
+  plot::curve curve{"fit (held at its end values outside the data window)", {}, {}, plot::style::lines};
+  constexpr int samples = 600;
+  for (int i = 0; i <= samples; ++i) {
+    const double v = w.lo - margin + (w.hi - w.lo + 2 * margin) * i / samples;
+    curve.x.push_back(v);
+    curve.y.push_back(fit.current(v));
+  }
+  f.curves = {std::move(points), std::move(curve)};
+  plot::write(f, file);
 }
 
 }  // namespace
@@ -54,7 +59,7 @@ void register_fit_device(CLI::App& app) {
   cmd->add_option("--knots", a.knots, "Spline knots (default: every point up to 32, else 32)")->needs(spline);
   degree->excludes(spline);
   cmd->add_option("-o,--output", a.output, "Library file to write (.lib)")->required();
-  cmd->add_option("--plot", a.plot, "Also write a plot of data and fit (.svg, or .png via rsvg-convert)");
+  cmd->add_option("--plot", a.plot, "Also write a plot of data and fit (.svg or .png, drawn by gnuplot)");
   cmd->callback([] {
     if (a.degree < 0 && !a.spline) throw error("fit-device: give --degree N or --spline");
     if (!a.plot.empty() && !a.plot.ends_with(".svg") && !a.plot.ends_with(".png"))
@@ -76,8 +81,7 @@ void register_fit_device(CLI::App& app) {
     fmt::print("max error {:.4g} A, rms error {:.4g} A\n", s.max_error, s.rms_error);
     fmt::print("wrote {} (subcircuit {} (anode cathode))\n", a.output, a.name);
     if (!a.plot.empty()) {
-      if (a.plot.ends_with(".png")) write_png_plot(data, fit, a.plot);
-      else devices::write_fit_plot_svg(data, fit, a.plot);
+      write_fit_plot(data, fit, a.plot);
       fmt::print("wrote {}\n", a.plot);
     }
   });

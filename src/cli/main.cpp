@@ -51,6 +51,8 @@ int main(int argc, char** argv) {
   spicenn::cli::register_eval(app);
   spicenn::cli::register_trajectory(app);
   spicenn::cli::register_predict(app);
+  spicenn::cli::register_activation(app);
+  spicenn::cli::register_plot(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -154,4 +154,32 @@ compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options)
   return out;
 }
 
+mon_activation_deck compile_mon_activation(const ir::model& m, double conductance, double lo, double hi, int points,
+                                           const std::vector<std::pair<std::string, double>>& simulator_options) {
+  if (m.kind != ir::family::mon)
+    throw lowering_error(fmt::format("compile_mon_activation: model family is '{}', not 'mon'", ir::to_string(m.kind)));
+  if (!(conductance > 0.0) || !std::isfinite(conductance))
+    throw lowering_error(fmt::format("compile_mon_activation: the node's conductance must be positive, not {}", conductance));
+  if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi) || points < 2)
+    throw lowering_error(fmt::format("compile_mon_activation: need lo < hi and at least 2 points (got {} .. {}, {})", lo, hi, points));
+  mon_activation_deck out;
+  out.volt = m.scale.volt;
+  out.ampere = m.scale.ampere;
+  const auto [library, diode] = diode_subcircuit(m);
+  netlist_writer w(fmt::format("spicenn mon activation: diode {} at a node of {} units to ground", diode, spice_number(conductance)));
+  w.comment(fmt::format("scale: 1 unit = {} V, {} A; sweep of the injected current {} .. {} A", spice_number(m.scale.volt),
+                        spice_number(m.scale.ampere), spice_number(lo * m.scale.ampere), spice_number(hi * m.scale.ampere)));
+  w.include(library);
+  w.instantiate(netlist_template::load("diode_clamp.cir.in"), {{"name", "d"}, {"node", out.node}, {"subckt", diode}});
+  w.resistor("rg", out.node, "0", m.scale.ohm / conductance);
+  w.current_source(out.source, "0", out.node, 0.0);
+  const double step = (hi - lo) / (points - 1) * m.scale.ampere;
+  w.card(fmt::format(".dc {} {} {} {}", out.source, spice_number(lo * m.scale.ampere), spice_number(hi * m.scale.ampere),
+                     spice_number(step)));
+  w.card(fmt::format(".print dc v({})", out.node));  // the table `ngspice -b` prints
+  w.closing_cards(simulator_options, false);
+  out.text = w.text();
+  return out;
+}
+
 }  // namespace spicenn::compiler

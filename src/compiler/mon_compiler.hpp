@@ -77,4 +77,20 @@ struct compiled_mon {
 // model cannot be realised: wrong family, unknown diode, wrong input count.
 compiled_mon compile_mon(const ir::model& m, const mon_compile_options& options = {});
 
+// The activation a MON's diode induces (the MON paper's "diode ReLU"): one
+// node `n` with `conductance` (normalized) to ground, the model's diode from
+// ground (anode at ground, as in every stage), and a current source `iact`
+// from ground into it, swept by a `.dc` card over `points` currents from
+// `lo` to `hi` (normalized; SI in the deck), with a `.print` of v(n) for
+// `ngspice -b`. The ideal clamp gives
+// v = max(s/g, 0); a real diode rounds the knee and lets v go below 0.
+struct mon_activation_deck {
+  std::string text;
+  std::string source = "iact";
+  std::string node = "n";
+  double volt = 1.0, ampere = 1.0;  // the model's scale
+};
+mon_activation_deck compile_mon_activation(const ir::model& m, double conductance, double lo, double hi, int points,
+                                           const std::vector<std::pair<std::string, double>>& simulator_options = {});
+
 }  // namespace spicenn::compiler

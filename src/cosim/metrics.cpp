@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/numbers.hpp"
 #include "models/loss.hpp"
 
@@ -255,6 +256,34 @@ std::string test_summary_json(const test_summary& s) {
                                     {"engine", s.engine},
                                     {"seconds", r.seconds}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::vector<epoch_metrics> read_metrics_csv(const std::filesystem::path& file) {
+  const std::string text = read_file(file, "metrics CSV");
+  std::vector<epoch_metrics> out;
+  std::size_t line_no = 0, start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line = trim(std::string_view(text).substr(start, end - start));
+    start = end + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    if (line_no == 1) {
+      if (line != metrics_csv_header())
+        throw parse_error({file.string(), line_no}, fmt::format("not a spicenn metrics CSV: the header must be '{}'", metrics_csv_header()));
+      continue;
+    }
+    try {
+      out.push_back(parse_metrics_csv_row(line));
+    } catch (const parse_error&) {
+      throw;
+    } catch (const error& e) {
+      throw parse_error({file.string(), line_no}, e.what());
+    }
+  }
+  if (line_no == 0) throw parse_error({file.string(), 0}, "empty metrics CSV");
+  return out;
 }
 
 }  // namespace spicenn::cosim

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <functional>
 #include <limits>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,6 +93,9 @@ std::string metrics_csv_row(const epoch_metrics& m);
 epoch_metrics parse_metrics_csv_row(std::string_view line);
 // Header line and one line per entry.
 std::string metrics_csv(const std::vector<epoch_metrics>& history);
+// Reads a metrics CSV written by the trainer (the header, then one row per
+// epoch); throws parse_error naming file:line for a bad header or row.
+std::vector<epoch_metrics> read_metrics_csv(const std::filesystem::path& file);
 
 // The final, single test evaluation of a training run as a small JSON
 // object (written next to the metrics CSV as NAME.test.json):

@@ -13,7 +13,6 @@
 //   auto fit = spicenn::devices::fit_device(data, "my_ndr", {.degree = 12});
 //   fmt::print("max error {} A, rms {} A\n", fit.statistics().max_error, fit.statistics().rms_error);
 //   spicenn::devices::write_fitted_library(fit, "my_ndr.lib");
-//   spicenn::devices::write_fit_plot_svg(data, fit, "my_ndr.svg");
 //   auto again = spicenn::devices::load_fitted_device("my_ndr.lib");  // same current()/conductance()
 #pragma once
 
@@ -138,9 +137,5 @@ void write_fitted_library(fitted_device& d, const std::filesystem::path& file);
 // throws parse_error (file:line) on malformed or missing `* spicenn-fit:` data.
 fitted_device load_fitted_device(const std::filesystem::path& file);
 
-// Self-contained SVG: data points, the fitted curve over the window plus a
-// 5 % margin each side (showing the clamping), axes, ticks, labels, legend.
-std::string fit_plot_svg(const iv_data& data, const device& fit);
-void write_fit_plot_svg(const iv_data& data, const device& fit, const std::filesystem::path& file);
 
 }  // namespace spicenn::devices

@@ -203,6 +203,43 @@ TEST(Cli, FitDeviceWritesALibraryAndReportsTheError) {
 // fit-device did not write has no law to judge by: verify exits non-zero.
 std::string read(const fs::path& p);
 
+// spicenn activation draws the diode ReLU of a builtin device as a PNG and
+// reports ngspice against the software law; a non-monotone library is refused.
+TEST(Cli, ActivationDrawsTheDiodeReluOfADevice) {
+  const auto png = temp("activation.png"), csv = temp("activation.csv");
+  auto r = run("activation --device shockley_diode --points 21 -o " + png.string() + " --csv " + csv.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("ngspice against the software law: largest |dv|"), std::string::npos) << r.output;
+  EXPECT_EQ(read(png).substr(0, 4), std::string("\x89PNG", 4));
+  const std::string table = read(csv);
+  EXPECT_EQ(table.rfind("current_A,ideal_V,software_V,spice_V\n", 0), 0u) << table;
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 22);
+  r = run("activation --device z15 -o " + png.string());
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("z15"), std::string::npos) << r.output;
+}
+
+// spicenn plot draws training curves from metrics CSVs (a run without a
+// validation set has training curves only) and names the file and line of
+// a malformed row.
+TEST(Cli, PlotDrawsTrainingCurvesFromMetricsFiles) {
+  const std::string header = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds,samples_per_second,learning_rate,engine\n";
+  const auto a = write("metrics-a.csv", header + "1,0.9,0.6,0.8,0.65,1.5,100,0.01,software\n2,0.5,0.8,0.6,0.75,1.5,100,0.01,software\n");
+  const auto b = write("metrics-b.csv", header + "1,0.7,0.7,,,1.5,100,0.003,spice\n");
+  const auto svg = temp("curves.svg");
+  auto r = run("plot " + a.string() + " " + b.string() + " -o " + svg.string() + " --quantity loss");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("3 curves, 3 epochs"), std::string::npos) << r.output;
+  const std::string text = read(svg);
+  EXPECT_NE(text.find("<svg"), std::string::npos);
+  EXPECT_NE(text.find("metrics-a validation"), std::string::npos);
+  EXPECT_EQ(text.find("metrics-b validation"), std::string::npos);
+  const auto bad = write("metrics-bad.csv", header + "1,0.9,0.6,0.8,0.65,1.5,100,0.01,software\n2,zero,0.8,0.6,0.75,1.5,100\n");
+  r = run("plot " + bad.string() + " -o " + temp("bad.png").string());
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(bad.string() + ":3"), std::string::npos) << r.output;
+}
+
 TEST(Cli, SetDiodeTakesAMonotoneLibraryAndRefusesAnNdrOne) {
   std::string soft = "voltage,current\n", ndr = "voltage,current\n";
   for (int i = 0; i <= 60; ++i) {

@@ -16,8 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "compiler/mon_compiler.hpp"
 #include "core/error.hpp"
 #include "core/random.hpp"
+#include "cosim/activation.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/mon_evaluators.hpp"
 #include "cosim/verify.hpp"
@@ -559,6 +561,35 @@ TEST(MonCosim, SweepDeckRunsInTheNgspiceProgram) {
   std::filesystem::remove(path);
 }
 
+// The activation deck runs unchanged in the ngspice program and prints the
+// curve the embedded engine read.
+TEST(MonCosim, ActivationDeckRunsInTheNgspiceProgram) {
+  const auto m = ir::init_mon(1, 1, 1, 1, 1, "shockley");
+  const auto deck = compiler::compile_mon_activation(m, 0.5, -1.0, 1.0, 11, compiler::mon_precise_simulator_options());
+  const auto path = std::filesystem::temp_directory_path() / "spicenn_test_activation_deck.cir";
+  std::ofstream(path) << deck.text;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(("ngspice -b " + path.string() + " 2>&1").c_str(), "r"), pclose);
+  std::string output;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
+  std::map<int, double> rows;  // "index  sweep  v(n)"
+  std::istringstream lines(output);
+  for (std::string l; std::getline(lines, l);) {
+    std::istringstream in(l);
+    int index;
+    double sweep, v;
+    if (in >> index >> sweep >> v) rows[index] = v;
+  }
+  mon_activation_options o;
+  o.conductance = 0.5;
+  o.points = 11;
+  const auto a = mon_activation_curves(m, o);
+  ASSERT_EQ(rows.size(), a.spice.size()) << output;
+  for (std::size_t i = 0; i < a.spice.size(); ++i)
+    EXPECT_NEAR(rows[static_cast<int>(i)], a.spice[i], 2e-6 * std::abs(a.spice[i]) + 1e-9) << i;  // printed to 6 digits
+  std::filesystem::remove(path);
+}
+
 // ------------------------------------------------------------ verify
 
 TEST(MonCosim, VerifyPassesOnGoodModelsOfEveryDiodeKind) {
@@ -637,6 +668,53 @@ TEST(MonCosim, AFittedDiodeMonMatchesItsSoftwareLawAndFiniteDifferencesThroughSp
               d.worst, d.where.c_str());
   EXPECT_LE(d.worst, 1e-4) << d.where;
   std::filesystem::remove_all(dir);
+}
+
+// The activation figure's curves (one node of conductance g, the diode from
+// ground, an injected current s): the Shockley law's node voltage satisfies
+// the node's KCL with the diode current evaluated here, and ngspice follows
+// it to 1 uV; the fitted library device's software curve and ngspice agree
+// to 1e-9 V; pwl_diode's is the ideal clamp max(s/g, 0) within its forward
+// drop s/g_on.
+TEST(MonCosim, ActivationCurvesFollowEachDiodeLaw) {
+  mon_activation_options o;
+  o.conductance = 0.5;
+  o.lo = -1.0;
+  o.hi = 1.0;
+  o.points = 41;
+  auto m = ir::init_mon(1, 1, 1, 1, 1, "shockley");
+  const auto a = mon_activation_curves(m, o);
+  ASSERT_EQ(a.current.size(), 41u);
+  const auto& d = devices::builtin_devices().get("shockley_diode");
+  for (std::size_t i = 0; i < a.current.size(); ++i) {
+    const double s = a.current[i], v = a.software[i];
+    const double diode = d.current(-v * m.scale.volt) / m.scale.ampere;  // into the node
+    EXPECT_NEAR(o.conductance * v - s - diode, 0.0, 1e-12 * (std::abs(o.conductance * v) + std::abs(s) + std::abs(diode)))
+        << s;
+  }
+  EXPECT_LE(a.deviation, 1e-6);
+  EXPECT_LT(a.software.front(), -0.3);  // forward biased: the soft knee of the diode ReLU
+  // Reverse biased: the ideal line, less the saturation current.
+  const double is = d.shockley()->is / m.scale.ampere;
+  EXPECT_NEAR(a.software.back(), (1.0 - is) / o.conductance, 1e-9);
+
+  const auto dir = std::filesystem::temp_directory_path() / "spicenn_activation";
+  m.options["diode"] = "device";
+  m.devices = {{"diode", "shockley_fit", fitted_shockley_library(dir).string()}};
+  EXPECT_LE(mon_activation_curves(m, o).deviation, 1e-9);
+  std::filesystem::remove_all(dir);
+
+  m.options["diode"] = "ideal";
+  m.devices = {{"diode", "pwl_diode", ""}};
+  const auto p = mon_activation_curves(m, o);
+  // Within the forward drop s/g_on and the reverse leak g_off·v/g.
+  const auto pwl = *devices::builtin_devices().get("pwl_diode").piecewise_linear();
+  const double g_on = pwl.g_on * m.scale.ohm, g_off = pwl.g_off * m.scale.ohm;
+  for (std::size_t i = 0; i < p.current.size(); ++i) {
+    EXPECT_EQ(p.software[i], p.ideal[i]);
+    EXPECT_NEAR(p.spice[i], p.ideal[i], std::abs(p.current[i]) / g_on + 1.01 * g_off * p.ideal[i] / o.conductance + 1e-12)
+        << p.current[i];
+  }
 }
 
 // A diode from a SPICE library that `fit-device` did not write: spicenn

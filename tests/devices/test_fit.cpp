@@ -1,5 +1,5 @@
 // fit-device: CSV reading and its errors, Chebyshev and spline fits, the
-// written library (ngspice sweep and load_fitted_device), the SVG plot.
+// written library (ngspice sweep and load_fitted_device).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -358,25 +358,3 @@ TEST(FittedLibrary, LoadErrorsNameFileAndLine) {
   std::filesystem::remove_all(dir);
 }
 
-// ---------------------------------------------------------------- plot
-
-TEST(FitPlot, SvgHasDataFitAxesAndLabels) {
-  const auto dir = dev::testing::scratch_dir("plot");
-  const auto data = sample(esaki_curve, 0.0, 0.5, 51);
-  const auto f = dev::fit_device(data, "esaki_fit", {.degree = 12});
-  dev::write_fit_plot_svg(data, f, dir / "fit.svg");
-  std::ifstream in(dir / "fit.svg");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string svg = ss.str();
-  EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
-  EXPECT_NE(svg.find("</svg>\n"), std::string::npos);
-  std::size_t circles = 0;
-  for (std::size_t p = svg.find("<circle"); p != std::string::npos; p = svg.find("<circle", p + 1)) ++circles;
-  EXPECT_EQ(circles, data.voltage.size() + 1);  // + the legend marker
-  expect_contains(svg, "<polyline");
-  expect_contains(svg, "voltage (V)");
-  expect_contains(svg, "current (A)");
-  expect_contains(svg, "esaki_fit (Chebyshev degree 12): max error");
-  std::filesystem::remove_all(dir);
-}

@@ -587,56 +587,27 @@ void expect_diodes_matter(const ir::model& m, const MatrixXd& x) {
   }
 }
 
-TEST(MonGradients, ShockleySingleStageMatchesFiniteDifferences) {
-  auto sp = gradient_spec("shockley", 1);
-  sp.bias_lo = -0.6;
+// Soft-diode networks (is = 1e-2, vt = 0.1 normalized: a wide knee) whose
+// diodes conduct and sit near their knees, with the Shockley law or the
+// spline fitted to its curve (law "device"): the gradient against central
+// finite differences of the loss.
+void check_soft_diode_gradients(const std::string& law, int stages, std::uint64_t seed) {
+  auto sp = gradient_spec("shockley", stages);
+  sp.bias_lo = stages == 1 ? -0.6 : -0.9;
   sp.bias_hi = 0.2;
-  auto m = make_model(sp, 25);
-  m.scale.ampere = 1e-8;  // a soft diode: is = 1e-2, vt = 0.1 normalized, a wide knee
-  m.scale.volt = 0.5;
-  const MatrixXd x = random_inputs(3, 6, 26);
-  expect_diodes_matter(m, x);
-  check_gradients(m, x, labels_for(6, 3));
-}
-
-TEST(MonGradients, ShockleyTwoStageMatchesFiniteDifferences) {
-  auto sp = gradient_spec("shockley", 2);
-  sp.bias_lo = -0.9;
-  sp.bias_hi = 0.2;
-  auto m = make_model(sp, 27);
-  m.scale.ampere = 1e-8;  // a soft diode: is = 1e-2, vt = 0.1 normalized, a wide knee
-  m.scale.volt = 0.5;
-  const MatrixXd x = random_inputs(3, 6, 28);
-  expect_diodes_matter(m, x);
-  check_gradients(m, x, labels_for(6, 3));
-}
-
-// The same soft-diode networks with the fitted curve as the law.
-TEST(MonGradients, FittedDeviceSingleStageMatchesFiniteDifferences) {
-  auto sp = gradient_spec("shockley", 1);
-  sp.bias_lo = -0.6;
-  sp.bias_hi = 0.2;
-  auto m = make_model(sp, 25);
-  m.options["diode"] = "device";
+  auto m = make_model(sp, seed);
+  m.options["diode"] = law;
   m.scale.ampere = 1e-8;
   m.scale.volt = 0.5;
-  const MatrixXd x = random_inputs(3, 6, 26);
+  const MatrixXd x = random_inputs(3, 6, seed + 1);
   expect_diodes_matter(m, x);
   check_gradients(m, x, labels_for(6, 3));
 }
 
-TEST(MonGradients, FittedDeviceTwoStageMatchesFiniteDifferences) {
-  auto sp = gradient_spec("shockley", 2);
-  sp.bias_lo = -0.9;
-  sp.bias_hi = 0.2;
-  auto m = make_model(sp, 27);
-  m.options["diode"] = "device";
-  m.scale.ampere = 1e-8;
-  m.scale.volt = 0.5;
-  const MatrixXd x = random_inputs(3, 6, 28);
-  expect_diodes_matter(m, x);
-  check_gradients(m, x, labels_for(6, 3));
-}
+TEST(MonGradients, ShockleySingleStageMatchesFiniteDifferences) { check_soft_diode_gradients("shockley", 1, 25); }
+TEST(MonGradients, ShockleyTwoStageMatchesFiniteDifferences) { check_soft_diode_gradients("shockley", 2, 27); }
+TEST(MonGradients, FittedDeviceSingleStageMatchesFiniteDifferences) { check_soft_diode_gradients("device", 1, 25); }
+TEST(MonGradients, FittedDeviceTwoStageMatchesFiniteDifferences) { check_soft_diode_gradients("device", 2, 27); }
 
 // ------------------------------------------------------------------ device laws
 
