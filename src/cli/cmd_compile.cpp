@@ -130,6 +130,7 @@ void register_compile(CLI::App& app) {
                             net.hidden_nodes.front().front());
       r = net.resistors;
     }
+    print_realisability_warnings(m);  // stderr, also when the netlist goes to stdout
     if (a.output.empty()) {
       fmt::print("{}", text);
       return;

@@ -88,6 +88,7 @@ void register_eval(CLI::App& app) {
     // Under mpirun each rank evaluates its share of the batches; rank 0 reports.
     const cosim::process_group* group = cosim::process_group::world();
     const bool root = !group || group->root();
+    if (root && a.engine == "spice") print_realisability_warnings(model);
     cosim::progress_line progress(stderr, root ? cosim::progress_mode_from_string(a.progress) : cosim::progress_mode::off);
     cosim::evaluate_options options;
     options.group = group;

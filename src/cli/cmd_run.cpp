@@ -50,6 +50,7 @@ void register_run(CLI::App& app) {
     eo.threads = a.threads;
     apply(ode, eo);
     auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
+    if (a.engine == "spice") print_realisability_warnings(model);
     const auto x = input_column(model, a.input);
     const auto result = eval->forward(x);
     std::vector<double> outputs(result.outputs.data(), result.outputs.data() + result.outputs.size());

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/numbers.hpp"
+#include "cosim/realisability.hpp"
 
 namespace spicenn::cli {
 
@@ -47,6 +48,10 @@ std::vector<std::int64_t> parse_size_list(std::string_view text, std::string_vie
 
 void write_text_file(const std::filesystem::path& path, const std::string& text) {
   write_file_atomically(path, text, "file");
+}
+
+void print_realisability_warnings(const ir::model& m) {
+  for (const auto& w : cosim::realisability_warnings(m)) fmt::print(stderr, "spicenn: {}\n", cosim::to_text(w));
 }
 
 }  // namespace spicenn::cli

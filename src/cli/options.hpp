@@ -93,4 +93,8 @@ std::vector<std::string> parse_name_list(std::string_view text);
 // Writes atomically (temporary file + rename); throws spicenn::error on failure.
 void write_text_file(const std::filesystem::path& path, const std::string& text);
 
+// Prints the model's realisability warnings (cosim/realisability.hpp) to
+// stderr as "spicenn: warning: ..."; for compile and the spice engine.
+void print_realisability_warnings(const ir::model& m);
+
 }  // namespace spicenn::cli

@@ -8,4 +8,5 @@ list(APPEND SPICENN_COSIM_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/kirchhoffnet_software_evaluator.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/kirchhoffnet_spice_evaluator.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/verify.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/activation.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/activation.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/realisability.cpp)

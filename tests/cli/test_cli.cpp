@@ -240,6 +240,33 @@ TEST(Cli, PlotDrawsTrainingCurvesFromMetricsFiles) {
   EXPECT_NE(r.output.find(bad.string() + ":3"), std::string::npos) << r.output;
 }
 
+// run --engine spice and compile say when the circuit cannot realise the
+// model (here: readout weights ~1e6, i.e. 0.01-ohm resistors); the software
+// engine has nothing to warn about.
+TEST(Cli, SpiceRunAndCompileWarnWhenTheCircuitCannotRealiseTheModel) {
+  auto model = temp("realise.xml");
+  ASSERT_EQ(run("init mon --inputs 2 --hidden 5 --outputs 2 --seed 3 -o " + model.string()).status, 0);
+  std::string text = read(model);
+  const std::string tag = "<tensor name=\"readout.weight\"";
+  auto at = text.find('>', text.find(tag)) + 1;
+  const auto end = text.find('<', at);
+  std::istringstream values(text.substr(at, end - at));
+  std::string scaled;
+  for (double v; values >> v;) scaled += (scaled.empty() ? "" : " ") + std::to_string(v * 1e6);
+  text.replace(at, end - at, scaled);
+  const auto big = write("realise-big.xml", text);
+  auto r = run("run " + big.string() + " --input 0.3,-0.7 --engine spice");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("spicenn: warning: readout.weight["), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("below 1 ohm"), std::string::npos) << r.output;
+  r = run("compile " + big.string() + " -o " + temp("realise.cir").string());
+  EXPECT_NE(r.output.find("spicenn: warning: readout.weight["), std::string::npos) << r.output;
+  r = run("run " + big.string() + " --input 0.3,-0.7 --engine software");
+  EXPECT_EQ(r.output.find("warning"), std::string::npos) << r.output;
+  r = run("run " + model.string() + " --input 0.3,-0.7 --engine spice");
+  EXPECT_EQ(r.output.find("warning"), std::string::npos) << r.output;
+}
+
 TEST(Cli, SetDiodeTakesAMonotoneLibraryAndRefusesAnNdrOne) {
   std::string soft = "voltage,current\n", ndr = "voltage,current\n";
   for (int i = 0; i <= 60; ++i) {

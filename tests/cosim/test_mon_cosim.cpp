@@ -22,6 +22,7 @@
 #include "cosim/activation.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/mon_evaluators.hpp"
+#include "cosim/realisability.hpp"
 #include "cosim/verify.hpp"
 #include "devices/device.hpp"
 #include "devices/fit.hpp"
@@ -588,6 +589,61 @@ TEST(MonCosim, ActivationDeckRunsInTheNgspiceProgram) {
   for (std::size_t i = 0; i < a.spice.size(); ++i)
     EXPECT_NEAR(rows[static_cast<int>(i)], a.spice[i], 2e-6 * std::abs(a.spice[i]) + 1e-9) << i;  // printed to 6 digits
   std::filesystem::remove(path);
+}
+
+// ------------------------------------------------------------ realisability
+
+std::string warnings_text(const ir::model& m) {
+  std::string out;
+  for (const auto& w : realisability_warnings(m)) out += to_text(w) + "\n";
+  return out;
+}
+
+// A fresh MON draws no warning; each way out of the regime where the
+// circuit implements the model draws one naming the tensor and index.
+TEST(MonRealisability, WarningsNameTheTensorIndexAndDeviation) {
+  const auto good = ir::init_mon(3, 6, 2, 1, 401, "ideal");
+  EXPECT_EQ(warnings_text(good), "");
+
+  // Readout weights ~1e6: 0.01-ohm resistors, largest |C| at [1, 4].
+  auto big = good;
+  auto& c = big.parameter("readout.weight").values;
+  for (auto& v : c) v *= 1e6;
+  c[1 * 6 + 4] = 5e6;
+  auto text = warnings_text(big);
+  EXPECT_NE(text.find("readout.weight[1, 4]: resistor 0.002 ohm"), std::string::npos) << text;
+  EXPECT_NE(text.find("below 1 ohm"), std::string::npos) << text;
+
+  // A conductance of 1e-9 units (1e-13 S): a 1e13-ohm resistor.
+  auto faint = good;
+  faint.parameter("stage0.g_ground").values[3] = 1e-9;
+  text = warnings_text(faint);
+  EXPECT_NE(text.find("stage0.g_ground[3]: resistor 1e+13 ohm"), std::string::npos) << text;
+
+  // The exponential ideal_diode's forward drop (~0.6 mV) against the ideal
+  // ReLU: the bound exceeds 1e-3 of the outputs, and SPICE does deviate by
+  // more than that, within the bound.
+  auto drop = good;
+  drop.devices = {{"diode", "ideal_diode", ""}};
+  text = warnings_text(drop);
+  EXPECT_NE(text.find("warning: readout.weight["), std::string::npos) << text;
+  EXPECT_NE(text.find("the diode clamp of ideal_diode deviates from the ideal ReLU"), std::string::npos) << text;
+  const MatrixXd x = random_inputs(3, 16, 402);
+  const auto sp = make_evaluator(drop, engine_kind::spice)->forward(x);
+  const auto sw = make_evaluator(drop, engine_kind::software)->forward(x);
+  const double scale = sw.outputs.cwiseAbs().maxCoeff();
+  EXPECT_GT(max_abs_diff(sp.outputs, sw.outputs), 1e-3 * scale);
+  evaluation ideal = sw;
+  EXPECT_LE(max_abs_diff(sp.outputs, sw.outputs), mon_ideal_deviation_bound(drop, x, ideal).outputs);
+
+  // Currents of ~1e-14 A: ngspice's abstol (1e-15 A) is 10 % of them.
+  auto tiny = good;
+  tiny.scale.ampere = 1e-14;
+  tiny.scale.ohm = tiny.scale.volt / tiny.scale.ampere;
+  tiny.scale.second = tiny.scale.farad * tiny.scale.ohm;
+  text = warnings_text(tiny);
+  EXPECT_NE(text.find("warning: stage0: node currents of ~"), std::string::npos) << text;
+  EXPECT_NE(text.find("abstol"), std::string::npos) << text;
 }
 
 // ------------------------------------------------------------ verify
