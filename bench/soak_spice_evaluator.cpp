@@ -8,6 +8,7 @@
 //
 //   build/bench/soak_spice_evaluator MODEL.xml --calls 100000 --batch 4 --report 5000
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -47,10 +48,17 @@ int main(int argc, char** argv) {
   long calls = 100000, report = 5000;
   int batch = 4;
   double limit_mb = 20.0;
+  std::string mode = "train";
+  bool trim = false;
   app.add_option("model", file, "Model file (XML)")->required()->check(CLI::ExistingFile);
   app.add_option("--calls", calls, "Evaluator calls")->capture_default_str();
   app.add_option("--batch", batch, "Samples per call")->capture_default_str();
   app.add_option("--report", report, "Read the resident memory every N calls (the first N are the warm-up)")->capture_default_str();
+  app.add_option("--mode", mode, "train: forward and gradient alternating, set_model after each gradient; or only "
+                                 "forward, gradient or set_model calls (to find what holds memory)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"train", "forward", "gradient", "set_model"}));
+  app.add_flag("--trim", trim, "malloc_trim(0) before each reading: memory freed but kept by the allocator does not count");
   app.add_option("--limit-mb", limit_mb, "Fail when the resident set grows by more than this after the warm-up")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -65,20 +73,25 @@ int main(int argc, char** argv) {
   rng gen(1);
   Eigen::MatrixXd x(inputs, batch);
   std::vector<int> labels(static_cast<std::size_t>(batch));
-  fmt::print("soak: {} calls of {} samples on {} ({} inputs), forward and gradient alternating\n", calls, batch, file, inputs);
+  fmt::print("soak: {} calls ({}) of {} samples on {} ({} inputs)\n", calls, mode, batch, file, inputs);
   fmt::print("{:>10} {:>12} {:>10}\n", "calls", "VmRSS MiB", "seconds");
   const auto start = std::chrono::steady_clock::now();
   double warm = 0.0, last = 0.0;
   for (long c = 1; c <= calls; ++c) {
     for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = gen.uniform(0.0, 1.0);
     for (auto& l : labels) l = static_cast<int>(gen.below(static_cast<std::uint64_t>(outputs)));
-    if (c % 2) {
+    if (mode == "forward" || (mode == "train" && c % 2)) {
       (void)eval->forward(x);
+    } else if (mode == "gradient") {
+      (void)eval->gradient(x, labels);
+    } else if (mode == "set_model") {
+      eval->set_model(nudged(base, c));
     } else {
       (void)eval->gradient(x, labels);
       eval->set_model(nudged(base, c));
     }
     if (c % report == 0 || c == calls) {
+      if (trim) malloc_trim(0);
       last = resident_mib();
       if (c == report) warm = last;
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

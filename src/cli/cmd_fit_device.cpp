@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
 #include "core/error.hpp"
 #include "devices/fit.hpp"
 #include "plot/plot.hpp"
@@ -43,7 +44,7 @@ void register_fit_device(CLI::App& app) {
   struct args {
     std::string csv, name, output, plot;
     int degree = -1;
-    bool spline = false;
+    bool spline = false, json = false;
     std::size_t knots = 0;
   };
   static args a;
@@ -60,6 +61,9 @@ void register_fit_device(CLI::App& app) {
   degree->excludes(spline);
   cmd->add_option("-o,--output", a.output, "Library file to write (.lib)")->required();
   cmd->add_option("--plot", a.plot, "Also write a plot of data and fit (.svg or .png, drawn by gnuplot)");
+  cmd->add_flag("--json", a.json,
+                "Print the fit as JSON instead of text: name, library, data, points, window_volts, method, max_error_A, "
+                "rms_error_A, plot");
   cmd->callback([] {
     if (a.degree < 0 && !a.spline) throw error("fit-device: give --degree N or --spline");
     if (!a.plot.empty() && !a.plot.ends_with(".svg") && !a.plot.ends_with(".png"))
@@ -76,14 +80,19 @@ void register_fit_device(CLI::App& app) {
     devices::write_fitted_library(fit, a.output);
     const auto& s = fit.statistics();
     auto w = *fit.window();
-    fmt::print("{}: {} points over {:g}..{:g} V, {}\n", a.csv, s.points, w.lo, w.hi,
-               a.spline ? "cubic spline" : fmt::format("Chebyshev degree {}", a.degree));
+    if (!a.plot.empty()) write_fit_plot(data, fit, a.plot);
+    const std::string method = a.spline ? "cubic spline" : fmt::format("Chebyshev degree {}", a.degree);
+    if (a.json) {
+      const json j = {{"name", a.name},          {"library", a.output},         {"data", a.csv},
+                      {"points", s.points},      {"window_volts", {w.lo, w.hi}}, {"method", method},
+                      {"max_error_A", s.max_error}, {"rms_error_A", s.rms_error}, {"plot", a.plot.empty() ? json(nullptr) : json(a.plot)}};
+      fmt::print("{}\n", to_text(j));
+      return;
+    }
+    fmt::print("{}: {} points over {:g}..{:g} V, {}\n", a.csv, s.points, w.lo, w.hi, method);
     fmt::print("max error {:.4g} A, rms error {:.4g} A\n", s.max_error, s.rms_error);
     fmt::print("wrote {} (subcircuit {} (anode cathode))\n", a.output, a.name);
-    if (!a.plot.empty()) {
-      write_fit_plot(data, fit, a.plot);
-      fmt::print("wrote {}\n", a.plot);
-    }
+    if (!a.plot.empty()) fmt::print("wrote {}\n", a.plot);
   });
 }
 

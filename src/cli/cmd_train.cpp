@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/numbers.hpp"
@@ -29,7 +30,7 @@ struct train_args {
   double lr = 0.01, lr_min = 0.0, lr_gamma = 0.1, weight_decay = 0.0, momentum = 0.0, progress_interval = 10.0;
   std::string optimizer = "adam", schedule = "constant", progress = "auto";
   int threads = 0;
-  bool resume = false, fresh = false, no_test = false;
+  bool resume = false, fresh = false, no_test = false, json = false;
 };
 
 // The command as given, for provenance and the resume hint.
@@ -178,6 +179,22 @@ void run_train(const train_args& a) {
   if (!a.metrics.empty())
     fmt::print(stderr, "spicenn: metrics in {}{}\n", a.metrics,
                o.test_json.empty() || !result.test ? std::string() : fmt::format(", the test evaluation in {}", o.test_json.string()));
+  if (a.json) {
+    auto optional = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+    const json j = {{"model", a.out},
+                    {"engine", a.engine},
+                    {"epochs", result.history.size()},
+                    {"selected_epoch", result.selected_epoch},
+                    {"steps", result.steps},
+                    {"stopped_early", result.stopped_early},
+                    {"resumed", result.resumed},
+                    {"validation_accuracy", optional(result.validation_accuracy)},
+                    {"validation_loss", optional(result.validation_loss)},
+                    {"test_accuracy", optional(result.test_accuracy)},
+                    {"metrics", a.metrics.empty() ? json(nullptr) : json(a.metrics)},
+                    {"checkpoint", checkpoint_dir.string()}};
+    fmt::print("{}\n", to_text(j));
+  }
 }
 
 }  // namespace
@@ -249,6 +266,9 @@ void register_train(CLI::App& app) {
                   "The final test evaluation (once, with the selected model) uses the first N test samples only (0 = all)")
       ->capture_default_str();
   cmd->add_flag("--no-test", a.no_test, "Skip the final test evaluation");
+  cmd->add_flag("--json", a.json,
+                "Print the result on stdout as JSON: model, engine, epochs, selected_epoch, steps, stopped_early, "
+                "resumed, validation_accuracy, validation_loss, test_accuracy, metrics, checkpoint");
   cmd->add_option("--eval-batch", a.eval_batch, "Samples per forward call when evaluating (validation and test)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

@@ -267,6 +267,46 @@ TEST(Cli, SpiceRunAndCompileWarnWhenTheCircuitCannotRealiseTheModel) {
   EXPECT_EQ(r.output.find("warning"), std::string::npos) << r.output;
 }
 
+// --json on fit-device and train: the fields agree with the fit's own text
+// output and with the metrics CSV the same run wrote.
+TEST(Cli, FitDeviceAndTrainReportAsJson) {
+  std::string csv = "voltage,current\n";
+  for (int i = 0; i <= 40; ++i) {
+    const double v = 0.025 * i;
+    csv += std::to_string(v) + "," + std::to_string(1e-3 * (v - 2 * v * v + v * v * v)) + "\n";
+  }
+  const auto data = write("json-iv.csv", csv);
+  auto r = run("fit-device " + data.string() + " --name cubic --degree 3 --json -o " + temp("json-fit.lib").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto fit = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(fit.at("name"), "cubic");
+  EXPECT_EQ(fit.at("points"), 41);
+  EXPECT_EQ(fit.at("window_volts"), nlohmann::json::array({0.0, 1.0}));
+  EXPECT_LT(fit.at("max_error_A").get<double>(), 1e-6);  // a cubic by degree 3; to_string rounds the data to 1e-6 A
+
+  auto model = temp("json-mon.xml"), out = temp("json-trained.xml"), metrics = temp("json-metrics.csv");
+  ASSERT_EQ(run("init mon --inputs 2 --hidden 8 --outputs 2 --input-scale 3 --seed 2 -o " + model.string()).status, 0);
+  r = run("train " + model.string() + " --data moons --epochs 2 --batch 32 --lr 0.02 --validation 200 --fresh --progress off --json" +
+          " --out " + out.string() + " --metrics " + metrics.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.find("{\"model\"")));
+  EXPECT_EQ(j.at("epochs"), 2);
+  EXPECT_EQ(j.at("engine"), "software");
+  EXPECT_TRUE(j.at("test_accuracy").is_number());
+  // The selected epoch's validation accuracy is the one in the metrics CSV.
+  std::istringstream rows(read(metrics));
+  std::string line;
+  std::getline(rows, line);
+  double best = -1;
+  while (std::getline(rows, line)) {
+    std::vector<std::string> f;
+    std::stringstream fields(line);
+    for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
+    if (std::stoull(f[0]) == j.at("selected_epoch").get<std::uint64_t>()) best = std::stod(f[4]);
+  }
+  EXPECT_DOUBLE_EQ(j.at("validation_accuracy").get<double>(), best);
+}
+
 TEST(Cli, SetDiodeTakesAMonotoneLibraryAndRefusesAnNdrOne) {
   std::string soft = "voltage,current\n", ndr = "voltage,current\n";
   for (int i = 0; i <= 60; ++i) {
