@@ -5,11 +5,16 @@
 # set_model after every gradient (as in training), the resident set read
 # every REPORT calls; fails if it grows by more than 20 MiB after the first
 # REPORT calls.
-#   bash scripts/soak.sh [CALLS] [REPORT]      # default 100000 5000
+#   bash scripts/soak.sh [CALLS] [REPORT] [MODEL ...]   # default 100000 5000, all four models
+# MODEL: mon-pwl mon-shockley kan kn (a subset, e.g. to give the slower
+# KirchhoffNet transient fewer calls in a second run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 calls=${1:-100000}
 report=${2:-5000}
+shift $(($# < 2 ? $# : 2))
+models=("$@")
+[ ${#models[@]} -gt 0 ] || models=(mon-pwl mon-shockley kan kn)
 spicenn=build/src/cli/spicenn
 out=build/results/soak
 mkdir -p "$out"
@@ -19,7 +24,7 @@ $spicenn init mon --inputs 4 --hidden 8 --outputs 3 --stages 2 --diode shockley 
 $spicenn init kan --layers 4,6,3 --bases z15,zaz21 -o "$out/kan.xml" 2> /dev/null
 $spicenn init kirchhoffnet --inputs 2 --nodes 4 --outputs 2 --slices 2 --edge-function shift_tanh2 -o "$out/kn.xml" 2> /dev/null
 status=0
-for name in mon-pwl mon-shockley kan kn; do
+for name in "${models[@]}"; do
   echo "== $name ($(date -u '+%F %H:%M UTC'))"
   build/bench/soak_spice_evaluator "$out/$name.xml" --calls "$calls" --report "$report" | tee "$out/$name.txt" || status=1
 done

@@ -34,7 +34,15 @@ void check(const figure& f, const std::filesystem::path& file) {
   const auto ext = file.extension().string();
   if (ext != ".png" && ext != ".svg")
     throw error(fmt::format("plot {}: the figure is written as PNG or SVG; the name must end in .png or .svg", file.string()));
-  if (f.curves.empty()) throw error(fmt::format("plot {}: no curves to draw", file.string()));
+  if (f.curves.empty() && !f.map) throw error(fmt::format("plot {}: no curves to draw", file.string()));
+  if (f.map) {
+    const auto& m = *f.map;
+    if (m.x.size() != m.y.size() || m.x.size() != m.k.size() || m.x.empty())
+      throw error(fmt::format("plot {}: the class map needs as many x, y and class values, at least one", file.string()));
+    for (int k : m.k)
+      if (k < 0 || static_cast<std::size_t>(k) >= m.colors.size())
+        throw error(fmt::format("plot {}: class {} of the map has no colour ({} given)", file.string(), k, m.colors.size()));
+  }
   for (const auto& c : f.curves) {
     if (c.x.size() != c.y.size())
       throw error(fmt::format("plot {}: curve '{}' has {} x values but {} y values", file.string(), c.title, c.x.size(),
@@ -47,6 +55,11 @@ void check(const figure& f, const std::filesystem::path& file) {
 
 std::string data_text(const figure& f) {
   std::string out;
+  if (f.map) {
+    out += "# class map\n";
+    for (std::size_t i = 0; i < f.map->x.size(); ++i) out += fmt::format("{:.17g} {:.17g} {}\n", f.map->x[i], f.map->y[i], f.map->k[i]);
+    out += "\n\n";
+  }
   for (std::size_t k = 0; k < f.curves.size(); ++k) {
     const auto& c = f.curves[k];
     out += fmt::format("# curve {}: {}\n", k, c.title);
@@ -65,22 +78,31 @@ std::string gnuplot_script(const figure& f, const std::filesystem::path& data, c
   else
     s << fmt::format("set terminal svg size {},{} noenhanced font 'sans,11' background '#ffffff'\n", f.width, f.height);
   s << "set output " << quoted(file.string()) << "\n";
-  s << "set encoding utf8\nset grid\nset key top left\n";
+  s << "set encoding utf8\nset grid\n";
+  s << (f.key_outside ? "set key outside right top vertical\n" : "set key top left\n");
+  if (f.equal_axes) s << "set size ratio -1\n";
+  if (!f.map) s << "set offsets graph 0.02, graph 0.02, graph 0.05, graph 0.05\n";  // no point on the frame
   if (!f.title.empty()) s << "set title " << quoted(f.title) << "\n";
   if (!f.x_label.empty()) s << "set xlabel " << quoted(f.x_label) << "\n";
   if (!f.y_label.empty()) s << "set ylabel " << quoted(f.y_label) << "\n";
   if (f.log_x) s << "set logscale x\n";
   if (f.log_y) s << "set logscale y\n";
-  s << "plot ";
-  for (std::size_t k = 0; k < f.curves.size(); ++k) {
-    const auto& c = f.curves[k];
-    const char* how = c.look == style::points ? "with points pt 6 ps 0.8"
-                      : c.look == style::dashed ? "with lines lw 2 dt 2"
-                                                : "with lines lw 2";
-    s << (k ? ", \\\n     " : "") << quoted(data.string()) << fmt::format(" index {} using 1:2 {} title ", k, how)
-      << quoted(c.title);
+  std::size_t block = 0;
+  std::string items;
+  if (f.map) {
+    const auto classes = f.map->colors.size();
+    s << "unset colorbox\n" << fmt::format("set cbrange [-0.5:{}]\nset palette maxcolors {}\nset palette defined (", classes - 0.5, classes);
+    for (std::size_t k = 0; k < classes; ++k) s << (k ? ", " : "") << k << " " << quoted(f.map->colors[k]);
+    s << ")\n";
+    items += quoted(data.string()) + fmt::format(" index {} using 1:2:3 with image notitle", block++);
   }
-  s << "\n";
+  for (const auto& c : f.curves) {
+    std::string how = c.look == style::points ? "with points pt 6 ps 0.8" : c.look == style::dashed ? "with lines lw 2 dt 2" : "with lines lw 2";
+    if (!c.color.empty()) how += " lc rgb " + quoted(c.color);
+    items += (items.empty() ? "" : ", \\\n     ") + quoted(data.string()) + fmt::format(" index {} using 1:2 {} title ", block++, how) +
+             quoted(c.title);
+  }
+  s << "plot " << items << "\n";
   return s.str();
 }
 

@@ -307,6 +307,50 @@ TEST(Cli, FitDeviceAndTrainReportAsJson) {
   EXPECT_DOUBLE_EQ(j.at("validation_accuracy").get<double>(), best);
 }
 
+// spicenn plot draws a decision boundary from predict CSVs (the accuracy
+// in the title computed from the points), a trajectory CSV, and any CSV's
+// columns; an unknown CSV is refused naming the file.
+TEST(Cli, PlotDrawsBoundariesTrajectoriesAndColumns) {
+  auto mon = temp("plot-mon.xml"), grid = temp("plot-grid.csv"), pts = temp("plot-test.csv");
+  ASSERT_EQ(run("init mon --inputs 2 --hidden 8 --outputs 2 --seed 2 -o " + mon.string()).status, 0);
+  ASSERT_EQ(run("predict " + mon.string() + " --grid -2,2,-2,2,20 --progress off -o " + grid.string()).status, 0);
+  ASSERT_EQ(run("predict " + mon.string() + " --data moons --limit 50 --progress off -o " + pts.string()).status, 0);
+  std::size_t correct = 0, total = 0;
+  {
+    std::istringstream rows(read(pts));
+    std::string line;
+    std::getline(rows, line);  // x0,x1,label,predicted,...
+    while (std::getline(rows, line)) {
+      std::vector<std::string> f;
+      std::stringstream fields(line);
+      for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
+      correct += f[2] == f[3];
+      ++total;
+    }
+  }
+  auto r = run("plot " + grid.string() + " --points " + pts.string() + " -o " + temp("plot-boundary.svg").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("400 grid points, 50 points"), std::string::npos) << r.output;
+  char accuracy[32];
+  std::snprintf(accuracy, sizeof accuracy, "accuracy %.2f %%", 100.0 * static_cast<double>(correct) / static_cast<double>(total));
+  EXPECT_NE(r.output.find(accuracy), std::string::npos) << r.output << " expected " << accuracy;
+
+  auto kn = temp("plot-kn.xml"), traj = temp("plot-traj.csv");
+  ASSERT_EQ(run("init kirchhoffnet --inputs 2 --nodes 4 --outputs 2 --slices 1 --edge-function shift_tanh2 -o " + kn.string()).status, 0);
+  ASSERT_EQ(run("trajectory " + kn.string() + " --input 0.5,-0.25 -o " + traj.string()).status, 0);
+  r = run("plot " + traj.string() + " -o " + temp("plot-traj.png").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("2 nodes"), std::string::npos) << r.output;
+
+  const auto cols = write("plot-cols.csv", "sigma,a,b\n0,0.9,0.8\n0.1,0.85,0.7\n");
+  r = run("plot " + cols.string() + " --x sigma --y a,b --y-scale 100 --style points -o " + temp("plot-cols.png").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("2 curves, 4 points"), std::string::npos) << r.output;
+  r = run("plot " + cols.string() + " -o " + temp("plot-unknown.png").string());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find(cols.string() + ":1"), std::string::npos) << r.output;
+}
+
 TEST(Cli, SetDiodeTakesAMonotoneLibraryAndRefusesAnNdrOne) {
   std::string soft = "voltage,current\n", ndr = "voltage,current\n";
   for (int i = 0; i <= 60; ++i) {

@@ -54,6 +54,36 @@ TEST(Plot, WritesPngAndSvgThatGnuplotDrew) {
   fs::remove_all(dir);
 }
 
+// A class map (a decision boundary) under coloured points.
+TEST(Plot, DrawsAClassMapUnderItsCurves) {
+  const auto dir = fs::temp_directory_path() / "spicenn_test_plot_map";
+  fs::create_directories(dir);
+  figure f;
+  f.equal_axes = true;
+  f.key_outside = true;
+  class_map m;
+  m.colors = {"#c6dbef", "#fdd0a2"};
+  for (int i = 0; i < 20; ++i)
+    for (int j = 0; j < 20; ++j) {
+      m.x.push_back(0.05 * i);
+      m.y.push_back(0.05 * j);
+      m.k.push_back(i > j ? 1 : 0);
+    }
+  f.map = m;
+  f.curves.push_back({"points", {0.2, 0.7}, {0.6, 0.1}, style::points, "#08519c"});
+  write(f, dir / "map.png");
+  EXPECT_EQ(read(dir / "map.png").substr(0, 4), std::string("\x89PNG", 4));
+  const std::string script = read(dir / "map.png.gp");
+  EXPECT_NE(script.find("index 0 using 1:2:3 with image notitle"), std::string::npos) << script;
+  EXPECT_NE(script.find("index 1 using 1:2 with points pt 6 ps 0.8 lc rgb \"#08519c\""), std::string::npos) << script;
+  EXPECT_NE(script.find("set palette defined (0 \"#c6dbef\", 1 \"#fdd0a2\")"), std::string::npos) << script;
+  EXPECT_NE(script.find("set size ratio -1"), std::string::npos);
+  auto bad = f;
+  bad.map->k[3] = 2;
+  EXPECT_THROW(write(bad, dir / "bad.png"), error);
+  fs::remove_all(dir);
+}
+
 TEST(Plot, RefusesWhatItCannotDrawNamingTheFile) {
   auto expect_error = [](const figure& f, const std::string& file, const std::string& what) {
     try {
