@@ -3,8 +3,8 @@
 # memory of the SPICE evaluators"): build/bench/soak_spice_evaluator on a
 # small model of each family, forward and gradient alternating with a
 # set_model after every gradient (as in training), the resident set read
-# every REPORT calls; fails if it grows by more than 20 MiB after the first
-# REPORT calls.
+# every REPORT calls; fails if it grows by more than 2 MiB after the first
+# REPORT calls (the program's --limit-mb).
 #   bash scripts/soak.sh [CALLS] [REPORT] [MODEL ...]   # default 100000 5000, all four models
 # MODEL: mon-pwl mon-shockley kan kn (a subset, e.g. to give the slower
 # KirchhoffNet transient fewer calls in a second run).
