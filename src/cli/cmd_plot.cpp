@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/numbers.hpp"
+#include "core/text.hpp"
 #include "cosim/metrics.hpp"
 #include "plot/plot.hpp"
 
@@ -52,18 +53,15 @@ std::string first_line(const std::string& file) {
 table read_table(const std::string& file) {
   const std::string text = read_file(file, "CSV");
   table t;
-  std::size_t start = 0, line_no = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string_view line = trim(std::string_view(text).substr(start, end - start));
-    start = end + 1;
-    ++line_no;
-    if (line.empty()) continue;
+  std::size_t last = 0;
+  for_each_line(text, [&](std::size_t line_no, std::string_view raw) {
+    last = line_no;
+    const std::string_view line = trim(raw);
+    if (line.empty()) return;
     auto fields = split(line);
     if (t.header.empty()) {
       t.header = std::move(fields);
-      continue;
+      return;
     }
     if (fields.size() != t.header.size())
       throw parse_error({file, line_no}, fmt::format("{} fields, but the header has {}", fields.size(), t.header.size()));
@@ -74,8 +72,8 @@ table read_table(const std::string& file) {
       row.push_back(*v);
     }
     t.rows.push_back(std::move(row));
-  }
-  if (t.rows.empty()) throw parse_error({file, line_no}, "no data rows");
+  });
+  if (t.rows.empty()) throw parse_error({file, last}, "no data rows");
   return t;
 }
 

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/numbers.hpp"
+#include "core/text.hpp"
 #include "models/loss.hpp"
 
 namespace spicenn::cosim {
@@ -261,18 +262,15 @@ std::string test_summary_json(const test_summary& s) {
 std::vector<epoch_metrics> read_metrics_csv(const std::filesystem::path& file) {
   const std::string text = read_file(file, "metrics CSV");
   std::vector<epoch_metrics> out;
-  std::size_t line_no = 0, start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string_view line = trim(std::string_view(text).substr(start, end - start));
-    start = end + 1;
-    ++line_no;
-    if (line.empty()) continue;
-    if (line_no == 1) {
+  bool header = false;
+  for_each_line(text, [&](std::size_t line_no, std::string_view raw) {
+    const std::string_view line = trim(raw);
+    if (line.empty()) return;
+    if (!header) {
       if (line != metrics_csv_header())
         throw parse_error({file.string(), line_no}, fmt::format("not a spicenn metrics CSV: the header must be '{}'", metrics_csv_header()));
-      continue;
+      header = true;
+      return;
     }
     try {
       out.push_back(parse_metrics_csv_row(line));
@@ -281,8 +279,8 @@ std::vector<epoch_metrics> read_metrics_csv(const std::filesystem::path& file) {
     } catch (const error& e) {
       throw parse_error({file.string(), line_no}, e.what());
     }
-  }
-  if (line_no == 0) throw parse_error({file.string(), 0}, "empty metrics CSV");
+  });
+  if (!header) throw parse_error({file.string(), 0}, "empty metrics CSV");
   return out;
 }
 
