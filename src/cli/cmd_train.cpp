@@ -88,6 +88,7 @@ void run_train(const train_args& a) {
   apply(a.ode, eo);
   eo.input_gradient = false;  // training needs ∂L/∂θ only
   auto eval = cosim::make_evaluator(model, cosim::engine_kind_from_string(a.engine), eo);
+  if (root && a.engine == "spice") print_realisability_warnings(model);  // before the run, not after every step
 
   cosim::train_options o;
   o.epochs = a.epochs;

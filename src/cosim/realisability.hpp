@@ -1,6 +1,6 @@
 // Where a MON's compiled circuit leaves the regime in which it implements
-// the model, said without running `verify`: `compile`, `run --engine spice`
-// and `eval --engine spice` print these warnings (docs/cosimulation.md,
+// the model, said without running `verify`: `compile` and `run`, `eval` and
+// `train` with `--engine spice` print these warnings (docs/cosimulation.md,
 // "Realisability warnings"). Each names the tensor and index and states the
 // expected deviation or the limit crossed:
 //   - resistors: a conductance whose resistor ohm/g lies outside

@@ -240,7 +240,7 @@ TEST(Cli, PlotDrawsTrainingCurvesFromMetricsFiles) {
   EXPECT_NE(r.output.find(bad.string() + ":3"), std::string::npos) << r.output;
 }
 
-// run --engine spice and compile say when the circuit cannot realise the
+// run --engine spice, train --engine spice and compile say when the circuit cannot realise the
 // model (here: readout weights ~1e6, i.e. 0.01-ohm resistors); the software
 // engine has nothing to warn about.
 TEST(Cli, SpiceRunAndCompileWarnWhenTheCircuitCannotRealiseTheModel) {
@@ -260,6 +260,10 @@ TEST(Cli, SpiceRunAndCompileWarnWhenTheCircuitCannotRealiseTheModel) {
   EXPECT_NE(r.output.find("spicenn: warning: readout.weight["), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("below 1 ohm"), std::string::npos) << r.output;
   r = run("compile " + big.string() + " -o " + temp("realise.cir").string());
+  EXPECT_NE(r.output.find("spicenn: warning: readout.weight["), std::string::npos) << r.output;
+  r = run("train " + big.string() + " --data moons --engine spice --epochs 1 --limit 40 --validation 8 --batch 16 --no-test --fresh"
+          " --progress off --out " + temp("realise-trained.xml").string());
+  EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("spicenn: warning: readout.weight["), std::string::npos) << r.output;
   r = run("run " + big.string() + " --input 0.3,-0.7 --engine software");
   EXPECT_EQ(r.output.find("warning"), std::string::npos) << r.output;
