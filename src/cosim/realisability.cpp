@@ -50,18 +50,16 @@ void check_resistors(const ir::model& m, std::vector<realisability_warning>& out
         if (ohms > r_high) r_high = ohms, highest = i;
       }
     }
-    if (low)
-      out.push_back({t.name, index_text(t, lowest),
-                     fmt::format("resistor {:.3g} ohm (value {:.4g} x {:.3g} S){}: below 1 ohm, the resistance of wiring "
-                                 "and contacts, which no amplifier drives",
-                                 r_low, t.values[lowest], 1.0 / m.scale.ohm,
-                                 low > 1 ? fmt::format(", and {} more of this tensor", low - 1) : "")});
-    if (high)
-      out.push_back({t.name, index_text(t, highest),
-                     fmt::format("resistor {:.3g} ohm (value {:.4g} x {:.3g} S){}: above 1 Tohm, below board leakage and "
-                                 "ngspice's gmin (1e-12 S); `spicenn prune` removes such conductances",
-                                 r_high, t.values[highest], 1.0 / m.scale.ohm,
-                                 high > 1 ? fmt::format(", and {} more of this tensor", high - 1) : "")});
+    // One warning per side: the extreme value, how many more, and why it matters.
+    auto report = [&](std::size_t count, std::size_t at, double ohms, const char* why) {
+      if (!count) return;
+      out.push_back({t.name, index_text(t, at),
+                     fmt::format("resistor {:.3g} ohm (value {:.4g} x {:.3g} S){}: {}", ohms, t.values[at], 1.0 / m.scale.ohm,
+                                 count > 1 ? fmt::format(", and {} more of this tensor", count - 1) : "", why)});
+    };
+    report(low, lowest, r_low, "below 1 ohm, the resistance of wiring and contacts, which no amplifier drives");
+    report(high, highest, r_high,
+           "above 1 Tohm, below board leakage and ngspice's gmin (1e-12 S); `spicenn prune` removes such conductances");
   }
 }
 

@@ -18,9 +18,7 @@ mon_network mon_network::from_model(const ir::model& model, const devices::regis
   for (const auto& d : model.devices)
     if (d.role == "diode") ref = &d;
   if (!ref) throw validation_error({}, path, fmt::format("option diode={} needs a device with role 'diode'", it->second));
-  if (ref->library.empty() && !registry.find(ref->name))
-    throw validation_error({}, path, fmt::format("diode device '{}' is not in the device registry", ref->name));
-  const auto dev = load_model_device(model, *ref, registry);
+  const auto dev = load_model_device(model, *ref, registry);  // validation_error for an unknown builtin
   if (it->second == "shockley" && !dev->shockley())
     throw validation_error({}, path,
                            fmt::format("device '{}' has no Shockley parameters, so it cannot be the diode of option "
