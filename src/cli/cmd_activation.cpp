@@ -9,7 +9,6 @@
 #include "core/files.hpp"
 #include "cosim/activation.hpp"
 #include "devices/device.hpp"
-#include "devices/fit.hpp"
 #include "ir/init.hpp"
 #include "ir/model_file.hpp"
 #include "ir/schema.hpp"
@@ -24,12 +23,10 @@ namespace {
 // Shockley for shockley_diode, and a fitted library's own curve.
 ir::model model_with_device(const std::string& device) {
   auto m = ir::init_mon(1, 1, 1, 1, 1, "ideal");
-  if (device.find('/') != std::string::npos || device.ends_with(".lib")) {
-    const auto file = std::filesystem::absolute(device).lexically_normal();
-    // Only a fit-device library carries a law (a vendor's library: give a model naming it).
-    const std::string name(devices::load_fitted_device(file).name());  // throws parse_error naming file:line
+  // Only a fit-device library carries a law (a vendor's library: give a model naming it).
+  if (const auto lib = library_device_argument(device)) {
     m.options["diode"] = "device";
-    m.devices = {{"diode", name, file.string()}};
+    m.devices = {{"diode", lib->name, lib->file.string()}};
   } else {
     m.options["diode"] = device == "shockley_diode" ? "shockley" : device == "pwl_diode" || device == "ideal_diode" ? "ideal" : "device";
     m.devices = {{"diode", device, ""}};

@@ -3,8 +3,8 @@
 #include <filesystem>
 
 #include "cli/commands.hpp"
+#include "cli/options.hpp"
 #include "core/error.hpp"
-#include "devices/fit.hpp"
 #include "ir/init.hpp"
 #include "ir/model_file.hpp"
 #include "ir/schema.hpp"
@@ -32,8 +32,8 @@ void register_set_diode(CLI::App& app) {
   cmd->callback([] {
     auto m = ir::load_model(a.model);
     if (m.kind != ir::family::mon) throw error(fmt::format("{}: set-diode applies to 'mon' models, not '{}'", a.model, ir::to_string(m.kind)));
-    const bool library_given = a.device.find('/') != std::string::npos || a.device.ends_with(".lib");
-    std::string law = a.diode.empty() && library_given ? "device" : a.diode;
+    const auto lib = library_device_argument(a.device);
+    std::string law = a.diode.empty() && lib ? "device" : a.diode;
     if (law.empty()) throw error("set-diode: give --diode ideal|shockley|device (or --device FILE.lib)");
     if (law == "device" && a.device.empty()) throw error("set-diode: --diode device needs --device NAME|FILE.lib");
     std::string device = a.device.empty() ? ir::default_mon_diode_device(law) : a.device;
@@ -41,10 +41,9 @@ void register_set_diode(CLI::App& app) {
     // A builtin name, or the path of a library written by `spicenn fit-device`
     // (given relative to the current directory; recorded relative to the
     // model's directory, which save_model rewrites relative to the output).
-    if (library_given) {
-      const auto file = std::filesystem::absolute(device).lexically_normal();
-      device = std::string(devices::load_fitted_device(file).name());  // throws parse_error naming file:line
-      library = (m.base_dir.empty() ? file : file.lexically_relative(m.base_dir)).string();
+    if (lib) {
+      device = lib->name;
+      library = (m.base_dir.empty() ? lib->file : lib->file.lexically_relative(m.base_dir)).string();
     }
     m.options["diode"] = law;
     for (auto& d : m.devices)

@@ -9,6 +9,7 @@
 #include "core/files.hpp"
 #include "core/numbers.hpp"
 #include "cosim/realisability.hpp"
+#include "devices/fit.hpp"
 
 namespace spicenn::cli {
 
@@ -48,6 +49,12 @@ std::vector<std::int64_t> parse_size_list(std::string_view text, std::string_vie
 
 void write_text_file(const std::filesystem::path& path, const std::string& text) {
   write_file_atomically(path, text, "file");
+}
+
+std::optional<library_device> library_device_argument(const std::string& device) {
+  if (device.find('/') == std::string::npos && !device.ends_with(".lib")) return std::nullopt;
+  const auto file = std::filesystem::absolute(device).lexically_normal();
+  return library_device{file, std::string(devices::load_fitted_device(file).name())};  // parse_error naming file:line
 }
 
 void print_realisability_warnings(const ir::model& m) {

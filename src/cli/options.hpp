@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,6 +93,16 @@ std::vector<std::int64_t> parse_size_list(std::string_view text, std::string_vie
 std::vector<std::string> parse_name_list(std::string_view text);
 // Writes atomically (temporary file + rename); throws spicenn::error on failure.
 void write_text_file(const std::filesystem::path& path, const std::string& text);
+
+// A --device argument that names a library written by `spicenn fit-device`
+// (it contains '/' or ends in .lib): its absolute path and the fitted
+// device's name; nullopt for a builtin name. Throws parse_error naming
+// file:line when the file carries no fit data.
+struct library_device {
+  std::filesystem::path file;
+  std::string name;
+};
+std::optional<library_device> library_device_argument(const std::string& device);
 
 // Prints the model's realisability warnings (cosim/realisability.hpp) to
 // stderr as "spicenn: warning: ..."; for compile and the spice engine.
