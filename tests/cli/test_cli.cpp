@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include "scratch_path.hpp"
 
 namespace {
 
@@ -46,7 +47,15 @@ nlohmann::json json_in(const std::string& output) {
   return nlohmann::json::parse(found);
 }
 
-fs::path temp(const std::string& name) { return fs::temp_directory_path() / ("spicenn_test_cli_" + name); }
+// One directory per process: several cases use the same file names.
+fs::path temp(const std::string& name) {
+  static const fs::path dir = [] {
+    auto d = spicenn::test::scratch_path("cli");
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir / name;
+}
 
 fs::path write(const std::string& name, const std::string& text) {
   auto p = temp(name);

@@ -21,6 +21,7 @@
 #include "core/error.hpp"
 #include "devices/device.hpp"
 #include "ir/init.hpp"
+#include "scratch_path.hpp"
 
 namespace spicenn::compiler {
 namespace {
@@ -62,7 +63,7 @@ TEST(NetlistWriter, RefusesNamesAndValuesThatCouldInjectCards) {
 
 // Runs a deck in the ngspice program and returns its printed op node voltages.
 std::map<std::string, double> ngspice_operating_point(const std::string& deck) {
-  auto path = std::filesystem::temp_directory_path() / "spicenn_test_compiler_deck.cir";
+  auto path = test::scratch_path("test_compiler_deck.cir");
   std::ofstream(path) << deck;
   std::string command = "ngspice -b " + path.string() + " 2>&1";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
@@ -163,7 +164,7 @@ void expect_netlist_matches_newton(const ir::model& m, const std::vector<double>
 TEST(NetlistWriter, IncludesOnlyLibrariesThatHoldDeviceDefinitions) {
   const auto& reg = devices::builtin_devices();
   for (const auto& name : reg.names()) EXPECT_NO_THROW(check_device_library(reg.get(name).library_file())) << name;
-  const auto dir = std::filesystem::temp_directory_path() / "spicenn_test_library_check";
+  const auto dir = test::scratch_path("test_library_check");
   std::filesystem::create_directories(dir);
   const std::string good = "* a diode\n.subckt my_diode anode cathode\nD1 anode cathode dm\n+ area=1\n"
                            ".MODEL dm D (IS=1e-14)\n.param x=1\n\n.ends my_diode\n";

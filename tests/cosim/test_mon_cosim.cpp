@@ -29,6 +29,7 @@
 #include "ir/init.hpp"
 #include "models/loss.hpp"
 #include "models/mon.hpp"
+#include "scratch_path.hpp"
 
 namespace spicenn::cosim {
 namespace {
@@ -538,7 +539,7 @@ TEST(MonCosim, SweepDeckRunsInTheNgspiceProgram) {
   const auto m = ir::init_mon(3, 5, 2, 2, 221, "ideal");
   const MatrixXd x = random_inputs(3, 7, 222);
   const auto deck = mon_sweep_deck(m, x);
-  const auto path = std::filesystem::temp_directory_path() / "spicenn_test_sweep_deck.cir";
+  const auto path = test::scratch_path("test_sweep_deck.cir");
   std::ofstream(path) << deck;
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(("ngspice -b " + path.string() + " 2>&1").c_str(), "r"), pclose);
   std::string output;
@@ -567,7 +568,7 @@ TEST(MonCosim, SweepDeckRunsInTheNgspiceProgram) {
 TEST(MonCosim, ActivationDeckRunsInTheNgspiceProgram) {
   const auto m = ir::init_mon(1, 1, 1, 1, 1, "shockley");
   const auto deck = compiler::compile_mon_activation(m, 0.5, -1.0, 1.0, 11, compiler::mon_precise_simulator_options());
-  const auto path = std::filesystem::temp_directory_path() / "spicenn_test_activation_deck.cir";
+  const auto path = test::scratch_path("test_activation_deck.cir");
   std::ofstream(path) << deck.text;
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(("ngspice -b " + path.string() + " 2>&1").c_str(), "r"), pclose);
   std::string output;
@@ -691,7 +692,7 @@ std::filesystem::path fitted_shockley_library(const std::filesystem::path& dir) 
 // verify judges every check (outputs, hidden state, loss, every gradient)
 // and passes; the SPICE gradient matches finite differences through SPICE.
 TEST(MonCosim, AFittedDiodeMonMatchesItsSoftwareLawAndFiniteDifferencesThroughSpice) {
-  const auto dir = std::filesystem::temp_directory_path() / "spicenn_fitted_diode_mon";
+  const auto dir = test::scratch_path("fitted_diode_mon");
   const auto lib = fitted_shockley_library(dir);
   auto with_fit = [&](ir::model m) {
     m.options["diode"] = "device";
@@ -754,7 +755,7 @@ TEST(MonCosim, ActivationCurvesFollowEachDiodeLaw) {
   const double is = d.shockley()->is / m.scale.ampere;
   EXPECT_NEAR(a.software.back(), (1.0 - is) / o.conductance, 1e-9);
 
-  const auto dir = std::filesystem::temp_directory_path() / "spicenn_activation";
+  const auto dir = test::scratch_path("activation");
   m.options["diode"] = "device";
   m.devices = {{"diode", "shockley_fit", fitted_shockley_library(dir).string()}};
   EXPECT_LE(mon_activation_curves(m, o).deviation, 1e-9);
@@ -777,7 +778,7 @@ TEST(MonCosim, ActivationCurvesFollowEachDiodeLaw) {
 // cannot read its law, so there is no reference to judge the circuit
 // against, and verify must say so instead of passing on zero checks.
 TEST(MonCosim, VerifyDoesNotPassWhenNothingCanBeChecked) {
-  const auto dir = std::filesystem::temp_directory_path() / "spicenn_verify_nothing";
+  const auto dir = test::scratch_path("verify_nothing");
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "vendor_diode.lib") << "* a vendor's diode model\n"
                                               ".subckt vendor_diode a c\n"

@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "data/dataset.hpp"
+#include "scratch_path.hpp"
 
 namespace spicenn::data {
 namespace {
@@ -19,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path write_bytes(const std::string& name, const std::vector<unsigned char>& bytes) {
-  auto path = fs::temp_directory_path() / ("spicenn_test_data_" + name);
+  auto path = test::scratch_path("test_data_" + name);
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   return path;
 }
@@ -90,7 +91,7 @@ TEST(ToySets, AreDeterministicBalancedAndOnTheirCurves) {
 // under a temporary SPICENN_DATA_DIR, so pooling is tested without the real
 // data set.
 struct fake_mnist {
-  fs::path root = fs::temp_directory_path() / "spicenn_test_data_fake_mnist";
+  fs::path root = test::scratch_path("test_data_fake_mnist");
   std::vector<unsigned char> images = idx_images(5, 28, 28), labels = {0, 0, 8, 1, 0, 0, 0, 5, 3, 1, 4, 1, 5};
   std::string old_dir;
   fake_mnist() {

@@ -3,21 +3,18 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 #include "core/numbers.hpp"
+#include "scratch_path.hpp"
 
 namespace spicenn::devices::testing {
 
 std::filesystem::path scratch_dir(const std::string& tag) {
-  static std::atomic<int> counter{0};
-  auto dir =
-      std::filesystem::temp_directory_path() / fmt::format("spicenn_test_devices_{}_{}_{}", ::getpid(), counter++, tag);
-  std::filesystem::remove_all(dir);
+  auto dir = test::scratch_path(tag);
   std::filesystem::create_directories(dir);
   return dir;
 }

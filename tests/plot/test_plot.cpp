@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "plot/plot.hpp"
+#include "scratch_path.hpp"
 
 namespace spicenn::plot {
 namespace {
@@ -37,7 +38,7 @@ figure parabola() {
 }
 
 TEST(Plot, WritesPngAndSvgThatGnuplotDrew) {
-  const auto dir = fs::temp_directory_path() / "spicenn_test_plot";
+  const auto dir = test::scratch_path("test_plot");
   fs::create_directories(dir);
   write(parabola(), dir / "f.png");
   const std::string png = read(dir / "f.png");
@@ -56,7 +57,7 @@ TEST(Plot, WritesPngAndSvgThatGnuplotDrew) {
 
 // A class map (a decision boundary) under coloured points.
 TEST(Plot, DrawsAClassMapUnderItsCurves) {
-  const auto dir = fs::temp_directory_path() / "spicenn_test_plot_map";
+  const auto dir = test::scratch_path("test_plot_map");
   fs::create_directories(dir);
   figure f;
   f.equal_axes = true;
