@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   std::string file;
   long batch = 64, ac_images = 0;
   int rounds = 3;
-  bool deck_costs = false;
+  bool deck_costs = false, alter_theta = false, isolation_cost = false;
   double nudge = cosim::evaluator_options{}.mon_nudge;
   std::string transient = "precise";
   std::size_t pool = 1, resize = 0;
@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
   app.add_option("--ac-images", ac_images, "MON: also the small-signal (ac) gradient on this many images");
   app.add_option("--nudge", nudge, "MON: largest |dv| of the nudged gradient (normalized)")->capture_default_str();
   app.add_option("--transient", transient, "KirchhoffNet: precise or standard transients")->capture_default_str();
+  app.add_flag("--alter-theta", alter_theta,
+               "KirchhoffNet: after a step alter theta in place (theta on dc sources) instead of recompiling and re-parsing");
+  app.add_flag("--isolation-cost", isolation_cost,
+               "also forward and gradient at 1 engine in this process against 1 isolated engine (worker process)");
   app.add_flag("--deck-costs", deck_costs, "MON: time load (parse) against sweep of the batch deck, and compile");
   app.add_option("--pool", pool, "image pooling the model was trained with")->capture_default_str();
   app.add_option("--resize", resize, "image resizing the model was trained with")->capture_default_str();
@@ -89,6 +93,7 @@ int main(int argc, char** argv) {
     o.threads = engines;
     o.mon_nudge = nudge;
     o.transient = cosim::spice_transient_from_string(transient);
+    o.kirchhoffnet_alter_theta = alter_theta;
     evals.push_back(cosim::make_evaluator(model, cosim::engine_kind::spice, o));
   }
   for (int r = 0; r < rounds; ++r) {
@@ -131,6 +136,35 @@ int main(int argc, char** argv) {
              "step {:.2f}x\n",
              speedup(&timings::forward), speedup(&timings::gradient), speedup(&timings::step));
 
+  if (isolation_cost) {
+    // The same calls on an engine in this process and on one in a worker
+    // process, alternating: what isolation costs (socket round trips, the
+    // vectors copied once more).
+    std::vector<std::unique_ptr<cosim::evaluator>> pair;
+    for (bool isolated : {false, true}) {
+      cosim::evaluator_options o;
+      o.threads = 1;
+      o.mon_nudge = nudge;
+      o.transient = cosim::spice_transient_from_string(transient);
+      o.spice_isolated = isolated;
+      pair.push_back(cosim::make_evaluator(model, cosim::engine_kind::spice, o));
+    }
+    std::vector<double> forward[2], gradient[2];
+    for (int r = 0; r < rounds; ++r)
+      for (int i = 0; i < 2; ++i) {
+        forward[i].push_back(seconds_of([&] { pair[i]->forward(x); }) / static_cast<double>(batch));
+        gradient[i].push_back(seconds_of([&] { pair[i]->gradient(x, labels); }) / static_cast<double>(batch));
+      }
+    std::vector<double> forward_ratio, gradient_ratio;
+    for (int r = 0; r < rounds; ++r) {
+      forward_ratio.push_back(forward[1][r] / forward[0][r]);
+      gradient_ratio.push_back(gradient[1][r] / gradient[0][r]);
+    }
+    fmt::print("isolation, 1 engine: forward {:.2f} ms in process, {:.2f} ms isolated ({:.3f}x); gradient {:.2f} ms, {:.2f} "
+               "ms ({:.3f}x) per image (medians of the rounds' ratios)\n",
+               1e3 * median(forward[0]), 1e3 * median(forward[1]), median(forward_ratio), 1e3 * median(gradient[0]),
+               1e3 * median(gradient[1]), median(gradient_ratio));
+  }
   if (model.kind == ir::family::mon && ac_images > 0) {
     cosim::evaluator_options o;
     o.threads = 1;

@@ -1,7 +1,7 @@
 // Soak test of a SPICE evaluator: N evaluator calls (forward and gradient
 // alternating, a set_model after every gradient, as in training) on one
-// evaluator, with the process's resident memory (VmRSS) read every
-// `report` calls. Memory must stay flat: after a warm-up of the first
+// evaluator, with the resident memory (VmRSS) of the process and of its
+// ngspice workers (isolated engines, the default) read every `report` calls. Memory must stay flat: after a warm-up of the first
 // `report` calls, the growth over the rest is printed per 10,000 calls and
 // the program exits non-zero when the resident set grew by more than
 // --limit-mb (default 2 MiB: flat, up to the allocator's noise). Any family
@@ -10,9 +10,11 @@
 //   build/bench/soak_spice_evaluator MODEL.xml --calls 100000 --batch 4 --report 5000
 #include <fmt/format.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -25,12 +27,22 @@ using namespace spicenn;
 
 namespace {
 
-// Resident set size in MiB, from /proc/self/status (VmRSS, in kB).
-double resident_mib() {
-  std::ifstream in("/proc/self/status");
+// Resident set size in MiB of a process, from /proc/PID/status (VmRSS, in kB).
+double resident_mib(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/status");
   for (std::string line; std::getline(in, line);)
     if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
   return 0.0;
+}
+
+// This process and its children (isolated engines' workers).
+double resident_mib() {
+  double total = resident_mib("self");
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream children(task.path() / "children");
+    for (std::string pid; children >> pid;) total += resident_mib(pid);
+  }
+  return total;
 }
 
 // The same model with every trainable value moved by ±1e-6 relative.
@@ -59,6 +71,12 @@ int main(int argc, char** argv) {
                                  "forward, gradient or set_model calls (to find what holds memory)")
       ->capture_default_str()
       ->check(CLI::IsMember({"train", "forward", "gradient", "set_model"}));
+  std::string isolation = "worker";
+  app.add_option("--spice-isolation", isolation,
+                 "worker: ngspice in worker processes (counted in the resident set), as spicenn's verbs run it; none: "
+                 "in this process")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"worker", "none"}));
   app.add_flag("--trim", trim, "malloc_trim(0) before each reading: memory freed but kept by the allocator does not count");
   app.add_option("--limit-mb", limit_mb, "Fail when the resident set grows by more than this after the warm-up")
       ->capture_default_str();
@@ -67,6 +85,7 @@ int main(int argc, char** argv) {
   const auto base = ir::load_model(file);
   cosim::evaluator_options options;
   options.threads = 1;
+  options.spice_isolated = isolation == "worker";
   auto eval = cosim::make_evaluator(base, cosim::engine_kind::spice, options);
   const bool kan = base.kind == ir::family::kan;  // KAN sizes: width0 .. width{layers}
   const auto inputs = base.size(kan ? "width0" : "inputs");

@@ -16,6 +16,7 @@ function(spicenn_add_test)
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} GTest::gtest_main)
   target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  add_dependencies(${ARG_NAME} spicenn-ngspice-worker)  # isolated engines start it
   target_compile_options(${ARG_NAME} PRIVATE -Wall -Wextra -Wno-missing-field-initializers)
   target_compile_definitions(${ARG_NAME} PRIVATE
     SPICENN_SOURCE_DIR="${PROJECT_SOURCE_DIR}"

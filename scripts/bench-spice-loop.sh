@@ -12,10 +12,12 @@
 #        Shockley diodes (set-diode)
 #   KAN  build/results/kan-mnist/trained.xml (14x14, --pool 2)
 #   KN   build/results/kn-mnist14/trained.xml (14x14, --pool 2, --transient standard)
-#   bash scripts/bench-spice-loop.sh [ROUNDS]
+#   bash scripts/bench-spice-loop.sh [ROUNDS [NAME ...]]   # NAME: mon-pwl mon-shockley kan kirchhoffnet (default all)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rounds=${1:-3}
+shift $(($# < 1 ? $# : 1))
+only=" $* "
 spicenn=build/src/cli/spicenn
 out=build/results/spice-loop
 mkdir -p "$out"
@@ -36,6 +38,7 @@ runs=(
 echo "== $(date -u '+%F %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for run in "${runs[@]}"; do
   IFS='|' read -r name model batch bench_opts train_n val_n train_batch train_opts <<< "$run"
+  [[ $only == "  " || $only == *" $name "* ]] || continue
   echo "== $name: bench_spice_loop, $batch images per call, $rounds rounds"
   # shellcheck disable=SC2086
   build/bench/bench_spice_loop "$model" --batch "$batch" --rounds "$rounds" $bench_opts | tee "$out/$name.txt"

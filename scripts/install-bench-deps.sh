@@ -15,6 +15,7 @@ packages=(
   # reference BLAS (libblas3). OpenBLAS (pthread build, Debian's default
   # variant) takes over libblas.so.3/liblapack.so.3 through update-alternatives.
   libopenblas0-pthread
+  time             # /usr/bin/time: peak memory of a run (bench-kn-theta-storage.sh)
 )
 
 bash "$(dirname "${BASH_SOURCE[0]}")/apt-install-missing.sh" install-bench-deps "${packages[@]}"

@@ -62,7 +62,7 @@ void register_eval(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "tty", "lines", "off"}));
   cmd->add_flag("--json", a.json, "Print the result as JSON (accuracy, loss, confusion matrix rows = true class)");
-  add_ode_options(cmd, ode);
+  add_engine_options(cmd, ode);
   cmd->callback([] {
     const auto model = ir::load_model(a.model);
     const data::load_options lo = image.load();

@@ -38,7 +38,7 @@ void register_grad(CLI::App& app) {
   cmd->add_option("--threads", a.threads, "Worker threads / ngspice instances; 0 = all cores")->capture_default_str();
   cmd->add_flag("--json", a.json,
                 R"({"loss": x, "gradient": {"<parameter>": [...], ...}, "input_gradient": [...]}; values row-major)");
-  add_ode_options(cmd, ode);
+  add_engine_options(cmd, ode);
   add_spice_gradient_options(cmd, ode);
   cmd->callback([] {
     const auto model = ir::load_model(a.model);

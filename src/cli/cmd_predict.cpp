@@ -103,7 +103,7 @@ void register_predict(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "tty", "lines", "off"}));
   static engine_settings ode;
-  add_ode_options(cmd, ode);
+  add_engine_options(cmd, ode);
   cmd->add_option("-o,--out", a.out, "Output CSV file")->required();
   cmd->callback([] {
     if (a.data.empty() && a.grid.empty()) throw error("predict needs --data NAME or --grid XMIN,XMAX,YMIN,YMAX,N");

@@ -43,7 +43,7 @@ void register_run(CLI::App& app) {
                   "zero");
   cmd->add_option("--threads", a.threads, "Worker threads / ngspice instances; 0 = all cores")->capture_default_str();
   cmd->add_flag("--json", a.json, R"({"outputs": [...], "hidden": [...]}; hidden lists every stage's units, stage by stage)");
-  add_ode_options(cmd, ode);
+  add_engine_options(cmd, ode);
   cmd->callback([] {
     const auto model = ir::load_model(a.model);
     cosim::evaluator_options eo;

@@ -309,7 +309,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--progress-interval", a.progress_interval, "Seconds between progress lines when not on a terminal")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  add_ode_options(cmd, a.ode);
+  add_engine_options(cmd, a.ode);
   add_spice_gradient_options(cmd, a.ode);
   cmd->callback([] { run_train(a); });
 }

@@ -28,7 +28,7 @@ void register_trajectory(CLI::App& app) {
   cmd->add_option("--nodes", a.nodes, "Nodes to write, comma-separated (default: the output nodes)");
   cmd->add_option("-o,--output", a.output, "CSV: t (normalized), t_seconds, then software_n<i>, spice_n<i> per node")
       ->required();
-  add_ode_options(cmd, ode);
+  add_engine_options(cmd, ode);
   cmd->callback([] {
     const auto m = ir::load_model(a.model);
     if (m.kind != ir::family::kirchhoffnet)

@@ -47,6 +47,8 @@ struct engine_settings {
   bool circuit_adjoint = false;
   std::string transient = "precise";  // the spice engine's transients (cosim::spice_transient)
   std::string spice_gradient = "auto";  // the MON spice engine's gradient (cosim::spice_gradient)
+  std::string spice_isolation = "worker";  // where the spice engines' ngspice runs
+  double spice_time_limit = 300.0;         // seconds per ngspice call (isolated engines)
 };
 // Copies the options into the evaluator options.
 inline void apply(const engine_settings& t, cosim::evaluator_options& eo) {
@@ -55,8 +57,22 @@ inline void apply(const engine_settings& t, cosim::evaluator_options& eo) {
   eo.circuit_adjoint = t.circuit_adjoint;
   eo.transient = cosim::spice_transient_from_string(t.transient);
   eo.mon_gradient = cosim::spice_gradient_from_string(t.spice_gradient);
+  eo.spice_isolated = t.spice_isolation == "worker";
+  eo.spice_time_limit = t.spice_time_limit;
 }
-inline void add_ode_options(CLI::App* cmd, engine_settings& t) {
+// The engine options of every verb that evaluates a model.
+inline void add_engine_options(CLI::App* cmd, engine_settings& t) {
+  cmd->add_option("--spice-isolation", t.spice_isolation,
+                  "--engine spice: worker (each ngspice in a worker process of its own: a crash or a hang of the "
+                  "simulator costs a restart of that worker and a retry of the call, not the run) or none (in this "
+                  "process; docs/hardening.md, \"isolated engines\")")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"worker", "none"}));
+  cmd->add_option("--spice-time-limit", t.spice_time_limit,
+                  "--engine spice, isolated: seconds an ngspice call may take before its worker is killed, restarted "
+                  "and the call retried once (0 = no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--transient", t.transient,
                   "KirchhoffNet, --engine spice: precise (reltol 1e-7, largest step T/1000: ~1e-5 of the signal scale "
                   "from the exact ODE) or standard (ngspice's default tolerances, largest step T/20: ~1/10 of the time "

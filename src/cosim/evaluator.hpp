@@ -73,6 +73,19 @@ struct evaluator_options {
   // the physics-aware software adjoint.
   bool circuit_adjoint = false;
   spice_transient transient = spice_transient::precise;  // KirchhoffNet spice engine
+  // KirchhoffNet spice engine: after θ changes, alter θ in place (θ on one dc
+  // source per value: a node per θ, ~800x the nodes of an MNIST circuit)
+  // instead of recompiling with θ as numbers and re-parsing. Off: on the
+  // 14x14 MNIST model the alterable deck parses 1.8x and integrates 2.2x
+  // slower than the inline one at 2.3x the memory (docs/cosimulation.md,
+  // "KirchhoffNet: θ updates").
+  bool kirchhoffnet_alter_theta = false;
+  // spice engines: each ngspice in a worker process of its own, so that a
+  // crash or a hang of the simulator costs a restart of that worker and a
+  // retry of the call, not the run; every call bounded by spice_time_limit
+  // seconds (0 = none). See spice::engine_options::isolation.
+  bool spice_isolated = false;
+  double spice_time_limit = 300.0;
   spice_gradient mon_gradient = spice_gradient::automatic;  // MON spice engine
   // MON nudged gradient: the largest |Δv| of a nudge (normalized units). Small
   // enough that few diodes sit within it of their knee (those samples are

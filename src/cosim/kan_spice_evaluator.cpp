@@ -62,7 +62,10 @@ compiler::compiled_kan compile_for_cosimulation(const ir::model& m) {
 
 class kan_spice_evaluator_impl final : public kan_spice_evaluator {
  public:
-  kan_spice_evaluator_impl(const ir::model& m, const evaluator_options& options) : options_(options) { set_model(m); }
+  kan_spice_evaluator_impl(const ir::model& m, const evaluator_options& options)
+      : options_(options), engines_(engine_options_of(options)) {
+    set_model(m);
+  }
 
   engine_kind kind() const override { return engine_kind::spice; }
   const std::string& netlist() const override { return net_.text; }

@@ -15,11 +15,13 @@
 // from the SPICE state at the slice start (re-anchored at every boundary),
 // seeded with ∂L/∂outputs of the SPICE outputs.
 //
-// θ is written into the expressions as numbers until it first changes (the
-// cheapest deck: no θ nodes, ~2x less matrix-load time, what `eval` runs);
-// the first set_model with new θ recompiles with θ on alterable dc sources,
-// and from then on an optimizer step alters the sources that changed
-// (`alter ith… dc = θ`) instead of re-parsing. A different structure (edges,
+// θ is written into the expressions as numbers (the cheapest deck: no θ
+// nodes), and a set_model with new θ recompiles and the engines re-parse.
+// With evaluator_options::kirchhoffnet_alter_theta the first new θ instead
+// recompiles with θ on alterable dc sources, and from then on an optimizer
+// step alters the sources that changed (`alter ith… dc = θ`): no parse, but
+// one more node per θ in every Newton iteration, which on large models
+// costs more than the parse saves. A different structure (edges,
 // capacitances, durations) recompiles.
 #include <fmt/format.h>
 
@@ -69,7 +71,8 @@ bool same_structure(const ir::model& a, const ir::model& b) {
 
 class kirchhoffnet_spice_evaluator final : public evaluator {
  public:
-  kirchhoffnet_spice_evaluator(const ir::model& m, const evaluator_options& options) : options_(options) {
+  kirchhoffnet_spice_evaluator(const ir::model& m, const evaluator_options& options)
+      : options_(options), pool_(engine_options_of(options)) {
     tol_.rtol = options.ode_rtol;
     tol_.atol = options.ode_atol;
     tol_.threads = options.threads;
@@ -85,7 +88,7 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
       for (std::int64_t k = 0; k < m.size("slices") && !new_theta; ++k)
         new_theta = m.parameter(fmt::format("slice{}.theta", k)).values != compiled_theta_[static_cast<std::size_t>(k)];
     if (new_structure || new_theta) {
-      alterable_ = new_theta;
+      alterable_ = new_theta && options_.kirchhoffnet_alter_theta;
       circuits_.clear();
       compiled_theta_.clear();
       auto co = evaluator_compile_options(m, options_.transient);
@@ -157,7 +160,7 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
     if (c == 0) return eng;
     std::lock_guard guard(states_lock_);
     auto& e = slice_engines_[{&eng, c}];
-    if (!e) e = std::make_unique<spice::engine>();
+    if (!e) e = std::make_unique<spice::engine>(engine_options_of(options_));
     return *e;
   }
 
@@ -298,7 +301,7 @@ class kirchhoffnet_spice_evaluator final : public evaluator {
   spice::engine& adjoint_engine(const spice::engine& eng) {
     std::lock_guard guard(states_lock_);
     auto& e = adjoint_engines_[&eng];
-    if (!e) e = std::make_unique<spice::engine>();
+    if (!e) e = std::make_unique<spice::engine>(engine_options_of(options_));
     return *e;
   }
 

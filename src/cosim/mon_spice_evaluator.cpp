@@ -114,7 +114,10 @@ constexpr double smooth_nudge_fraction = 1e-3;
 
 class mon_spice_evaluator_impl final : public mon_spice_evaluator {
  public:
-  mon_spice_evaluator_impl(const ir::model& m, const evaluator_options& options) : options_(options) { set_model(m); }
+  mon_spice_evaluator_impl(const ir::model& m, const evaluator_options& options)
+      : options_(options), engines_(engine_options_of(options)) {
+    set_model(m);
+  }
 
   engine_kind kind() const override { return engine_kind::spice; }
   const std::string& netlist() const override { return net_.text; }

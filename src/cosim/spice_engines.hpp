@@ -22,6 +22,7 @@
 
 #include "core/error.hpp"
 #include "core/parallel.hpp"
+#include "cosim/evaluator.hpp"
 #include "spice/batch.hpp"
 #include "spice/engine.hpp"
 
@@ -67,8 +68,19 @@ void sweep_in_chunks(spice::engine& eng, std::string_view what, const std::strin
   }
 }
 
+// The options of every engine a spice evaluator starts.
+inline spice::engine_options engine_options_of(const evaluator_options& options) {
+  spice::engine_options o;
+  o.where = options.spice_isolated ? spice::engine_options::isolation::worker_process
+                                   : spice::engine_options::isolation::in_process;
+  o.time_limit = options.spice_time_limit;
+  return o;
+}
+
 class spice_engine_pool {
  public:
+  explicit spice_engine_pool(spice::engine_options options = {}) : options_(std::move(options)) {}
+
   // Splits [0, samples) over up to `threads` engines, each taking at least
   // min_per_engine samples, and calls fn(engine, begin, end, stats) -> double
   // on each range in parallel; returns the sum of fn's results, and `total`
@@ -82,7 +94,7 @@ class spice_engine_pool {
     const long per = std::max<long>(1, min_per_engine);
     const auto workers =
         static_cast<std::size_t>(std::max<long>(1, std::min<long>(resolve_threads(threads), (samples + per - 1) / per)));
-    while (engines_.size() < workers) engines_.push_back(std::make_unique<spice::engine>());
+    while (engines_.size() < workers) engines_.push_back(std::make_unique<spice::engine>(options_));
     std::vector<spice_stats> stats(workers);
     std::vector<double> sums(workers, 0.0);
     parallel_chunks(samples, static_cast<int>(workers), [&](int w, long b0, long b1) {
@@ -103,6 +115,7 @@ class spice_engine_pool {
   }
 
  private:
+  spice::engine_options options_;
   std::vector<std::unique_ptr<spice::engine>> engines_;
 };
 

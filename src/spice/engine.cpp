@@ -20,6 +20,7 @@
 #include "core/numbers.hpp"
 #include "spice/diagnose.hpp"
 #include "spice/ngspice_library.hpp"
+#include "spice/worker_engine.hpp"
 
 #ifndef SPICENN_NGSPICE_LIBRARY_DEFAULT
 #define SPICENN_NGSPICE_LIBRARY_DEFAULT "libngspice.so.0"
@@ -92,6 +93,8 @@ bool is_refused(std::string_view word) {
 }  // namespace
 
 std::string default_library_path() { return SPICENN_NGSPICE_LIBRARY_DEFAULT; }
+
+bool is_analysis_command(std::string_view text) { return is_analysis(first_word(text)); }
 
 // ---------------------------------------------------------------------------
 
@@ -482,28 +485,41 @@ class engine::impl {
 
 // ---------------------------------------------------------------------------
 
-engine::engine(engine_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
+engine::engine(engine_options options) {
+  if (options.where == engine_options::isolation::worker_process)
+    worker_ = std::make_unique<worker_engine>(options, next_engine_id++);
+  else
+    impl_ = std::make_unique<impl>(std::move(options));
+}
 engine::~engine() = default;
 engine::engine(engine&&) noexcept = default;
 engine& engine::operator=(engine&&) noexcept = default;
 
-void engine::load(std::string_view netlist) { impl_->load(netlist); }
-bool engine::loaded() const { return impl_->loaded_; }
-const std::vector<std::string>& engine::deck() const { return impl_->deck_; }
+void engine::load(std::string_view netlist) {
+  if (worker_) return worker_->load(netlist);
+  impl_->load(netlist);
+}
+bool engine::loaded() const { return worker_ ? worker_->loaded() : impl_->loaded_; }
+const std::vector<std::string>& engine::deck() const { return worker_ ? worker_->deck() : impl_->deck_; }
 
-void engine::op() { impl_->analysis("op", "op"); }
+void engine::analysis(const std::string& command, const std::string& word) {
+  if (worker_) return worker_->analysis(command);
+  impl_->analysis(command, word);
+}
+
+void engine::op() { analysis("op", "op"); }
 
 void engine::dc(std::string_view source, double start, double stop, double step) {
   std::string cmd = fmt::format("dc {} {} {} {}", checked_name("dc source", source), number("dc start", start),
                                 number("dc stop", stop), number("dc step", step));
-  impl_->analysis(cmd, "dc");
+  analysis(cmd, "dc");
 }
 
 void engine::ac(ac_sweep sweep, int points, double fstart, double fstop) {
   const char* kind = sweep == ac_sweep::lin ? "lin" : sweep == ac_sweep::dec ? "dec" : "oct";
   if (points < 1) throw command_error("ac", fmt::format("ac: {} points requested; need at least 1", points), {});
   std::string cmd = fmt::format("ac {} {} {} {}", kind, points, number("ac fstart", fstart), number("ac fstop", fstop));
-  impl_->analysis(cmd, "ac");
+  analysis(cmd, "ac");
 }
 
 void engine::tran(double step, double stop, const tran_options& options) {
@@ -511,7 +527,7 @@ void engine::tran(double step, double stop, const tran_options& options) {
   if (options.start != 0.0 || options.max_step != 0.0) cmd += " " + number("tran start", options.start);
   if (options.max_step != 0.0) cmd += " " + number("tran max step", options.max_step);
   if (options.uic) cmd += " uic";
-  impl_->analysis(cmd, "tran");
+  analysis(cmd, "tran");
 }
 
 void engine::sens(std::string_view output) {
@@ -520,14 +536,18 @@ void engine::sens(std::string_view output) {
     if (std::iscntrl(static_cast<unsigned char>(c)) || std::strchr(";\"'`\\<>|&$", c))
       throw command_error("sens", fmt::format("invalid sens output '{}'", output), {});
   }
-  impl_->analysis("sens " + out, "sens");
+  analysis("sens " + out, "sens");
 }
 
-void engine::command(std::string_view text) { impl_->command(text); }
+void engine::command(std::string_view text) {
+  if (worker_) return worker_->command(text);
+  impl_->command(text);
+}
 
 void engine::alter(std::string_view device, double value) {
   std::string dev = checked_name("device", device);
   std::string cmd = fmt::format("alter {} = {}", dev, number("alter", value));
+  if (worker_) return worker_->alter(dev, value);
   impl_->alter(dev, cmd);
 }
 
@@ -535,14 +555,20 @@ void engine::alter(std::string_view device, std::string_view parameter, double v
   std::string dev = checked_name("device", device);
   std::string par = checked_name("parameter", parameter);
   std::string cmd = fmt::format("alter {} {} = {}", dev, par, number("alter", value));
+  if (worker_) return worker_->alter(dev, par, value);
   impl_->alter(dev + " " + par, cmd);
 }
 
-std::string engine::current_plot() const { return impl_->current_plot(); }
-std::vector<std::string> engine::vector_names() const { return impl_->vector_names(); }
-bool engine::has_vector(std::string_view name) const { return impl_->find_vector(name).has_value(); }
+std::string engine::current_plot() const { return worker_ ? worker_->current_plot() : impl_->current_plot(); }
+std::vector<std::string> engine::vector_names() const {
+  return worker_ ? worker_->vector_names() : impl_->vector_names();
+}
+bool engine::has_vector(std::string_view name) const {
+  return worker_ ? worker_->has_vector(name) : impl_->find_vector(name).has_value();
+}
 
 std::vector<double> engine::real_vector(std::string_view name) const {
+  if (worker_) return worker_->real_vector(name);
   auto v = impl_->get_vector(name);
   if (v.is_complex)
     throw vector_error(std::string(name),
@@ -552,6 +578,7 @@ std::vector<double> engine::real_vector(std::string_view name) const {
 }
 
 std::vector<std::complex<double>> engine::complex_vector(std::string_view name) const {
+  if (worker_) return worker_->complex_vector(name);
   auto v = impl_->get_vector(name);
   if (v.is_complex) return std::move(v.complex);
   std::vector<std::complex<double>> out(v.real.begin(), v.real.end());
@@ -562,17 +589,18 @@ double engine::real_value(std::string_view name) const {
   auto v = real_vector(name);
   if (v.size() != 1)
     throw vector_error(std::string(name), fmt::format("vector '{}' has {} values, expected exactly one (plot '{}')",
-                                                      name, v.size(), impl_->current_plot()));
+                                                      name, v.size(), current_plot()));
   return v.front();
 }
 
 void engine::check_node_voltages(double bound, const std::vector<std::string>& ignore) const {
+  if (worker_) return worker_->check_node_voltages(bound, ignore);
   impl_->check_node_voltages(bound, impl_->last_analysis_.empty() ? impl_->current_plot() : impl_->last_analysis_,
                              ignore);
 }
 
-const std::string& engine::last_output() const { return impl_->last_output_; }
-int engine::id() const { return impl_->id_; }
-std::size_t engine::restarts() const { return impl_->restarts_; }
+const std::string& engine::last_output() const { return worker_ ? worker_->last_output() : impl_->last_output_; }
+int engine::id() const { return worker_ ? worker_->id() : impl_->id_; }
+std::size_t engine::restarts() const { return worker_ ? worker_->restarts() : impl_->restarts_; }
 
 }  // namespace spicenn::spice

@@ -31,6 +31,7 @@ std::string compose(const std::string& summary, const std::string& message, std:
 spice_error::spice_error(std::string command, const std::string& summary, std::string ngspice_message,
                          std::size_t line_number, std::string netlist_line)
     : simulation_error(compose(summary, ngspice_message, line_number, netlist_line)),
+      summary_(summary),
       command_(std::move(command)),
       ngspice_message_(std::move(ngspice_message)),
       line_number_(line_number),

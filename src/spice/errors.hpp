@@ -25,7 +25,9 @@
 //   |  |                         implausible solution (check_node_voltages)
 //   |  +- timestep_error         "timestep too small"
 //   +- engine_fatal_error        ngspice called ControlledExit, or the library
-//   |                            could not be loaded; the engine was reloaded
+//   |  |                         could not be loaded; the engine was reloaded
+//   |  +- engine_crash_error     an isolated engine's worker process died or
+//   |                            hung, twice (restarted each time)
 //   +- command_error             a command was rejected (unknown command,
 //   |                            unknown device in alter or dc, bad arguments)
 //   +- vector_error              no such vector / wrong kind of vector
@@ -55,8 +57,11 @@ class spice_error : public simulation_error {
   // That line as given to load(), or ngspice's quotation of it when it
   // could not be found in the deck; empty if ngspice named no line.
   const std::string& netlist_line() const { return netlist_line_; }
+  // The first line of what(), without the netlist line and ngspice's words.
+  const std::string& summary() const { return summary_; }
 
  private:
+  std::string summary_;
   std::string command_;
   std::string ngspice_message_;
   std::size_t line_number_;
@@ -97,6 +102,15 @@ class timestep_error : public convergence_error {
 class engine_fatal_error : public spice_error {
  public:
   using spice_error::spice_error;
+};
+
+// An isolated engine's worker process died (a signal, an exit) or did not
+// answer within the time limit, was restarted, and the call failed again
+// after the restart and one retry (engine_options::isolation). The engine
+// is usable; the circuit it held is loaded again on the next call.
+class engine_crash_error : public engine_fatal_error {
+ public:
+  using engine_fatal_error::engine_fatal_error;
 };
 
 // ngspice refused a command: unknown command, device or parameter.

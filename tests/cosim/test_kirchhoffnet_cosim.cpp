@@ -96,25 +96,40 @@ TEST(KirchhoffNetSpiceEvaluator, StandardTransientStaysWithinAFewPercent) {
   EXPECT_GT(standard_error, precise_error);
 }
 
-TEST(KirchhoffNetSpiceEvaluator, ThetaAlteredInPlaceEqualsAFreshLoad) {
-  auto m = small_model("shift_tanh1", 11);
-  const MatrixXd x = inputs(3, 12);
-  auto spice = make_evaluator(m, engine_kind::spice, {.threads = 1});
-  (void)spice->forward(x);  // loads the circuit
-  rng r(13);
-  for (auto& t : m.parameter("slice1.theta").values) t += 0.1 * r.normal();
-  spice->set_model(m);  // same structure: alters
-  const auto altered = spice->forward(x);
-  const auto fresh = make_evaluator(m, engine_kind::spice, {.threads = 1})->forward(x);
-  EXPECT_LE((altered.outputs - fresh.outputs).cwiseAbs().maxCoeff(), 1e-9);
-  // An evaluator whose engine first loads after a set_model holds the new θ
-  // (the netlist was compiled with the old ones).
-  auto late = make_evaluator(small_model("shift_tanh1", 11), engine_kind::spice, {.threads = 1});
-  late->set_model(m);
-  EXPECT_LE((late->forward(x).outputs - fresh.outputs).cwiseAbs().maxCoeff(), 1e-9);
-  // The initial conditions of one sample do not leak into the next.
-  const auto one = make_evaluator(m, engine_kind::spice, {.threads = 1})->forward(x.col(2));
-  EXPECT_LE((one.outputs.col(0) - altered.outputs.col(2)).cwiseAbs().maxCoeff(), 1e-9);
+// After an optimizer step the evaluator either recompiles with the new θ
+// inline (the default) or alters θ's dc sources in place: both give what a
+// fresh evaluator of the new model gives.
+TEST(KirchhoffNetSpiceEvaluator, NewThetaReloadedOrAlteredInPlaceEqualsAFreshLoad) {
+  for (bool alter : {false, true}) {
+    SCOPED_TRACE(alter ? "altered in place" : "recompiled and reloaded");
+    const evaluator_options options{.threads = 1, .kirchhoffnet_alter_theta = alter};
+    auto m = small_model("shift_tanh1", 11);
+    const MatrixXd x = inputs(3, 12);
+    auto spice = make_evaluator(m, engine_kind::spice, options);
+    (void)spice->forward(x);  // loads the circuit
+    rng r(13);
+    for (auto& t : m.parameter("slice1.theta").values) t += 0.1 * r.normal();
+    spice->set_model(m);  // same structure, new θ
+    const auto updated = spice->forward(x);
+    const auto fresh = make_evaluator(m, engine_kind::spice, {.threads = 1})->forward(x);
+    EXPECT_LE((updated.outputs - fresh.outputs).cwiseAbs().maxCoeff(), 1e-9);
+    // A second step (in place: the sources are there now).
+    for (auto& t : m.parameter("slice0.theta").values) t -= 0.05 * r.normal();
+    spice->set_model(m);
+    EXPECT_LE((spice->forward(x).outputs - make_evaluator(m, engine_kind::spice, {.threads = 1})->forward(x).outputs)
+                  .cwiseAbs()
+                  .maxCoeff(),
+              1e-9);
+    // An evaluator whose engine first loads after a set_model holds the new θ
+    // (the netlist was compiled with the old ones).
+    auto late = make_evaluator(small_model("shift_tanh1", 11), engine_kind::spice, options);
+    late->set_model(m);
+    const auto fresh2 = make_evaluator(m, engine_kind::spice, {.threads = 1})->forward(x);
+    EXPECT_LE((late->forward(x).outputs - fresh2.outputs).cwiseAbs().maxCoeff(), 1e-9);
+    // The initial conditions of one sample do not leak into the next.
+    const auto one = make_evaluator(m, engine_kind::spice, options)->forward(x.col(2));
+    EXPECT_LE((one.outputs.col(0) - fresh2.outputs.col(2)).cwiseAbs().maxCoeff(), 1e-9);
+  }
 }
 
 TEST(KirchhoffNetSpiceEvaluator, PhysicsAwareGradientMatchesFiniteDifferencesThroughSpice) {
