@@ -1,9 +1,9 @@
 // spicenn activation [MODEL.xml | --device NAME|FILE.lib] -o FIGURE.png|svg [--csv FILE] [--json]
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -101,13 +101,13 @@ void register_activation(CLI::App& app) {
       write_file_atomically(a.csv, text, "activation CSV");
     }
     if (a.json) {
-      nlohmann::json j = {{"device", act.device},
-                          {"law", act.law},
-                          {"conductance_siemens", a.conductance * m.scale.ampere / m.scale.volt},
-                          {"deviation_volts", act.deviation * volt},
-                          {"points", act.current.size()},
-                          {"figure", a.output}};
-      fmt::print("{}\n", j.dump(2));
+      json j = {{"device", act.device},
+                {"law", act.law},
+                {"conductance_siemens", a.conductance * m.scale.ampere / m.scale.volt},
+                {"deviation_volts", act.deviation * volt},
+                {"points", act.current.size()},
+                {"figure", a.output}};
+      fmt::print("{}\n", to_text(j));
     } else {
       fmt::print("activation of {} (software law {}): {} points, {:.4g} .. {:.4g} uA into {:.4g} S\n", act.device, act.law,
                  x.size(), x.front(), x.back(), a.conductance * m.scale.ampere / m.scale.volt);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
 #include "cli/options.hpp"
 #include "compiler/kan_compiler.hpp"
 #include "compiler/kirchhoffnet_compiler.hpp"
@@ -19,7 +20,7 @@ void register_compile(CLI::App& app) {
   struct args {
     std::string model, output, input, data;
     std::size_t limit = 100;
-    bool literal_pairs = false, precise = false;
+    bool literal_pairs = false, precise = false, json = false;
     std::string theta = "resistor";
     double max_step = 0.0;
   };
@@ -27,7 +28,7 @@ void register_compile(CLI::App& app) {
   static image_options image;
   auto* cmd = app.add_subcommand("compile", "Lower a model file to a standalone SPICE netlist (runs unchanged in `ngspice -b`)");
   cmd->add_option("model", a.model, "Model file (XML, see docs/model-format.md)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("-o,--output", a.output, "Netlist file to write (default: standard output)");
+  auto* output = cmd->add_option("-o,--output", a.output, "Netlist file to write (default: standard output)");
   cmd->add_option("--input", a.input,
                   "Input values in normalized units (1 unit = the model's scale volt), comma-separated; default all zero");
   cmd->add_flag("--literal-pairs", a.literal_pairs,
@@ -53,6 +54,13 @@ void register_compile(CLI::App& app) {
                                "sweep, with .dc and .print cards");
   cmd->add_option("--limit", a.limit, "Samples in the --data sweep deck")->capture_default_str()->check(CLI::PositiveNumber);
   auto [pool, resize] = add_image_options(cmd, image, "With --data: ");
+  cmd->add_flag("--json", a.json,
+                "With -o: also print on stdout, as JSON, what the summary lines on stderr say: model, output, family, "
+                "then elements, outputs (node names), resistors {count, min_ohms, max_ohms, below_1k, above_1meg} "
+                "(mon, kan), hidden_nodes (mon), basis_devices (kan); mna_unknowns, nodes, min_farads, max_farads, "
+                "edges, edge_function, theta_values, min_theta, max_theta, theta, time_unit_seconds, "
+                "stop_time_seconds, slices, gated_slices, gate_width_seconds (kirchhoffnet); data, samples (--data)")
+      ->needs(output);
   data->excludes(cmd->get_option("--input"));
   pool->needs(data);
   resize->needs(data);
@@ -96,6 +104,29 @@ void register_compile(CLI::App& app) {
                  net.stop_time, net.edge_sources.size(),
                  slices_with_gate ? fmt::format(", {} gated by pwl sources with {:.3g} s ramps", slices_with_gate, net.gate_width)
                                   : std::string());
+      if (a.json) {
+        const json j = {{"model", a.model},
+                        {"output", a.output},
+                        {"family", std::string(ir::to_string(m.kind))},
+                        {"elements", net.elements},
+                        {"mna_unknowns", net.mna_unknowns},
+                        {"outputs", net.output_nodes},
+                        {"nodes", net.nodes.size()},
+                        {"min_farads", net.min_farads},
+                        {"max_farads", net.max_farads},
+                        {"edges", net.edges},
+                        {"edge_function", m.option("edge_function")},
+                        {"theta_values", net.theta_values},
+                        {"min_theta", net.min_theta},
+                        {"max_theta", net.max_theta},
+                        {"theta", a.theta},
+                        {"time_unit_seconds", net.second},
+                        {"stop_time_seconds", net.stop_time},
+                        {"slices", net.edge_sources.size()},
+                        {"gated_slices", slices_with_gate},
+                        {"gate_width_seconds", slices_with_gate ? json(net.gate_width) : json(nullptr)}};
+        fmt::print("{}\n", to_text(j));
+      }
       return;
     }
     const bool kan = m.kind == ir::family::kan;
@@ -110,10 +141,19 @@ void register_compile(CLI::App& app) {
       }
       write_text_file(a.output, deck);
       fmt::print(stderr, "spicenn: wrote {} ({} {} test samples in one DC sweep)\n", a.output, n, a.data);
+      if (a.json) {
+        const json j = {{"model", a.model},
+                        {"output", a.output},
+                        {"family", std::string(ir::to_string(m.kind))},
+                        {"data", a.data},
+                        {"samples", n}};
+        fmt::print("{}\n", to_text(j));
+      }
       return;
     }
     std::string text, summary;
     compiler::resistor_summary r;
+    json details = json::object();  // the summary's figures, for --json
     if (kan) {
       auto net = compiler::compile_kan(m, {.inputs = parse_number_list(a.input, "--input"), .source_name = a.model});
       text = std::move(net.text);
@@ -121,6 +161,7 @@ void register_compile(CLI::App& app) {
       for (const auto& layer : net.sense_sources) devices += layer.size();
       summary = fmt::format("{} elements, {} basis devices; outputs {}", net.elements, devices, fmt::join(net.output_nodes.back(), ","));
       r = net.resistors;
+      details = {{"elements", net.elements}, {"outputs", net.output_nodes.back()}, {"basis_devices", devices}};
     } else {
       auto net = compiler::compile_mon(m, {.inputs = parse_number_list(a.input, "--input"),
                                            .source_name = a.model,
@@ -129,6 +170,7 @@ void register_compile(CLI::App& app) {
       summary = fmt::format("{} elements; outputs {}, hidden nodes {}..", net.elements, fmt::join(net.output_nodes, ","),
                             net.hidden_nodes.front().front());
       r = net.resistors;
+      details = {{"elements", net.elements}, {"outputs", net.output_nodes}, {"hidden_nodes", net.hidden_nodes}};
     }
     print_realisability_warnings(m);  // stderr, also when the netlist goes to stdout
     if (a.output.empty()) {
@@ -142,6 +184,16 @@ void register_compile(CLI::App& app) {
                  "spicenn: {} resistors from {:.3g} to {:.3g} ohm; outside 1 kohm..1 Mohm (1 mS..1 uS): {} below, {} above{}\n",
                  r.count, r.min_ohms, r.max_ohms, r.below_1k, r.above_1meg,
                  r.below_1k + r.above_1meg && !kan ? " (`spicenn prune` removes the weakest conductances)" : "");
+    if (a.json) {
+      json j = {{"model", a.model}, {"output", a.output}, {"family", std::string(ir::to_string(m.kind))}};
+      j.update(details);
+      j["resistors"] = {{"count", r.count},
+                        {"min_ohms", r.count ? json(r.min_ohms) : json(nullptr)},
+                        {"max_ohms", r.count ? json(r.max_ohms) : json(nullptr)},
+                        {"below_1k", r.below_1k},
+                        {"above_1meg", r.above_1meg}};
+      fmt::print("{}\n", to_text(j));
+    }
   });
 }
 

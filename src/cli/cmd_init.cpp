@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "ir/edge_functions.hpp"
@@ -16,6 +17,7 @@ namespace {
 struct init_args {
   std::uint64_t seed = 1;
   std::string output;
+  bool json = false;
   // kan
   std::string layers, bases = "z15,zaz21";
   bool batch_norm = false;
@@ -36,6 +38,7 @@ struct init_args {
 void add_common(CLI::App* cmd, init_args& a) {
   cmd->add_option("--seed", a.seed, "Random seed (the same seed gives the same model on every platform)")->capture_default_str();
   cmd->add_option("-o,--output", a.output, "Model file to write (XML)")->required();
+  cmd->add_flag("--json", a.json, "Also print on stdout, as JSON: output, family, trainable_values, seed");
 }
 
 void save(ir::model m, const init_args& a, const std::string& what) {
@@ -44,6 +47,10 @@ void save(ir::model m, const init_args& a, const std::string& what) {
   std::size_t values = 0;
   for (const auto& t : m.parameters) values += t.trainable ? t.values.size() : 0;
   fmt::print(stderr, "spicenn: wrote {} ({} model, {} trainable values, seed {})\n", a.output, what, values, a.seed);
+  if (a.json) {
+    const json j = {{"output", a.output}, {"family", std::string(ir::to_string(m.kind))}, {"trainable_values", values}, {"seed", a.seed}};
+    fmt::print("{}\n", to_text(j));
+  }
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
-// spicenn perturb KAN.xml --sigma 0.1 --seed 3 -o CHIP.xml
+// spicenn perturb KAN.xml --sigma 0.1 --seed 3 -o CHIP.xml [--json]
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
 #include "ir/mismatch.hpp"
 #include "ir/model_file.hpp"
 
@@ -12,6 +13,7 @@ void register_perturb(CLI::App& app) {
     std::string model, output;
     double sigma = 0.1;
     std::uint64_t seed = 1;
+    bool json = false;
   };
   static args a;
   auto* cmd = app.add_subcommand(
@@ -25,6 +27,7 @@ void register_perturb(CLI::App& app) {
   cmd->add_option("--seed", a.seed, "Seed of the draw (the same seed gives the same chip on every platform)")
       ->capture_default_str();
   cmd->add_option("-o,--output", a.output, "Model file to write")->required();
+  cmd->add_flag("--json", a.json, "Also print on stdout, as JSON: model, output, sigma, seed");
   cmd->callback([] {
     auto m = ir::load_model(a.model);
     ir::add_coefficient_mismatch(m, a.sigma, a.seed);
@@ -32,6 +35,10 @@ void register_perturb(CLI::App& app) {
                                   a.sigma, a.seed, a.model);
     ir::save_model(m, a.output);
     fmt::print(stderr, "spicenn: wrote {} (conductance mismatch sigma {}, seed {})\n", a.output, a.sigma, a.seed);
+    if (a.json) {
+      const json j = {{"model", a.model}, {"output", a.output}, {"sigma", a.sigma}, {"seed", a.seed}};
+      fmt::print("{}\n", to_text(j));
+    }
   });
 }
 

@@ -1,5 +1,5 @@
 // spicenn predict MODEL.xml (--data NAME [--split test|train] [--offset K] [--limit N] [--pool K | --resize N] | --grid XMIN,XMAX,YMIN,YMAX,N)
-//     [--engine software|spice] [--threads T] [--batch B] -o OUT.csv
+//     [--engine software|spice] [--threads T] [--batch B] -o OUT.csv [--json]
 //
 // Per-sample predictions as CSV: the inputs x0..x{n-1}, the true label (data
 // sets only), the predicted class (argmax of the outputs, first on ties) and
@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "core/numbers.hpp"
@@ -62,6 +63,7 @@ void register_predict(CLI::App& app) {
     std::string model, data, grid, engine = "software", split = "test", out, progress = "auto";
     std::size_t offset = 0, limit = 0, batch = 500;
     int threads = 0;
+    bool json = false;
   };
   static args a;
   static image_options image;
@@ -105,6 +107,9 @@ void register_predict(CLI::App& app) {
   static engine_settings ode;
   add_engine_options(cmd, ode);
   cmd->add_option("-o,--out", a.out, "Output CSV file")->required();
+  cmd->add_flag("--json", a.json,
+                "Also print on stdout, as JSON: model, output (the CSV), engine, data, split (null for --grid), "
+                "samples");
   cmd->callback([] {
     if (a.data.empty() && a.grid.empty()) throw error("predict needs --data NAME or --grid XMIN,XMAX,YMIN,YMAX,N");
     const auto model = ir::load_model(a.model);
@@ -183,6 +188,15 @@ void register_predict(CLI::App& app) {
     progress.clear();
     write_text_file(a.out, csv);
     fmt::print(stderr, "spicenn: {} predictions ({} engine) written to {}\n", samples, a.engine, a.out);
+    if (a.json) {
+      const json j = {{"model", a.model},
+                      {"output", a.out},
+                      {"engine", a.engine},
+                      {"data", a.data.empty() ? json(nullptr) : json(a.data)},
+                      {"split", a.data.empty() ? json(nullptr) : json(a.split)},
+                      {"samples", samples}};
+      fmt::print("{}\n", to_text(j));
+    }
   });
 }
 

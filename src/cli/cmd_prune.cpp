@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
 #include "core/error.hpp"
 #include "ir/model_file.hpp"
 #include "ir/prune.hpp"
@@ -13,6 +14,7 @@ void register_prune(CLI::App& app) {
   struct args {
     std::string model, output;
     double below = 1e-6;
+    bool json = false;
   };
   static args a;
   auto* cmd = app.add_subcommand(
@@ -25,6 +27,9 @@ void register_prune(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-o,--output", a.output, "Model file to write")->required();
+  cmd->add_flag("--json", a.json,
+                "Also print on stdout, as JSON: model, output, below_siemens, threshold (normalized units), removed, "
+                "kept, pairs_merged (mon; null for kan)");
   cmd->callback([] {
     auto m = ir::load_model(a.model);
     if (m.kind == ir::family::kan) m = models::kan_fold_batch_norm(m);
@@ -38,6 +43,16 @@ void register_prune(CLI::App& app) {
                a.below, r.threshold, r.kept,
                m.kind == ir::family::mon ? fmt::format("; {} input pairs merged into one conductance first", r.pairs_merged)
                                          : std::string());
+    if (a.json) {
+      const json j = {{"model", a.model},
+                      {"output", a.output},
+                      {"below_siemens", a.below},
+                      {"threshold", r.threshold},
+                      {"removed", r.removed},
+                      {"kept", r.kept},
+                      {"pairs_merged", m.kind == ir::family::mon ? json(r.pairs_merged) : json(nullptr)}};
+      fmt::print("{}\n", to_text(j));
+    }
   });
 }
 

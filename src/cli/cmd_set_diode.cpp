@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "ir/init.hpp"
@@ -14,6 +15,7 @@ namespace spicenn::cli {
 void register_set_diode(CLI::App& app) {
   struct args {
     std::string model, output, diode, device;
+    bool json = false;
   };
   static args a;
   auto* cmd = app.add_subcommand("set-diode",
@@ -29,6 +31,9 @@ void register_set_diode(CLI::App& app) {
                   "ideal_diode is the N = 0.001 exponential alternative for ideal) or the path of a library written "
                   "by `spicenn fit-device` (ending in .lib; it must be monotone)");
   cmd->add_option("-o,--output", a.output, "Model file to write")->required();
+  cmd->add_flag("--json", a.json,
+                "Also print on stdout, as JSON: model, output, diode (the software law), device, library (the fitted "
+                "library's path; null for a builtin device)");
   cmd->callback([] {
     auto m = ir::load_model(a.model);
     if (m.kind != ir::family::mon) throw error(fmt::format("{}: set-diode applies to 'mon' models, not '{}'", a.model, ir::to_string(m.kind)));
@@ -54,6 +59,14 @@ void register_set_diode(CLI::App& app) {
                     library.empty() ? "" : ", library " + a.device, a.model);
     ir::save_model(m, a.output);
     fmt::print(stderr, "spicenn: wrote {} (diode {}, device {})\n", a.output, law, device);
+    if (a.json) {
+      const json j = {{"model", a.model},
+                      {"output", a.output},
+                      {"diode", law},
+                      {"device", device},
+                      {"library", lib ? json(lib->file.string()) : json(nullptr)}};
+      fmt::print("{}\n", to_text(j));
+    }
   });
 }
 

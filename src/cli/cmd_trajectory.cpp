@@ -1,8 +1,9 @@
-// spicenn trajectory KN.xml --input a,b,... [--points N] [--nodes 1,5] -o traj.csv
+// spicenn trajectory KN.xml --input a,b,... [--points N] [--nodes 1,5] -o traj.csv [--json]
 // KirchhoffNet node voltages over time, software ODE and ngspice side by side.
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/json.hpp"
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "cosim/kirchhoffnet_evaluators.hpp"
@@ -15,6 +16,7 @@ void register_trajectory(CLI::App& app) {
   struct args {
     std::string model, input, nodes, output;
     std::size_t points = 201;
+    bool json = false;
   };
   static args a;
   static engine_settings ode{.rtol = 1e-9, .atol = 1e-9};
@@ -28,6 +30,9 @@ void register_trajectory(CLI::App& app) {
   cmd->add_option("--nodes", a.nodes, "Nodes to write, comma-separated (default: the output nodes)");
   cmd->add_option("-o,--output", a.output, "CSV: t (normalized), t_seconds, then software_n<i>, spice_n<i> per node")
       ->required();
+  cmd->add_flag("--json", a.json,
+                "Also print on stdout, as JSON: model, output (the CSV), times, nodes, max_abs_difference (the "
+                "largest |software - spice|) and signal_scale (the largest |software|), both normalized");
   add_engine_options(cmd, ode);
   cmd->callback([] {
     const auto m = ir::load_model(a.model);
@@ -68,6 +73,15 @@ void register_trajectory(CLI::App& app) {
     write_text_file(a.output, csv);
     fmt::print(stderr, "spicenn: wrote {} ({} times, {} nodes); largest |software - spice| {:.3g} (signal scale {:.3g})\n",
                a.output, tr.times.size(), nodes.size(), worst, scale);
+    if (a.json) {
+      const json j = {{"model", a.model},
+                      {"output", a.output},
+                      {"times", tr.times.size()},
+                      {"nodes", nodes},
+                      {"max_abs_difference", worst},
+                      {"signal_scale", scale}};
+      fmt::print("{}\n", to_text(j));
+    }
   });
 }
 

@@ -223,6 +223,13 @@ TEST(Cli, ActivationDrawsTheDiodeReluOfADevice) {
   const std::string table = read(csv);
   EXPECT_EQ(table.rfind("current_A,ideal_V,software_V,spice_V\n", 0), 0u) << table;
   EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 22);
+  // --json: one line, the same count of points as the CSV's rows.
+  r = run("activation --device shockley_diode --points 21 --json -o " + png.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto j = json_in(r.output);
+  EXPECT_EQ(j.at("points"), 21) << r.output;
+  EXPECT_EQ(j.at("device"), "shockley_diode") << r.output;
+  EXPECT_LT(j.at("deviation_volts").get<double>(), 1e-3) << r.output;
   r = run("activation --device z15 -o " + png.string());
   EXPECT_NE(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("z15"), std::string::npos) << r.output;
@@ -642,6 +649,332 @@ TEST(Cli, PredictWritesPerSampleClassesAndGrids) {
   auto small = run("predict " + model.string() + " --grid 0,1,0,1,1 -o " + grid.string());
   EXPECT_NE(small.status, 0);
   EXPECT_NE(small.output.find("from 2 to 10000"), std::string::npos) << small.output;
+}
+
+// A verb's stdout and stderr apart (run() mixes them): --json prints its
+// document alone on stdout, the human messages stay on stderr.
+struct split_result {
+  int status = -1;
+  std::string out, err;
+};
+
+split_result run_split(const std::string& args) {
+  static int calls = 0;
+  const auto err = temp("stderr_" + std::to_string(++calls) + ".txt");
+  const std::string command = std::string(SPICENN_CLI) + " " + args + " 2>" + err.string();
+  split_result r;
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe)) r.out += buffer;
+  const int raw = pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  r.err = read(err);
+  return r;
+}
+
+// The one JSON line on stdout, nothing else; its keys in order.
+nlohmann::json stdout_json(const split_result& r) {
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << "stdout: " << r.out;
+  EXPECT_TRUE(!r.out.empty() && r.out.front() == '{') << "stdout: " << r.out;
+  return nlohmann::json::parse(r.out);
+}
+std::vector<std::string> keys(const split_result& r) {
+  std::vector<std::string> k;
+  const auto j = nlohmann::ordered_json::parse(r.out);
+  for (const auto& [key, value] : j.items()) k.push_back(key);
+  return k;
+}
+using names = std::vector<std::string>;
+
+// --json on init, set-diode, prune and perturb: an object naming what was
+// written, with figures that agree with `info` of the written file and with
+// the verb's own message on stderr.
+TEST(Cli, ModelWritingVerbsReportAsJson) {
+  const auto mon = temp("jw_mon.xml"), kan = temp("jw_kan.xml"), kn = temp("jw_kn.xml");
+  struct family_case {
+    std::string args;
+    fs::path file;
+    const char* family;
+    std::uint64_t seed;
+  };
+  for (const auto& c : {family_case{"mon --inputs 6 --hidden 5 --outputs 2 --seed 4", mon, "mon", 4},
+                        family_case{"kan --layers 2,4,2 --bases z15,zaz21 --seed 7", kan, "kan", 7},
+                        family_case{"kirchhoffnet --inputs 2 --nodes 4 --outputs 2 --seed 9", kn, "kirchhoffnet", 9}}) {
+    const auto r = run_split("init " + c.args + " --json -o " + c.file.string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto j = stdout_json(r);
+    EXPECT_EQ(keys(r), (names{"output", "family", "trainable_values", "seed"})) << j;
+    EXPECT_EQ(j.at("output"), c.file.string());
+    EXPECT_EQ(j.at("family"), c.family);
+    EXPECT_EQ(j.at("seed"), c.seed);
+    EXPECT_NE(r.err.find("spicenn: wrote " + c.file.string()), std::string::npos) << r.err;  // still on stderr
+    const auto info = run_split("info " + c.file.string() + " --json");
+    ASSERT_EQ(info.status, 0) << info.err;
+    const auto i = stdout_json(info);
+    EXPECT_EQ(i.at("family"), j.at("family"));
+    EXPECT_EQ(i.at("trainable_parameters"), j.at("trainable_values"));
+    EXPECT_GT(j.at("trainable_values").get<std::size_t>(), 0u);
+    EXPECT_NE(run("info " + c.file.string()).output.find("seed    " + std::to_string(c.seed) + "\n"), std::string::npos);
+  }
+
+  // set-diode: law and device as the written model has them.
+  const auto exp = temp("jw_exp.xml");
+  auto r = run_split("set-diode " + mon.string() + " --diode ideal --device ideal_diode --json -o " + exp.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = stdout_json(r);
+  EXPECT_EQ(keys(r), (names{"model", "output", "diode", "device", "library"})) << j;
+  EXPECT_EQ(j.at("model"), mon.string());
+  EXPECT_EQ(j.at("output"), exp.string());
+  EXPECT_TRUE(j.at("library").is_null()) << j;
+  auto info = stdout_json(run_split("info " + exp.string() + " --json"));
+  EXPECT_EQ(info.at("options").at("diode"), j.at("diode"));
+  EXPECT_EQ(info.at("devices").at("diode"), j.at("device"));
+  EXPECT_EQ(j.at("device"), "ideal_diode");
+  r = run_split("set-diode " + mon.string() + " --diode shockley --json -o " + exp.string());  // the default device
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = stdout_json(r);
+  info = stdout_json(run_split("info " + exp.string() + " --json"));
+  EXPECT_EQ(info.at("options").at("diode"), "shockley");
+  EXPECT_EQ(info.at("devices").at("diode"), j.at("device"));
+  EXPECT_EQ(j.at("device"), "shockley_diode");
+  // A fitted library: the law is its own curve; library names the file.
+  std::string soft = "voltage,current\n";
+  for (int i = 0; i <= 60; ++i) {
+    const double v = -0.5 + 0.025 * i;
+    char row[64];
+    std::snprintf(row, sizeof row, "%.6g,%.9g\n", v, 5e-5 * std::log1p(std::exp(v / 0.05)));
+    soft += row;
+  }
+  const auto lib = temp("jw_soft.lib");
+  ASSERT_EQ(run("fit-device " + write("jw_soft.csv", soft).string() + " --name jw_soft --spline -o " + lib.string()).status, 0);
+  r = run_split("set-diode " + mon.string() + " --device " + lib.string() + " --json -o " + exp.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = stdout_json(r);
+  info = stdout_json(run_split("info " + exp.string() + " --json"));
+  EXPECT_EQ(j.at("diode"), "device");
+  EXPECT_EQ(info.at("options").at("diode"), j.at("diode"));
+  EXPECT_EQ(info.at("devices").at("diode"), j.at("device"));
+  EXPECT_EQ(j.at("device"), "jw_soft");
+  ASSERT_TRUE(j.at("library").is_string()) << j;
+  EXPECT_TRUE(fs::equivalent(j.at("library").get<std::string>(), lib)) << j;
+
+  // prune: the counts of the message on stderr; the compiled pruned model
+  // has no resistor above 1 / --below.
+  const auto pruned = temp("jw_pruned.xml");
+  r = run_split("prune " + mon.string() + " --below 2e-5 --json -o " + pruned.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = stdout_json(r);
+  EXPECT_EQ(keys(r), (names{"model", "output", "below_siemens", "threshold", "removed", "kept", "pairs_merged"})) << j;
+  EXPECT_EQ(j.at("output"), pruned.string());
+  EXPECT_DOUBLE_EQ(j.at("below_siemens").get<double>(), 2e-5);
+  std::size_t removed = 0, kept = 0, merged = 0;
+  double threshold = 0;
+  const auto message = r.err.find("spicenn: wrote " + pruned.string() + ": ");
+  ASSERT_NE(message, std::string::npos) << r.err;
+  ASSERT_EQ(std::sscanf(r.err.c_str() + message + pruned.string().size() + 17,
+                        "%zu conductances below %*s S (%lf units) set to zero, %zu kept; %zu input pairs merged", &removed,
+                        &threshold, &kept, &merged),
+            4)
+      << r.err;
+  EXPECT_EQ(j.at("removed"), removed);
+  EXPECT_EQ(j.at("kept"), kept);
+  EXPECT_EQ(j.at("pairs_merged"), merged);
+  EXPECT_NEAR(j.at("threshold").get<double>(), threshold, 1e-5 * threshold);  // the message has 6 digits
+  EXPECT_GT(removed, 0u);
+  EXPECT_GT(kept, 0u);
+  const auto net = stdout_json(run_split("compile " + pruned.string() + " --json -o " + temp("jw_pruned.cir").string()));
+  EXPECT_LE(net.at("resistors").at("max_ohms").get<double>(), 5e4 * (1 + 1e-12)) << net;
+
+  // perturb: sigma and seed as the written model's provenance records them;
+  // a KAN's prune has no input pairs to merge.
+  const auto chip = temp("jw_chip.xml");
+  r = run_split("perturb " + kan.string() + " --sigma 0.05 --seed 3 --json -o " + chip.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = stdout_json(r);
+  EXPECT_EQ(keys(r), (names{"model", "output", "sigma", "seed"})) << j;
+  EXPECT_EQ(j.at("model"), kan.string());
+  EXPECT_EQ(j.at("output"), chip.string());
+  EXPECT_EQ(j.at("sigma"), 0.05);
+  EXPECT_EQ(j.at("seed"), 3);
+  EXPECT_NE(read(chip).find("conductance mismatch sigma 0.05 (seed 3)"), std::string::npos);
+  info = stdout_json(run_split("info " + chip.string() + " --json"));
+  EXPECT_NE(info.at("parameters").dump().find("\"layer0.coef_mismatch\""), std::string::npos) << info;
+  r = run_split("prune " + chip.string() + " --below 5e-6 --json -o " + temp("jw_chip_pruned.xml").string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = stdout_json(r);
+  EXPECT_TRUE(j.at("pairs_merged").is_null()) << j;
+  EXPECT_NE(r.err.find(std::to_string(j.at("removed").get<std::size_t>()) + " conductances below"), std::string::npos) << r.err;
+}
+
+// The resistor values of a netlist: the fourth field of every r-element line.
+std::vector<double> netlist_resistors(const fs::path& netlist) {
+  std::vector<double> ohms;
+  std::istringstream in(read(netlist));
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] != 'r') continue;
+    std::istringstream fields(line);
+    std::string name, a, b, value;
+    fields >> name >> a >> b >> value;
+    ohms.push_back(std::stod(value));
+  }
+  return ohms;
+}
+
+// compile --json: the resistor figures agree with the written netlist, the
+// other figures with the summary on stderr; the netlist on stdout and JSON
+// exclude each other.
+TEST(Cli, CompileReportsAsJson) {
+  const auto mon = temp("jc_mon.xml"), kan = temp("jc_kan.xml"), kn = temp("jc_kn.xml");
+  ASSERT_EQ(run("init mon --inputs 3 --hidden 4 --outputs 2 --stages 2 --seed 5 -o " + mon.string()).status, 0);
+  ASSERT_EQ(run("init kan --layers 2,4,2 --bases z15,zaz21 --seed 3 -o " + kan.string()).status, 0);
+  ASSERT_EQ(run("init kirchhoffnet --inputs 2 --nodes 3 --outputs 2 --slices 2 --edge-function shift_tanh1 -o " + kn.string()).status,
+            0);
+
+  const auto mon_net = temp("jc_mon.cir");
+  auto r = run_split("compile " + mon.string() + " --input 0.1,0.2,0.3 --json -o " + mon_net.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = stdout_json(r);
+  EXPECT_EQ(keys(r), (names{"model", "output", "family", "elements", "outputs", "hidden_nodes", "resistors"})) << j;
+  EXPECT_EQ(j.at("model"), mon.string());
+  EXPECT_EQ(j.at("output"), mon_net.string());
+  EXPECT_EQ(j.at("family"), "mon");
+  EXPECT_EQ(j.at("outputs"), nlohmann::json::array({"out0", "out1"}));
+  ASSERT_EQ(j.at("hidden_nodes").size(), 2u);  // stages
+  EXPECT_EQ(j.at("hidden_nodes").at(1).size(), 4u);
+  const auto ohms = netlist_resistors(mon_net);
+  ASSERT_FALSE(ohms.empty());
+  const auto& res = j.at("resistors");
+  EXPECT_EQ(res.at("count"), ohms.size()) << res;
+  EXPECT_EQ(res.at("min_ohms"), *std::min_element(ohms.begin(), ohms.end())) << res;
+  EXPECT_EQ(res.at("max_ohms"), *std::max_element(ohms.begin(), ohms.end())) << res;
+  EXPECT_EQ(res.at("below_1k"), std::count_if(ohms.begin(), ohms.end(), [](double o) { return o < 1e3; })) << res;
+  EXPECT_EQ(res.at("above_1meg"), std::count_if(ohms.begin(), ohms.end(), [](double o) { return o > 1e6; })) << res;
+  EXPECT_NE(r.err.find("spicenn: wrote " + mon_net.string() + " (" + std::to_string(j.at("elements").get<std::size_t>()) +
+                       " elements; outputs out0,out1"),
+            std::string::npos)
+      << r.err;
+
+  const auto kan_net = temp("jc_kan.cir");
+  r = run_split("compile " + kan.string() + " --input 0.3,0.8 --json -o " + kan_net.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = stdout_json(r);
+  EXPECT_EQ(keys(r), (names{"model", "output", "family", "elements", "outputs", "basis_devices", "resistors"})) << j;
+  EXPECT_EQ(j.at("basis_devices"), 12);  // (2 + 4 inputs) x 2 bases
+  EXPECT_EQ(j.at("resistors").at("count"), netlist_resistors(kan_net).size()) << j;
+  EXPECT_NE(r.err.find(std::to_string(j.at("elements").get<std::size_t>()) + " elements, 12 basis devices; outputs out0,out1"),
+            std::string::npos)
+      << r.err;
+
+  const auto kn_net = temp("jc_kn.cir");
+  r = run_split("compile " + kn.string() + " --input 0.3,-0.2 --precise --json -o " + kn_net.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = stdout_json(r);
+  EXPECT_EQ(keys(r), (names{"model", "output", "family", "elements", "mna_unknowns", "outputs", "nodes", "min_farads",
+                            "max_farads", "edges", "edge_function", "theta_values", "min_theta", "max_theta", "theta",
+                            "time_unit_seconds", "stop_time_seconds", "slices", "gated_slices", "gate_width_seconds"}))
+      << j;
+  EXPECT_EQ(j.at("family"), "kirchhoffnet");
+  EXPECT_EQ(j.at("edge_function"), "shift_tanh1");
+  EXPECT_EQ(j.at("theta"), "resistor");
+  EXPECT_EQ(j.at("slices"), 2);
+  std::size_t elements = 0, unknowns = 0, nodes = 0, edges = 0, theta = 0;
+  ASSERT_EQ(std::sscanf(r.err.c_str() + r.err.find(" ("), " (%zu elements, ~%zu MNA unknowns", &elements, &unknowns), 2) << r.err;
+  ASSERT_EQ(std::sscanf(r.err.c_str() + r.err.find("\nspicenn: ") + 1, "spicenn: %zu nodes with capacitors from %*s to %*s F; %zu edge sources",
+                        &nodes, &edges),
+            2)
+      << r.err;
+  ASSERT_NE(r.err.find(" theta values"), std::string::npos) << r.err;
+  ASSERT_EQ(std::sscanf(r.err.c_str() + r.err.rfind(' ', r.err.find(" theta values") - 1) + 1, "%zu", &theta), 1) << r.err;
+  EXPECT_EQ(j.at("elements"), elements);
+  EXPECT_EQ(j.at("mna_unknowns"), unknowns);
+  EXPECT_EQ(j.at("nodes"), nodes);
+  EXPECT_EQ(j.at("edges"), edges);
+  EXPECT_EQ(j.at("theta_values"), theta);
+  std::size_t capacitors = 0;
+  {
+    std::istringstream in(read(kn_net));
+    for (std::string line; std::getline(in, line);) capacitors += !line.empty() && line[0] == 'c';
+  }
+  EXPECT_EQ(j.at("nodes"), capacitors);  // one capacitor to ground per node
+
+  const auto mon2 = temp("jc_mon2.xml"), deck = temp("jc_sweep.cir");
+  ASSERT_EQ(run("init mon --inputs 2 --hidden 4 --outputs 2 -o " + mon2.string()).status, 0);
+  r = run_split("compile " + mon2.string() + " --data moons --limit 5 --json -o " + deck.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = stdout_json(r);
+  EXPECT_EQ(keys(r), (names{"model", "output", "family", "data", "samples"})) << j;
+  EXPECT_EQ(j.at("samples"), 5);
+  EXPECT_NE(r.err.find("(5 moons test samples in one DC sweep)"), std::string::npos) << r.err;
+
+  r = run_split("compile " + mon.string() + " --json");  // the netlist would share stdout
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--output"), std::string::npos) << r.err;
+}
+
+// predict and trajectory --json: the counts and figures agree with the CSV
+// each wrote.
+TEST(Cli, PredictAndTrajectoryReportAsJson) {
+  const auto mon = temp("jp_mon.xml");
+  ASSERT_EQ(run("init mon --inputs 2 --hidden 6 --outputs 2 --seed 2 -o " + mon.string()).status, 0);
+  const auto grid = temp("jp_grid.csv");
+  auto r = run_split("predict " + mon.string() + " --grid -1,1,-1,1,4 --progress off --json -o " + grid.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = stdout_json(r);
+  EXPECT_EQ(keys(r), (names{"model", "output", "engine", "data", "split", "samples"})) << j;
+  EXPECT_EQ(j.at("model"), mon.string());
+  EXPECT_EQ(j.at("output"), grid.string());
+  EXPECT_EQ(j.at("engine"), "software");
+  EXPECT_TRUE(j.at("data").is_null()) << j;
+  EXPECT_TRUE(j.at("split").is_null()) << j;
+  std::string header;
+  EXPECT_EQ(j.at("samples"), read_csv(grid, &header).size());
+  EXPECT_EQ(j.at("samples"), 16);
+  const auto pts = temp("jp_points.csv");
+  r = run_split("predict " + mon.string() + " --data moons --split train --offset 3 --limit 7 --progress off --engine spice --json -o " +
+                pts.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = stdout_json(r);
+  EXPECT_EQ(j.at("data"), "moons");
+  EXPECT_EQ(j.at("split"), "train");
+  EXPECT_EQ(j.at("engine"), "spice");
+  const auto rows = read_csv(pts, &header);
+  EXPECT_EQ(j.at("samples"), rows.size());
+  EXPECT_EQ(j.at("samples"), 7);
+  EXPECT_NE(r.err.find("7 predictions (spice engine) written to " + pts.string()), std::string::npos) << r.err;
+
+  const auto kn = temp("jp_kn.xml"), traj = temp("jp_traj.csv");
+  ASSERT_EQ(run("init kirchhoffnet --inputs 2 --nodes 4 --outputs 2 --slices 1 --edge-function shift_tanh2 -o " + kn.string()).status, 0);
+  r = run_split("trajectory " + kn.string() + " --input 0.5,-0.25 --points 11 --nodes 1,4 --json -o " + traj.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  j = stdout_json(r);
+  EXPECT_EQ(keys(r), (names{"model", "output", "times", "nodes", "max_abs_difference", "signal_scale"})) << j;
+  EXPECT_EQ(j.at("output"), traj.string());
+  EXPECT_EQ(j.at("nodes"), nlohmann::json::array({1, 4}));
+  const auto samples = read_csv(traj, &header);
+  EXPECT_EQ(header, "t,t_seconds,software_n1,spice_n1,software_n4,spice_n4");
+  EXPECT_EQ(j.at("times"), samples.size());
+  double worst = 0, scale = 0;
+  for (const auto& row : samples) {
+    ASSERT_EQ(row.size(), 6u);
+    for (std::size_t k = 2; k < 6; k += 2) {
+      worst = std::max(worst, std::abs(std::stod(row[k]) - std::stod(row[k + 1])));
+      scale = std::max(scale, std::abs(std::stod(row[k])));
+    }
+  }
+  EXPECT_GT(scale, 0);
+  EXPECT_NEAR(j.at("signal_scale").get<double>(), scale, 1e-9 * scale);  // the CSV has 10 digits
+  EXPECT_NEAR(j.at("max_abs_difference").get<double>(), worst, 1e-9 * scale);
+}
+
+// Every verb that prints results offers --json.
+TEST(Cli, EveryResultVerbOffersJson) {
+  for (const char* verb : {"simulate", "init kan", "init mon", "init kirchhoffnet", "info", "devices", "fit-device", "compile",
+                           "run", "grad", "verify", "train", "eval", "predict", "trajectory", "set-diode", "prune", "perturb",
+                           "activation"}) {
+    auto r = run(std::string(verb) + " --help");
+    EXPECT_EQ(r.status, 0) << verb;
+    EXPECT_NE(r.output.find("--json"), std::string::npos) << verb;
+  }
 }
 
 TEST(Cli, EveryVerbHasHelp) {
