@@ -87,9 +87,8 @@ int main(int argc, char** argv) {
   options.threads = 1;
   options.spice_isolated = isolation == "worker";
   auto eval = cosim::make_evaluator(base, cosim::engine_kind::spice, options);
-  const bool kan = base.kind == ir::family::kan;  // KAN sizes: width0 .. width{layers}
-  const auto inputs = base.size(kan ? "width0" : "inputs");
-  const auto outputs = base.size(kan ? fmt::format("width{}", base.size("layers")) : std::string("outputs"));
+  const auto inputs = base.size(ir::input_size_name(base));
+  const auto outputs = base.size(ir::output_size_name(base));
   rng gen(1);
   Eigen::MatrixXd x(inputs, batch);
   std::vector<int> labels(static_cast<std::size_t>(batch));

@@ -30,13 +30,7 @@ namespace spicenn::cli {
 
 namespace {
 
-// The model's input count: size "inputs" (mon, kirchhoffnet) or "width0" (kan).
-std::size_t model_inputs(const ir::model& m) {
-  auto it = m.sizes.find("inputs");
-  if (it == m.sizes.end()) it = m.sizes.find("width0");
-  if (it == m.sizes.end()) throw error("the model has no size 'inputs' (or 'width0')");
-  return static_cast<std::size_t>(it->second);
-}
+std::size_t model_inputs(const ir::model& m) { return static_cast<std::size_t>(m.size(ir::input_size_name(m))); }
 
 struct grid_spec {
   double xmin = 0, xmax = 0, ymin = 0, ymax = 0;

@@ -11,13 +11,10 @@
 
 namespace spicenn::cli {
 
-// --input as one column of the model's inputs (size "inputs", or "width0" for a KAN).
+// --input as one column of the model's inputs.
 Eigen::MatrixXd input_column(const ir::model& m, const std::string& text) {
   auto values = parse_number_list(text, "--input");
-  auto it = m.sizes.find("inputs");
-  if (it == m.sizes.end()) it = m.sizes.find("width0");
-  if (it == m.sizes.end()) throw error("the model has no size 'inputs' (or 'width0')");
-  const auto n = static_cast<std::size_t>(it->second);
+  const auto n = static_cast<std::size_t>(m.size(ir::input_size_name(m)));
   if (values.empty()) values.assign(n, 0.0);
   if (values.size() != n) throw error(fmt::format("--input has {} values but the model has {} inputs", values.size(), n));
   return Eigen::Map<const Eigen::VectorXd>(values.data(), static_cast<Eigen::Index>(n));

@@ -316,11 +316,9 @@ std::vector<std::size_t> epoch_permutation(std::size_t n, std::uint64_t seed, st
 
 void check_model_fits_data(const ir::model& model, const data::dataset& set) {
   std::optional<std::int64_t> inputs, outputs;
-  std::string in_name = "inputs", out_name = "outputs";
-  if (model.kind == ir::family::kan) {
-    in_name = "width0";
-    if (auto layers = size_of(model, "layers")) out_name = fmt::format("width{}", *layers);
-  }
+  const std::string in_name = ir::input_size_name(model);
+  const std::string out_name =
+      model.kind != ir::family::kan || size_of(model, "layers") ? ir::output_size_name(model) : std::string();
   inputs = size_of(model, in_name);
   outputs = size_of(model, out_name);
   if (inputs && static_cast<std::size_t>(*inputs) != set.dimension())

@@ -290,8 +290,8 @@ verify_report verify_kan(const ir::model& model, const verify_options& options) 
   for (std::int64_t d = 0; d < folded.size("bases"); ++d)
     bases += (d ? "," : "") + folded.device(fmt::format("basis{}", d)).name;
   r.model_summary = fmt::format("kan {}, bases {}", widths, bases);
-  const auto [x, labels] = random_samples(r, folded, folded.size("width0"),
-                                          folded.size(fmt::format("width{}", folded.size("layers"))), options);
+  const auto [x, labels] = random_samples(r, folded, folded.size(ir::input_size_name(folded)),
+                                          folded.size(ir::output_size_name(folded)), options);
   if (model.find_parameter("layer0.bn_weight"))
     r.notes.push_back("batch normalization folded into coef and bias (as the compiler does); gradients are of the folded model");
   evaluator_options eo;

@@ -120,6 +120,12 @@ std::int64_t model::size(std::string_view name) const {
                           list_names(sizes, [](const auto& kv) { return kv.first; })));
 }
 
+std::string input_size_name(const model& m) { return m.kind == family::kan ? "width0" : "inputs"; }
+
+std::string output_size_name(const model& m) {
+  return m.kind == family::kan ? fmt::format("width{}", m.size("layers")) : "outputs";
+}
+
 const std::string& model::option(std::string_view name) const {
   if (auto it = options.find(std::string(name)); it != options.end()) return it->second;
   throw error(fmt::format("{} model has no option '{}'; it has: {}", to_string(kind), name,

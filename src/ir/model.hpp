@@ -120,6 +120,12 @@ struct model {
   const device_ref* find_device(std::string_view role) const;
 };
 
+// The sizes that hold a model's input and output counts: "inputs" and
+// "outputs" (mon, kirchhoffnet), "width0" and "width<layers>" (kan; the
+// output name needs the size "layers").
+std::string input_size_name(const model& m);
+std::string output_size_name(const model& m);
+
 // The library file that defines device d's subcircuit: d.library resolved
 // against m.base_dir, or, for a builtin device, the registry's library file.
 // Does not check that the file exists (ir::validate does).
