@@ -18,11 +18,14 @@ inputs=$("$spicenn" info "$model" --json 2> /dev/null | sed -n 's/.*"inputs": *\
 input=$(awk -v n="${inputs:-196}" 'BEGIN { srand(1); for (i = 0; i < n; i++) printf "%s%.3f", (i ? "," : ""), rand() }')
 echo "== $(date -u '+%F %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg), model $model"
 for theta in inline resistor; do
-  "$spicenn" compile "$model" --theta "$theta" --input "$input" -o "$out/$theta.cir" 2>&1 | head -1
+  "$spicenn" compile "$model" --theta "$theta" --input "$input" -o "$out/$theta.cir" 2>&1 | sed -n 1p
   grep -v '^\.tran\|^\.meas' "$out/$theta.cir" > "$out/$theta-parse.cir"
-  /usr/bin/time -f "$theta: parse only %e s, peak %M kB" ngspice -b "$out/$theta-parse.cir" > /dev/null 2> "$out/$theta-parse.time"
-  tail -1 "$out/$theta-parse.time"
-  /usr/bin/time -f "$theta: parse + transient %e s, peak %M kB" ngspice -b "$out/$theta.cir" > "$out/$theta.log" 2> "$out/$theta.time"
-  tail -1 "$out/$theta.time"
+  # (ngspice exits 1 on a deck without an analysis: not an error here)
+  /usr/bin/time -o "$out/$theta-parse.time" -f "$theta: parse only %e s, peak %M kB" \
+    ngspice -b "$out/$theta-parse.cir" > /dev/null 2>&1 || true
+  cat "$out/$theta-parse.time"
+  /usr/bin/time -o "$out/$theta.time" -f "$theta: parse + transient %e s, peak %M kB" \
+    ngspice -b "$out/$theta.cir" > "$out/$theta.log" 2>&1
+  cat "$out/$theta.time"
   grep -m1 'out0_t' "$out/$theta.log"
 done

@@ -76,9 +76,9 @@ struct evaluator_options {
   // KirchhoffNet spice engine: after θ changes, alter θ in place (θ on one dc
   // source per value: a node per θ, ~800x the nodes of an MNIST circuit)
   // instead of recompiling with θ as numbers and re-parsing. Off: on the
-  // 14x14 MNIST model the alterable deck parses 1.8x and integrates 2.2x
-  // slower than the inline one at 2.3x the memory (docs/cosimulation.md,
-  // "KirchhoffNet: θ updates").
+  // 14x14 MNIST model the alterable deck parses 1.9x and runs a transient
+  // 2.0x slower than the inline one, at 2.3x the memory (docs/kirchhoffnet.md,
+  // "θ storage").
   bool kirchhoffnet_alter_theta = false;
   // spice engines: each ngspice in a worker process of its own, so that a
   // crash or a hang of the simulator costs a restart of that worker and a
