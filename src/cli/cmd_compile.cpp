@@ -83,6 +83,7 @@ void register_compile(CLI::App& app) {
               .source_name = a.model,
               .simulator_options = a.precise ? compiler::kirchhoffnet_precise_simulator_options(m.scale)
                                              : std::vector<std::pair<std::string, double>>{}});
+      print_realisability_warnings(m);  // stderr, also when the netlist goes to stdout
       if (a.output.empty()) {
         fmt::print("{}", net.text);
         return;

@@ -20,6 +20,13 @@ namespace spicenn::cosim {
 
 using models::row_major;
 
+std::pair<double, double> default_input_range(const ir::model& m) {
+  const auto& data = m.origin.data;
+  const bool images = data == "mnist" || data == "fashion-mnist";
+  const bool kan = m.kind == ir::family::kan;  // KAN inputs map [0, 1] onto the device windows
+  return images || kan ? std::pair{0.0, 1.0} : std::pair{-1.0, 1.0};
+}
+
 namespace {
 
 using Eigen::Index;
@@ -124,10 +131,7 @@ std::pair<MatrixXd, std::vector<int>> random_samples(verify_report& r, const ir:
   if (options.input_range) {
     r.input_range = *options.input_range;
   } else {
-    const auto& data = m.origin.data;
-    const bool images = data == "mnist" || data == "fashion-mnist";
-    const bool kan = m.kind == ir::family::kan;  // KAN inputs map [0, 1] onto the device windows
-    r.input_range = images || kan ? std::pair{0.0, 1.0} : std::pair{-1.0, 1.0};
+    r.input_range = default_input_range(m);
   }
   if (!(r.input_range.first <= r.input_range.second))
     throw error(fmt::format("verify: input range [{}, {}] is empty", r.input_range.first, r.input_range.second));

@@ -37,8 +37,7 @@ namespace spicenn::cosim {
 struct verify_options {
   std::size_t samples = 16;
   std::uint64_t seed = 1;
-  // Inputs ~ U(lo, hi). Default: [0, 1] for models trained on images
-  // (provenance data mnist / fashion-mnist), else [-1, 1].
+  // Inputs ~ U(lo, hi). Default: default_input_range(model).
   std::optional<std::pair<double, double>> input_range;
   double forward_tolerance_volts = 1e-6;  // exact-law comparisons, on node voltages and outputs
   double gradient_tolerance = 1e-5;       // relative to the tensor's largest |reference value|
@@ -74,6 +73,11 @@ struct verify_report {
   bool passed = true;
   std::size_t judged() const;
 };
+
+// The default range of seeded inputs, from the model's provenance: [0, 1]
+// for models trained on images (data mnist / fashion-mnist) and for KAN
+// (whose inputs map [0, 1] onto the device windows), else [-1, 1].
+std::pair<double, double> default_input_range(const ir::model& m);
 
 // Verifies `model` (circuit and software from the same parameters).
 verify_report verify_mon(const ir::model& model, const verify_options& options = {});

@@ -256,21 +256,32 @@ TEST(Cli, PlotDrawsTrainingCurvesFromMetricsFiles) {
   EXPECT_NE(r.output.find(bad.string() + ":3"), std::string::npos) << r.output;
 }
 
+// The model file text with tensor `name`'s values v_k replaced by change(k, v_k).
+template <class Change>
+std::string with_tensor(std::string text, const std::string& name, Change change) {
+  const auto tag = text.find("<tensor name=\"" + name + "\"");
+  EXPECT_NE(tag, std::string::npos) << name;
+  const auto at = text.find('>', tag) + 1;
+  const auto end = text.find('<', at);
+  std::istringstream values(text.substr(at, end - at));
+  std::string changed;
+  std::size_t k = 0;
+  for (double v; values >> v; ++k) {
+    std::ostringstream number;
+    number.precision(17);
+    number << change(k, v);
+    changed += (changed.empty() ? "" : " ") + number.str();
+  }
+  return text.replace(at, end - at, changed);
+}
+
 // run --engine spice, train --engine spice and compile say when the circuit cannot realise the
 // model (here: readout weights ~1e6, i.e. 0.01-ohm resistors); the software
 // engine has nothing to warn about.
 TEST(Cli, SpiceRunAndCompileWarnWhenTheCircuitCannotRealiseTheModel) {
   auto model = temp("realise.xml");
   ASSERT_EQ(run("init mon --inputs 2 --hidden 5 --outputs 2 --seed 3 -o " + model.string()).status, 0);
-  std::string text = read(model);
-  const std::string tag = "<tensor name=\"readout.weight\"";
-  auto at = text.find('>', text.find(tag)) + 1;
-  const auto end = text.find('<', at);
-  std::istringstream values(text.substr(at, end - at));
-  std::string scaled;
-  for (double v; values >> v;) scaled += (scaled.empty() ? "" : " ") + std::to_string(v * 1e6);
-  text.replace(at, end - at, scaled);
-  const auto big = write("realise-big.xml", text);
+  const auto big = write("realise-big.xml", with_tensor(read(model), "readout.weight", [](std::size_t, double v) { return v * 1e6; }));
   auto r = run("run " + big.string() + " --input 0.3,-0.7 --engine spice");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("spicenn: warning: readout.weight["), std::string::npos) << r.output;
@@ -285,6 +296,32 @@ TEST(Cli, SpiceRunAndCompileWarnWhenTheCircuitCannotRealiseTheModel) {
   EXPECT_EQ(r.output.find("warning"), std::string::npos) << r.output;
   r = run("run " + model.string() + " --input 0.3,-0.7 --engine spice");
   EXPECT_EQ(r.output.find("warning"), std::string::npos) << r.output;
+}
+
+// compile warns for the other families too: a KAN crossbar coefficient of
+// 1e6 (a 0.01-ohm resistor), a KirchhoffNet capacitance of 1e-7 (1e-16 F);
+// the models as `init` writes them compile without a warning.
+TEST(Cli, CompileWarnsWhenAKanOrKirchhoffNetCircuitCannotRealiseTheModel) {
+  auto kan = temp("realise-kan.xml"), kn = temp("realise-kn.xml");
+  ASSERT_EQ(run("init kan --layers 3,4,2 --bases z15,zaz21 --seed 5 -o " + kan.string()).status, 0);
+  ASSERT_EQ(run("init kirchhoffnet --inputs 2 --nodes 3 --outputs 2 --slices 2 --edge-function shift_tanh1 -o " + kn.string()).status,
+            0);
+  for (const auto& model : {kan, kn}) {
+    auto r = run("compile " + model.string() + " -o " + temp("realise-clean.cir").string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output.find("warning"), std::string::npos) << r.output;
+  }
+  // layer1.coef has shape [4 2 2]: value 5 is [1, 0, 1].
+  const auto big = write("realise-kan-big.xml", with_tensor(read(kan), "layer1.coef", [](std::size_t k, double v) { return k == 5 ? 1e6 : v; }));
+  auto r = run("compile " + big.string() + " -o " + temp("realise-kan.cir").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("spicenn: warning: layer1.coef[1, 0, 1]: resistor 0.01 ohm"), std::string::npos) << r.output;
+  const auto small = write("realise-kn-small.xml", with_tensor(read(kn), "capacitance", [](std::size_t k, double v) { return k == 1 ? 1e-7 : v; }));
+  r = run("compile " + small.string() + " -o " + temp("realise-kn.cir").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("spicenn: warning: capacitance[1]: capacitor 1e-16 F"), std::string::npos) << r.output;
+  r = run("compile " + small.string());  // the netlist on stdout, the warning still on stderr
+  EXPECT_NE(r.output.find("spicenn: warning: capacitance[1]:"), std::string::npos) << r.output;
 }
 
 // --json on fit-device and train: the fields agree with the fit's own text

@@ -7,7 +7,10 @@
 // the software run step for step.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 
@@ -15,11 +18,16 @@
 #include "../models/kan_test_util.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/kan_evaluators.hpp"
+#include "cosim/realisability.hpp"
 #include "cosim/trainer.hpp"
 #include "cosim/verify.hpp"
 #include "data/dataset.hpp"
+#include "devices/device.hpp"
+#include "devices/fit.hpp"
+#include "ir/init.hpp"
 #include "models/kan.hpp"
 #include "models/loss.hpp"
+#include "scratch_path.hpp"
 
 namespace spicenn::cosim {
 namespace {
@@ -169,6 +177,117 @@ TEST(KanTraining, TrainingAgainstSpiceFollowsTheSoftwareRun) {
     for (std::size_t k = 0; k < t.values.size(); ++k)
       moved = std::max(moved, std::abs(by_spice.parameter(t.name).values[k] - t.values[k]));
   EXPECT_GT(moved, 1e-3);  // training changed the model
+}
+
+// ------------------------------------------------------------ realisability
+
+std::string warnings_text(const ir::model& m) {
+  std::string out;
+  for (const auto& w : realisability_warnings(m)) out += to_text(w) + "\n";
+  return out;
+}
+
+// Fresh KANs (with and without batch normalization, with mismatch) draw no
+// warning; each rule, violated on purpose, draws one naming the tensor and
+// the entry that was set.
+TEST(KanRealisability, WarningsNameTheTensorIndexAndLimit) {
+  const auto good = ir::init_kan({3, 4, 2}, {"z15", "zaz21"}, 7);
+  EXPECT_EQ(warnings_text(good), "");
+  EXPECT_EQ(warnings_text(ir::init_kan({3, 4, 2}, {"z15", "zaz21"}, 7, {.batch_norm = true})), "");
+  EXPECT_EQ(warnings_text(test::kan_test_model({4, 5, 3}, {"a21", "z21"}, true, true, 41)), "");
+
+  // One crossbar coefficient of 5e6: a 0.002-ohm resistor at layer1.coef[2, 1, 0].
+  auto big = good;
+  big.parameter("layer1.coef").at({2, 1, 0}) = 5e6;
+  auto text = warnings_text(big);
+  EXPECT_NE(text.find("warning: layer1.coef[2, 1, 0]: resistor 0.002 ohm (coef 5e+06 x 0.0001 S): below 1 ohm"),
+            std::string::npos)
+      << text;
+
+  // One of 1e-9 (1e-13 S): a 1e13-ohm resistor.
+  auto faint = good;
+  faint.parameter("layer0.coef").at({1, 3, 1}) = 1e-9;
+  text = warnings_text(faint);
+  EXPECT_NE(text.find("warning: layer0.coef[1, 3, 1]: resistor 1e+13 ohm"), std::string::npos) << text;
+  EXPECT_NE(text.find("above 1 Tohm"), std::string::npos) << text;
+
+  // The circuit realises the folded coefficients: a batch-norm gain of 1e6
+  // on output 2 of layer 0 makes every c[i, 2, d] a resistor below 1 ohm,
+  // the largest |c| the smallest, although no coef itself is out of range.
+  auto bn = ir::init_kan({3, 4, 2}, {"z15", "zaz21"}, 7, {.batch_norm = true});
+  bn.parameter("layer0.bn_weight").values[2] = 1e6;
+  std::size_t largest_i = 0, largest_d = 0;
+  double largest = 0;
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t d = 0; d < 2; ++d)
+      if (const double c = std::abs(bn.parameter("layer0.coef").at({i, 2, d})); c > largest)
+        largest = c, largest_i = i, largest_d = d;
+  text = warnings_text(bn);
+  EXPECT_NE(text.find("warning: layer0.coef[" + std::to_string(largest_i) + ", 2, " + std::to_string(largest_d) +
+                      "]: resistor "),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("(coef with batch norm folded "), std::string::npos) << text;
+  EXPECT_NE(text.find(", and 5 more of this tensor: below 1 ohm"), std::string::npos) << text;
+
+  // ... and the mismatch: m = 1e-10 on one entry is a 1e14-ohm resistor.
+  auto mm = test::kan_test_model({4, 5, 3}, {"a21", "z21"}, false, true, 41);
+  mm.parameter("layer1.coef_mismatch").at({3, 0, 1}) = 1e-10;
+  const double c = mm.parameter("layer1.coef").at({3, 0, 1});
+  text = warnings_text(mm);
+  EXPECT_NE(text.find(fmt::format("warning: layer1.coef[3, 0, 1]: resistor {:.3g} ohm (coef x mismatch", 1e4 / std::abs(c * 1e-10))),
+            std::string::npos)
+      << text;
+
+  // Crossbar currents |c|/ohm·|u| of ~1e-11 A with ohm = 1e10 (ampere = 1e-10).
+  auto weak = good;
+  weak.scale.ampere = 1e-10;
+  weak.scale.ohm = weak.scale.volt / weak.scale.ampere;
+  weak.scale.second = weak.scale.farad * weak.scale.ohm;
+  text = warnings_text(weak);
+  EXPECT_NE(text.find("warning: layer0: crossbar currents of ~"), std::string::npos) << text;
+  EXPECT_NE(text.find("warning: layer1: crossbar currents of ~"), std::string::npos) << text;
+  EXPECT_NE(text.find("ngspice's abstol (1e-15 A)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("node voltages"), std::string::npos) << text;
+  EXPECT_EQ(text.find("device currents"), std::string::npos) << text;
+
+  // Node voltages below 1e-7 V with volt = 1e-7 (ohm kept at 1e4; the
+  // devices then sit near 0 V, so their currents are faint too).
+  auto low = good;
+  low.scale.volt = 1e-7;
+  low.scale.ampere = 1e-11;
+  text = warnings_text(low);
+  EXPECT_NE(text.find("warning: layer0: node voltages of ~"), std::string::npos) << text;
+  EXPECT_NE(text.find("warning: layer1: node voltages of ~"), std::string::npos) << text;
+  EXPECT_NE(text.find("ngspice's vntol (1e-12 V)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("resistor"), std::string::npos) << text;
+}
+
+// Device currents B·I_ref: a basis device fitted to z15's curve times 1e-8
+// (I_ref ~ 1e-13 A) draws the abstol warning for that basis, and only that.
+TEST(KanRealisability, FaintDevicesDrawTheDeviceCurrentWarning) {
+  const auto& z15 = devices::builtin_devices().get("z15");
+  const auto window = *z15.window();
+  devices::iv_data iv;
+  for (int k = 0; k <= 200; ++k) {
+    const double v = window.lo + (window.hi - window.lo) * k / 200.0;
+    iv.voltage.push_back(v);
+    iv.current.push_back(1e-8 * z15.current(v));
+    iv.line.push_back(static_cast<std::size_t>(k + 1));
+  }
+  iv.source = "z15 x 1e-8";
+  auto fitted = devices::fit_device(iv, "faint_z15", {.method = devices::fit_method::spline, .spline_knots = 60});
+  const auto dir = test::scratch_path("kan_faint_device");
+  std::filesystem::create_directories(dir);
+  const auto lib = dir / "faint_z15.lib";
+  devices::write_fitted_library(fitted, lib);
+  const auto m = ir::init_kan({3, 4, 2}, {lib.string(), "zaz21"}, 7);
+  const auto text = warnings_text(m);
+  EXPECT_NE(text.find("warning: layer0: basis 0 (faint_z15) device currents of ~"), std::string::npos) << text;
+  EXPECT_NE(text.find("warning: layer1: basis 0 (faint_z15) device currents of ~"), std::string::npos) << text;
+  EXPECT_EQ(text.find("basis 1"), std::string::npos) << text;
+  EXPECT_EQ(text.find("crossbar currents"), std::string::npos) << text;
+  EXPECT_EQ(warnings_text(ir::init_kan({3, 4, 2}, {"z15", "zaz21"}, 7)), "");  // the same model with z15 itself
 }
 
 }  // namespace

@@ -5,12 +5,14 @@
 // short training run against SPICE that must follow the software run.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
 #include "core/random.hpp"
 #include "cosim/evaluator.hpp"
 #include "cosim/kirchhoffnet_evaluators.hpp"
+#include "cosim/realisability.hpp"
 #include "cosim/trainer.hpp"
 #include "cosim/verify.hpp"
 #include "data/dataset.hpp"
@@ -215,6 +217,88 @@ TEST(KirchhoffNetTrajectory, SpiceFollowsTheSoftwareODEAtIntermediateTimes) {
   const double scale = std::max(1.0, tr.software.cwiseAbs().maxCoeff());
   EXPECT_LE((tr.spice - tr.software).cwiseAbs().maxCoeff(), 1e-4 * scale);
   EXPECT_GT((tr.software.col(20) - tr.software.col(0)).cwiseAbs().maxCoeff(), 1e-2);  // the state moves
+}
+
+// ------------------------------------------------------------ realisability
+
+std::string warnings_text(const ir::model& m) {
+  std::string out;
+  for (const auto& w : realisability_warnings(m)) out += to_text(w) + "\n";
+  return out;
+}
+
+ir::model with_scale(ir::model m, double volt, double ampere) {
+  m.scale.volt = volt;
+  m.scale.ampere = ampere;
+  m.scale.ohm = volt / ampere;
+  m.scale.second = m.scale.farad * m.scale.ohm;
+  return m;
+}
+
+// Fresh KirchhoffNets of every edge function draw no warning; each rule,
+// violated on purpose, draws one naming the tensor and the entry that was set.
+TEST(KirchhoffNetRealisability, WarningsNameTheTensorIndexAndLimit) {
+  for (const char* fn : {"conductance", "shift_relu1", "shift_tanh1", "shift_tanh2"}) {
+    EXPECT_EQ(warnings_text(ir::init_kirchhoffnet(2, 5, 2, 2, fn, 3)), "") << fn;
+    EXPECT_EQ(warnings_text(small_model(fn, 11)), "") << fn;
+  }
+
+  // Capacitance 1e-7 (1e-16 F) on node 4 and 1e10 (10 F) on node 2.
+  auto caps = ir::init_kirchhoffnet(2, 5, 2, 2, "shift_tanh1", 3);
+  caps.parameter("capacitance").at({3}) = 1e-7;
+  caps.parameter("capacitance").at({1}) = 1e10;
+  auto text = warnings_text(caps);
+  EXPECT_NE(text.find("warning: capacitance[3]: capacitor 1e-16 F (value 1e-07 x 1e-09 F): below 1 fF"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("warning: capacitance[1]: capacitor 10 F (value 1e+10 x 1e-09 F): above 1 F"), std::string::npos)
+      << text;
+
+  // The conductance law: θ0 = 1e-9 is a 1e13-ohm resistor, θ0 = -2e4 a
+  // 0.5-ohm (negative) one; the same θ0 in another law is no resistor.
+  auto g = ir::init_kirchhoffnet(2, 5, 2, 2, "conductance", 5);
+  g.parameter("slice1.theta").at({4, 0}) = 1e-9;
+  g.parameter("slice0.theta").at({2, 0}) = -2e4;
+  text = warnings_text(g);
+  EXPECT_NE(text.find("warning: slice1.theta[4, 0]: resistor 1e+13 ohm (theta0 1e-09 x 0.0001 S): above 1 Tohm"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("warning: slice0.theta[2, 0]: resistor 0.5 ohm (theta0 -2e+04 x 0.0001 S): below 1 ohm"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("prune"), std::string::npos) << text;  // prune has no KirchhoffNet form
+  auto relu = ir::init_kirchhoffnet(2, 5, 2, 2, "shift_relu1", 5);
+  relu.parameter("slice1.theta").at({4, 0}) = 1e-9;
+  EXPECT_EQ(warnings_text(relu), "");
+
+  // Edge currents of ~1e-15 A (ampere = 1e-14) in both slices.
+  const auto base = ir::init_kirchhoffnet(2, 5, 2, 2, "shift_tanh1", 3);
+  text = warnings_text(with_scale(base, 1.0, 1e-14));
+  EXPECT_NE(text.find("warning: slice0: edge currents of ~"), std::string::npos) << text;
+  EXPECT_NE(text.find("warning: slice1: edge currents of ~"), std::string::npos) << text;
+  EXPECT_NE(text.find("ngspice's abstol (1e-15 A)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("node voltages"), std::string::npos) << text;
+
+  // Node voltages of ~1e-7 V (volt = 1e-7, the same currents).
+  text = warnings_text(with_scale(base, 1e-7, 1e-4));
+  EXPECT_NE(text.find("warning: slice0: node voltages of ~"), std::string::npos) << text;
+  EXPECT_NE(text.find("ngspice's vntol (1e-12 V)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("edge currents"), std::string::npos) << text;
+}
+
+// The check runs on every compile: on a 14x14 MNIST-size network (246
+// nodes, 2 slices of 49,132 edges) it takes a fraction of a second.
+TEST(KirchhoffNetRealisability, IsCheapOnAnImageSizeNetwork) {
+  const auto m = ir::init_kirchhoffnet(196, 246, 10, 2, "shift_relu1", 9, ir::image_topology(14, 14, 4, 50));
+  ASSERT_EQ(m.size("edges"), 49132);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto warnings = realisability_warnings(m);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("realisability_warnings of a 2 x 49,132-edge KirchhoffNet: %.3f s, %zu warnings\n", seconds, warnings.size());
+  EXPECT_TRUE(warnings.empty());
+  EXPECT_LT(seconds, 1.0);
+  // The trajectory was integrated (not skipped at the step cap): faint currents are seen.
+  const auto faint = warnings_text(with_scale(m, 1.0, 1e-14));
+  EXPECT_NE(faint.find("warning: slice1: edge currents of ~"), std::string::npos) << faint;
 }
 
 }  // namespace
