@@ -87,15 +87,17 @@ int main(int argc, char** argv) {
     std::vector<double> forward, gradient, step;
   };
   std::vector<timings> per_engines(2);
-  std::vector<std::unique_ptr<cosim::evaluator>> evals;
-  for (int engines : {1, 2}) {
+  // The evaluator options of every timed evaluator: the command line's.
+  auto spice_options = [&](int engines) {
     cosim::evaluator_options o;
     o.threads = engines;
     o.mon_nudge = nudge;
     o.transient = cosim::spice_transient_from_string(transient);
     o.kirchhoffnet_alter_theta = alter_theta;
-    evals.push_back(cosim::make_evaluator(model, cosim::engine_kind::spice, o));
-  }
+    return o;
+  };
+  std::vector<std::unique_ptr<cosim::evaluator>> evals;
+  for (int engines : {1, 2}) evals.push_back(cosim::make_evaluator(model, cosim::engine_kind::spice, spice_options(engines)));
   for (int r = 0; r < rounds; ++r) {
     for (std::size_t e = 0; e < 2; ++e) {
       auto& eval = *evals[e];
@@ -142,10 +144,7 @@ int main(int argc, char** argv) {
     // vectors copied once more).
     std::vector<std::unique_ptr<cosim::evaluator>> pair;
     for (bool isolated : {false, true}) {
-      cosim::evaluator_options o;
-      o.threads = 1;
-      o.mon_nudge = nudge;
-      o.transient = cosim::spice_transient_from_string(transient);
+      auto o = spice_options(1);
       o.spice_isolated = isolated;
       pair.push_back(cosim::make_evaluator(model, cosim::engine_kind::spice, o));
     }
