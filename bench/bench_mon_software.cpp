@@ -1,23 +1,28 @@
 // Throughput of the MON software model on a 784 → 100 → 10 single-stage
 // MNIST-sized network (ir::init_mon), ideal diodes, synthetic MNIST-like
 // inputs (19 % of pixels lit in [0.5, 1]).
-//   train: rebuild the network from the ir::model (as after an optimizer
-//          step), forward, softmax cross-entropy, backward (all parameter
-//          gradients), batch 64;
+//   train: rebuild the network from the ir::model, forward, softmax
+//          cross-entropy, backward (all parameter gradients), Adam step on
+//          the model (cosim::optimizer, learning rate 1e-7 so that the
+//          network stays put, as the peer's), batch 64;
 //   infer: forward only, batch 1000;
 //   infer_shockley: forward with Shockley diodes, batch 200.
 // items_per_second is samples/s; max_resid is the largest scaled KKT
 // residual (mon_equilibrium.hpp). The PyTorch peer (a monDEQ,
 // bench/mon_torch_peer.py) runs side by side with this program in
-// scripts/bench-mon-software.sh; the figures are in docs/results.md.
+// scripts/bench-mon-software.sh; the figures are in docs/results.md. Like the
+// CLI, the program keeps freed memory for reuse (core/memory.hpp).
 //
 //   bench_mon_software --benchmark_filter=infer
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "bench_inputs.hpp"
+#include "core/memory.hpp"
 #include "core/random.hpp"
+#include "cosim/optimizer.hpp"
 #include "devices/device.hpp"
 #include "ir/init.hpp"
 #include "models/loss.hpp"
@@ -28,6 +33,8 @@ namespace {
 using namespace spicenn;
 using spicenn::bench::labels_for;
 using spicenn::bench::mnist_like;
+
+const bool allocator_policy = keep_freed_memory_for_reuse();  // as spicenn's main() does
 
 // bias_shift moves every bias by this many units of its own scale: 0 keeps
 // init_mon's (mostly conducting-off, v > 0) network; negative values clamp
@@ -60,8 +67,9 @@ void report(benchmark::State& state, const models::mon_forward_result& f) {
 
 // Args: threads, warm-start PR iterations (0 = unconstrained start), bias shift ×10.
 void BM_mon_train(benchmark::State& state) {
-  const auto model = bench_model(static_cast<double>(state.range(2)) / 10.0);
+  auto model = bench_model(static_cast<double>(state.range(2)) / 10.0);
   const auto opt = options_from(state);
+  cosim::optimizer adam;
   const Eigen::Index batch = 64;
   const auto x = mnist_like(batch, 1);
   const auto labels = labels_for(batch, 2);
@@ -72,10 +80,11 @@ void BM_mon_train(benchmark::State& state) {
     Eigen::MatrixXd dy;
     const double loss = models::softmax_cross_entropy(f.y, labels, &dy);
     auto g = models::mon_backward(net, f, dy, opt, /*input_gradient=*/false);
+    adam.step(model, g.parameters, 1e-7);
     benchmark::DoNotOptimize(loss);
-    benchmark::DoNotOptimize(g.parameters.size());
   }
   state.SetItemsProcessed(state.iterations() * batch);
+  state.counters["allocator_policy"] = allocator_policy ? 1 : 0;
   report(state, f);
 }
 
@@ -92,6 +101,33 @@ void BM_mon_infer(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * batch);
   report(state, f);
+}
+
+// mon_precision::float32 (projected Jacobi in float32, mon.hpp); max_resid
+// is its own float32 scaled residual, f64_resid the same measure of its
+// solution evaluated in float64. Args: threads, bias shift ×10.
+void BM_mon_infer_float32(benchmark::State& state) {
+  const auto model = bench_model(static_cast<double>(state.range(1)) / 10.0);
+  const auto net = models::mon_network::from_model(model, static_cast<const devices::shockley_parameters*>(nullptr));
+  models::mon_options opt;
+  opt.threads = static_cast<int>(state.range(0));
+  opt.precision = models::mon_precision::float32;
+  const Eigen::Index batch = 1000;
+  const auto x = mnist_like(batch, 3);
+  models::mon_forward_result f;
+  for (auto _ : state) {
+    f = models::mon_forward(net, x, opt, false);
+    benchmark::DoNotOptimize(f.y.data());
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+  report(state, f);
+  const auto& st = net.stages[0];
+  const Eigen::MatrixXd S = st.sources(x);
+  double worst = 0.0;
+  for (Eigen::Index b = 0; b < batch; ++b)
+    worst = std::max(worst, models::mon_ideal_residual(st.G, S.col(b), f.stages[0].v.col(b)));
+  state.counters["f64_resid"] = worst;
+  state.counters["contraction"] = st.jacobi_contraction;
 }
 
 void args(benchmark::internal::Benchmark* b) {
@@ -124,6 +160,13 @@ void BM_mon_infer_shockley(benchmark::State& state) {
 
 BENCHMARK(BM_mon_train)->Apply(args);
 BENCHMARK(BM_mon_infer)->Apply(args);
+BENCHMARK(BM_mon_infer_float32)
+    ->ArgNames({"threads", "bias_shift_x10"})
+    ->Args({1, -10})
+    ->Args({2, -10})
+    ->Args({1, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_mon_infer_shockley)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/memory.hpp"
 #include "cosim/distributed.hpp"
 
 namespace {
@@ -27,6 +28,7 @@ struct null_buffer : std::streambuf {
 
 int main(int argc, char** argv) {
   std::setlocale(LC_NUMERIC, "C");  // ngspice and our parsers read '.' decimals
+  spicenn::keep_freed_memory_for_reuse();  // training reuses its large per-batch buffers (core/memory.hpp)
   // Under mpirun: joins the MPI job (train and eval then run data-parallel,
   // docs/distributed.md); started without a launcher it does nothing.
   spicenn::cosim::mpi_session mpi(argc, argv);

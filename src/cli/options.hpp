@@ -49,6 +49,7 @@ struct engine_settings {
   std::string spice_gradient = "auto";  // the MON spice engine's gradient (cosim::spice_gradient)
   std::string spice_isolation = "worker";  // where the spice engines' ngspice runs
   double spice_time_limit = 300.0;         // seconds per ngspice call (isolated engines)
+  std::string precision = "float64";       // the MON software engine's forward passes
 };
 // Copies the options into the evaluator options.
 inline void apply(const engine_settings& t, cosim::evaluator_options& eo) {
@@ -59,6 +60,7 @@ inline void apply(const engine_settings& t, cosim::evaluator_options& eo) {
   eo.mon_gradient = cosim::spice_gradient_from_string(t.spice_gradient);
   eo.spice_isolated = t.spice_isolation == "worker";
   eo.spice_time_limit = t.spice_time_limit;
+  eo.software_float32 = t.precision == "float32";
 }
 // The engine options of every verb that evaluates a model.
 inline void add_engine_options(CLI::App* cmd, engine_settings& t) {
@@ -86,6 +88,12 @@ inline void add_engine_options(CLI::App* cmd, engine_settings& t) {
   cmd->add_option("--ode-atol", t.atol, "KirchhoffNet: absolute tolerance of the integrator")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--precision", t.precision,
+                  "MON, --engine software, forward passes (not gradients): float64 (the exact equilibrium, scaled "
+                  "residual <= 1e-12) or float32 (a projected Jacobi iteration in float32 to scaled residual <= 1e-5, "
+                  "~3x faster; samples it does not finish are solved in float64). Other families compute in float64")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float64", "float32"}));
 }
 // grad/train: how the spice engines compute gradients (the MON's method, the
 // KirchhoffNet's second gradient).

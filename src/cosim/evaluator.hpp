@@ -92,6 +92,11 @@ struct evaluator_options {
   // redone by `ac`: 7 of 64 MNIST images at 1e-3, none at 1e-5), large
   // against the sweep's rounding (λ then agrees with `ac` to ~1e-10).
   double mon_nudge = 1e-5;
+  // MON software engine: forward() (inference) with models::mon_precision::
+  // float32, the projected Jacobi iteration in float32 (scaled residual
+  // <= 1e-5 instead of 1e-12; docs/results.md, "MON software model").
+  // Gradients are always float64.
+  bool software_float32 = false;
 };
 
 // Forward values for a batch (columns = samples).

@@ -13,8 +13,10 @@ namespace {
 
 class mon_software_evaluator final : public evaluator {
  public:
-  mon_software_evaluator(const ir::model& m, const evaluator_options& options) {
+  mon_software_evaluator(const ir::model& m, const evaluator_options& options) : input_gradient_(options.input_gradient) {
     options_.threads = options.threads;
+    forward_options_ = options_;
+    if (options.software_float32) forward_options_.precision = models::mon_precision::float32;
     set_model(m);
   }
 
@@ -26,7 +28,7 @@ class mon_software_evaluator final : public evaluator {
   }
 
   evaluation forward(const Eigen::MatrixXd& x) override {
-    auto f = models::mon_forward(net_, x, options_, /*keep_for_backward=*/false);
+    auto f = models::mon_forward(net_, x, forward_options_, /*keep_for_backward=*/false);
     evaluation out;
     out.outputs = std::move(f.y);
     for (auto& s : f.stages) out.hidden.push_back(std::move(s.v));
@@ -40,7 +42,7 @@ class mon_software_evaluator final : public evaluator {
     Eigen::MatrixXd dy;
     loss_gradient out;
     out.loss = models::softmax_cross_entropy(f.y, labels, &dy);
-    auto g = models::mon_backward(net_, f, dy, options_, /*input_gradient=*/true);
+    auto g = models::mon_backward(net_, f, dy, options_, input_gradient_);
     for (const auto& name : trainable_) {
       auto it = g.parameters.find(name);
       if (it == g.parameters.end()) throw internal_error(fmt::format("mon software gradient: no gradient for tensor '{}'", name));
@@ -54,7 +56,9 @@ class mon_software_evaluator final : public evaluator {
 
  private:
   models::mon_network net_;
-  models::mon_options options_;
+  models::mon_options options_;          // gradients (float64)
+  models::mon_options forward_options_;  // forward(): options_, or float32
+  bool input_gradient_ = true;
   std::vector<std::string> trainable_;
 };
 

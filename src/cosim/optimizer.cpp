@@ -1,5 +1,7 @@
 #include "cosim/optimizer.hpp"
 
+#include <Eigen/Core>
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -62,10 +64,11 @@ void project(ir::tensor& t) {
   switch (t.kind) {
     case ir::constraint::none:
     case ir::constraint::index: return;
-    case ir::constraint::nonnegative:
+    case ir::constraint::nonnegative: {
       for (double& v : t.values)
         if (!(v > 0.0)) v = 0.0;  // also maps NaN and -0 to +0
       return;
+    }
     case ir::constraint::symmetric_nonnegative: {
       if (t.shape.size() != 2 || t.shape[0] != t.shape[1] || t.values.size() != t.shape[0] * t.shape[1])
         throw error(fmt::format("tensor {}: constraint symmetric_nonnegative needs a square matrix, shape is {}", t.name,
@@ -121,6 +124,8 @@ void optimizer::step(ir::model& m, const std::map<std::string, std::vector<doubl
     if (it->second.size() != t.values.size())
       throw error(fmt::format("optimizer: gradient of {} has {} values, the tensor {} (shape {})", t.name,
                               it->second.size(), t.values.size(), ir::shape_to_string(t.shape)));
+    if (Eigen::Map<const Eigen::ArrayXd>(it->second.data(), static_cast<Eigen::Index>(it->second.size())).allFinite())
+      continue;
     for (std::size_t i = 0; i < it->second.size(); ++i)
       if (!std::isfinite(it->second[i]))
         throw error(fmt::format("optimizer: gradient of {} is {} at flat index {}; refusing to step", t.name,
@@ -143,12 +148,21 @@ void optimizer::step(ir::model& m, const std::map<std::string, std::vector<doubl
       auto& mom2 = state_.second_moment[t.name];
       mom1.resize(n, 0.0);
       mom2.resize(n, 0.0);
+      // A plain loop over restrict pointers that the compiler vectorizes
+      // (this file is built with -fno-math-errno, so std::sqrt is one
+      // instruction, and without FMA contraction: the vector body and the
+      // scalar tail round alike, whatever a buffer's alignment; Eigen's
+      // vectorized sqrt is an approximation that would not). A scalar loop
+      // was 40 % of a MON training step on MNIST sizes.
+      double* __restrict m1 = mom1.data();
+      double* __restrict m2 = mom2.data();
+      double* __restrict theta = t.values.data();
+      const double* __restrict grad = g.data();
+      const double b1 = options_.beta1, b2 = options_.beta2, eps = options_.epsilon;
       for (std::size_t i = 0; i < n; ++i) {
-        mom1[i] = options_.beta1 * mom1[i] + (1.0 - options_.beta1) * g[i];
-        mom2[i] = options_.beta2 * mom2[i] + (1.0 - options_.beta2) * g[i] * g[i];
-        const double m_hat = mom1[i] / correction1;
-        const double v_hat = mom2[i] / correction2;
-        t.values[i] -= lr * (m_hat / (std::sqrt(v_hat) + options_.epsilon) + wd * t.values[i]);
+        m1[i] = b1 * m1[i] + (1.0 - b1) * grad[i];
+        m2[i] = b2 * m2[i] + (1.0 - b2) * grad[i] * grad[i];
+        theta[i] -= lr * ((m1[i] / correction1) / (std::sqrt(m2[i] / correction2) + eps) + wd * theta[i]);
       }
     } else if (options_.momentum > 0.0) {
       auto& velocity = state_.first_moment[t.name];

@@ -64,6 +64,7 @@ struct mon_stage {
   Eigen::MatrixXd G_abs;      // |G| (residual scales)
   Eigen::MatrixXd G_inverse;  // G⁻¹ >= 0 (an M-matrix inverse)
   double pr_alpha = 1.0;      // Peaceman-Rachford step, 1/sqrt(λmin·λmax) estimated
+  double jacobi_contraction = 0.0;  // max_j Σ_{k≠j} |G_jk| / G_jj (< 1 when every node has a path to ground or an input)
 
   // Builds the derived members; throws spicenn::validation_error (naming
   // stage{index}.g_ground) when G is singular, i.e. some group of nodes has
@@ -125,8 +126,34 @@ enum class mon_warm_start {
   peaceman_rachford,
 };
 
+// Arithmetic of the ideal-diode forward pass for inference.
+enum class mon_precision {
+  // float64 throughout: the exact active-set solve, scaled residual <= tolerance (1e-12).
+  float64,
+  // Inference with ideal diodes (keep_for_backward = false): the sources, and
+  // the equilibrium by the projected Jacobi iteration
+  //   V ← max(0, D⁻¹(S + A V)),  G = D − A (D its diagonal),  V₀ = max(0, G⁻¹S),
+  // on the whole chunk at once in float32 (one n×n×batch product per
+  // iteration). G is an M-matrix with D ≥ A's row sums (every node's own
+  // conductances include those to its neighbours), so the map is a
+  // contraction in ∞-norm with factor max_j Σ_k A_jk / D_jj (mon_stage::
+  // jacobi_contraction) and converges to the unique equilibrium. The product
+  // A V also gives the current V's scaled KKT residual (the float64 solver's
+  // measure, of the problem rounded to float32), so iterating stops once
+  // every sample's is <= float32_tolerance; samples still above it after
+  // float32_max_iterations are solved exactly in float64. The same measure of
+  // the float64 problem is larger by the rounding of the sources H x (up to
+  // ~5e-6 in the tests, whose bound is 2·float32_tolerance). Stages whose
+  // contraction factor exceeds 0.7, training (keep_for_backward) and diode
+  // laws always use float64.
+  float32,
+};
+
 struct mon_options {
   double tolerance = 1e-12;  // scaled residual every sample must reach (see mon_equilibrium.hpp)
+  mon_precision precision = mon_precision::float64;
+  double float32_tolerance = 1e-5;  // float32: scaled residual (float32 rounding alone gives ~1e-7)
+  int float32_max_iterations = 60;  // float32: Jacobi iterations before the float64 solve takes over
   int max_iterations = 200;  // Newton steps per sample (Shockley); the ideal solver needs <= n + 13
   mon_warm_start warm_start = mon_warm_start::unconstrained;
   int warm_start_iterations = 4;    // Peaceman-Rachford only

@@ -51,30 +51,37 @@ inline int nonzeros(const double* x, int n, int* k, double* val) {
   return m;
 }
 
-// out[0..rows) += Σ_{p < m} A[k[p]·lda + (0..rows)] · c[p].
-inline void sum_columns(const double* A, Eigen::Index lda, Eigen::Index rows, const int* k, const double* c, int m,
-                        double* out) {
-  using Block = Eigen::Matrix<double, 32, 1>;
-  using Part = Eigen::Matrix<double, 8, 1>;
+// out[0..rows) += Σ_{p < m} A[k[p]·lda + (0..rows)] · c[p]  (T: double or float).
+template <typename T>
+inline void sum_columns(const T* A, Eigen::Index lda, Eigen::Index rows, const int* k, const T* c, int m, T* out) {
+  using Block = Eigen::Matrix<T, 32, 1>;
+  using Part = Eigen::Matrix<T, 8, 1>;
   Eigen::Index r0 = 0;
   for (; r0 + 32 <= rows; r0 += 32) {
-    Block acc = Eigen::Map<const Block>(out + r0);
-    for (int p = 0; p < m; ++p) acc.noalias() += Eigen::Map<const Block>(A + k[p] * lda + r0) * c[p];
-    Eigen::Map<Block>(out + r0) = acc;
+    // Two accumulators: one chain of dependent multiply-adds per block would
+    // wait on the FMA latency.
+    Block acc = Eigen::Map<const Block>(out + r0), acc2 = Block::Zero();
+    int p = 0;
+    for (; p + 2 <= m; p += 2) {
+      acc.noalias() += Eigen::Map<const Block>(A + k[p] * lda + r0) * c[p];
+      acc2.noalias() += Eigen::Map<const Block>(A + k[p + 1] * lda + r0) * c[p + 1];
+    }
+    if (p < m) acc.noalias() += Eigen::Map<const Block>(A + k[p] * lda + r0) * c[p];
+    Eigen::Map<Block>(out + r0) = acc + acc2;
   }
   for (; r0 + 8 <= rows; r0 += 8) {
     Part acc = Eigen::Map<const Part>(out + r0);
     for (int p = 0; p < m; ++p) acc.noalias() += Eigen::Map<const Part>(A + k[p] * lda + r0) * c[p];
     Eigen::Map<Part>(out + r0) = acc;
   }
-  using Quad = Eigen::Matrix<double, 4, 1>;
+  using Quad = Eigen::Matrix<T, 4, 1>;
   for (; r0 + 4 <= rows; r0 += 4) {
     Quad acc = Eigen::Map<const Quad>(out + r0);
     for (int p = 0; p < m; ++p) acc.noalias() += Eigen::Map<const Quad>(A + k[p] * lda + r0) * c[p];
     Eigen::Map<Quad>(out + r0) = acc;
   }
   for (; r0 < rows; ++r0) {
-    double acc = out[r0];
+    T acc = out[r0];
     for (int p = 0; p < m; ++p) acc += A[k[p] * lda + r0] * c[p];
     out[r0] = acc;
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/error.hpp"
@@ -1132,6 +1133,124 @@ TEST(MonEquilibrium, FreeSideAndInverseSideForwardAgree) {
     EXPECT_NEAR(f.stages[0].reports[b].residual, res, 1e-14);
     EXPECT_EQ(f.stages[0].linearizations[b].kind, mon_linearization::side::free);
   }
+}
+
+// ------------------------------------------------------------------ float32 inference
+
+TEST(MonFloat32, JacobiContractionIsTheLargestOffDiagonalShare) {
+  // Two nodes, g_between 1, g_ground (1, 3), one input with h_pos (0, 1):
+  // G = [[2, −1], [−1, 5]], shares 1/2 and 1/5.
+  ir::model m = make_model(mon_spec{.inputs = 1, .hidden = 2, .outputs = 1}, 1);
+  for (auto& t : m.parameters) {
+    if (t.name == "stage0.g_between") t.values = {0, 1, 1, 0};
+    if (t.name == "stage0.g_ground") t.values = {1, 3};
+    if (t.name == "stage0.h_pos") t.values = {0, 1};
+    if (t.name == "stage0.h_neg") t.values = {0, 0};
+  }
+  const auto net = build(m);
+  EXPECT_DOUBLE_EQ(net.stages[0].jacobi_contraction, 0.5);
+}
+
+// Float32 inference against the exact float64 solve of the same network: the
+// float64 residual of the float32 solution (an independent evaluation, in
+// double) and the distance to the exact v.
+void expect_float32_matches_float64(const mon_network& net, const MatrixXd& x, int threads) {
+  mon_options exact = single_thread();
+  mon_options fast = exact;
+  fast.threads = threads;
+  fast.precision = mon_precision::float32;
+  const auto ref = mon_forward(net, x, exact, false);
+  const auto f = mon_forward(net, x, fast, false);
+  EXPECT_TRUE(f.converged());
+  EXPECT_LE(f.max_residual(), fast.float32_tolerance);
+  for (std::size_t s = 0; s < net.stages.size(); ++s) {
+    const auto& st = net.stages[s];
+    const MatrixXd S = st.sources(s == 0 ? x : f.stages[s - 1].v);
+    int in_float32 = 0;
+    for (Index b = 0; b < x.cols(); ++b) {
+      const VectorXd v = f.stages[s].v.col(b);
+      const double res = mon_ideal_residual(st.G, S.col(b), v);
+      EXPECT_LE(res, 2.0 * fast.float32_tolerance) << "stage " << s << " sample " << b;
+      // The residual the iteration computed is that of the problem rounded to
+      // float32; the float64 problem's differs by the rounding of the sources.
+      EXPECT_LE(res, f.stages[s].reports[b].residual + 1e-5) << "stage " << s << " sample " << b;
+      in_float32 += f.stages[s].reports[b].residual > 1e-10;  // float32 rounding leaves ~1e-7; float64 1e-12
+      const VectorXd v64 = ref.stages[s].v.col(b);
+      // error <= ‖G⁻¹‖∞ · (residual · current scale): a loose a-priori bound
+      const double scale = std::max(1.0, v64.cwiseAbs().maxCoeff());
+      EXPECT_LE((v - v64).cwiseAbs().maxCoeff(), 1e-3 * scale) << "stage " << s << " sample " << b;
+    }
+    EXPECT_GT(in_float32, x.cols() / 2) << "stage " << s << ": the float32 iteration did not run";
+  }
+  EXPECT_LE((f.y - ref.y).cwiseAbs().maxCoeff(), 1e-3 * std::max(1.0, ref.y.cwiseAbs().maxCoeff()));
+}
+
+TEST(MonFloat32, InferenceMatchesTheExactEquilibrium) {
+  for (auto [lo, hi, coupling, stages] : {std::tuple{-1.0, 0.2, 1.0, 1}, std::tuple{-0.5, 0.5, 2.0, 1},
+                                          std::tuple{-0.3, 0.6, 1.0, 2}}) {
+    mon_spec sp;
+    sp.inputs = 50;
+    sp.hidden = 70;  // not a multiple of the vector width
+    sp.stages = stages;
+    sp.bias_lo = lo;
+    sp.bias_hi = hi;
+    sp.coupling = coupling;
+    const auto net = build(make_model(sp, 501));
+    ASSERT_LE(net.stages[0].jacobi_contraction, 0.7) << "the float32 path is meant to run";
+    MatrixXd x = random_inputs(sp.inputs, 300, 502);  // more than one block of 128 columns
+    rng r(503);
+    for (Index b = 0; b < x.cols(); b += 2)  // every other column mostly zero (the sparse sources)
+      for (Index k = 0; k < x.rows(); ++k)
+        if (r.uniform() < 0.85) x(k, b) = 0.0;
+    for (int threads : {1, 2}) expect_float32_matches_float64(net, x, threads);
+  }
+}
+
+TEST(MonFloat32, SamplesTheIterationDoesNotFinishAreSolvedInFloat64) {
+  mon_spec sp;
+  sp.inputs = 30;
+  sp.hidden = 40;
+  sp.bias_lo = -1.0;
+  const auto net = build(make_model(sp, 511));
+  ASSERT_LE(net.stages[0].jacobi_contraction, 0.7) << "the float32 path is meant to run";
+  const MatrixXd x = random_inputs(sp.inputs, 50, 512);
+  mon_options opt = single_thread();
+  opt.precision = mon_precision::float32;
+  opt.float32_max_iterations = 0;  // only the start max(0, G⁻¹S) is tried
+  const auto f = mon_forward(net, x, opt, false);
+  const MatrixXd S = net.stages[0].sources(x);
+  int exact = 0;
+  for (Index b = 0; b < x.cols(); ++b) {
+    const auto& rep = f.stages[0].reports[b];
+    EXPECT_TRUE(rep.converged);
+    const double res = mon_ideal_residual(net.stages[0].G, S.col(b), f.stages[0].v.col(b));
+    if (rep.residual <= 1e-12) {
+      ++exact;
+      EXPECT_LE(res, 1e-12) << "sample " << b;
+    } else {
+      EXPECT_LE(res, 2.0 * opt.float32_tolerance) << "sample " << b;
+    }
+  }
+  EXPECT_GT(exact, 0) << "some samples need more than the start";
+}
+
+TEST(MonFloat32, StronglyCoupledNetworksAndTrainingStayInFloat64) {
+  mon_spec sp;
+  sp.inputs = 10;
+  sp.hidden = 30;
+  sp.coupling = 40.0;  // the conductances between nodes dominate: Jacobi would crawl
+  sp.ground = 0.01;
+  const auto net = build(make_model(sp, 521));
+  ASSERT_GT(net.stages[0].jacobi_contraction, 0.7);
+  const MatrixXd x = random_inputs(sp.inputs, 20, 522);
+  mon_options opt = single_thread();
+  opt.precision = mon_precision::float32;
+  EXPECT_LE(mon_forward(net, x, opt, false).max_residual(), 1e-12);
+  const auto weak = build(make_model(mon_spec{.inputs = 10, .hidden = 30, .coupling = 0.3}, 523));
+  ASSERT_LE(weak.stages[0].jacobi_contraction, 0.7);
+  const auto t = mon_forward(weak, x, opt, /*keep_for_backward=*/true);
+  EXPECT_LE(t.max_residual(), 1e-12);
+  EXPECT_EQ(t.stages[0].linearizations.size(), 20u);
 }
 
 }  // namespace
