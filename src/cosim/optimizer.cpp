@@ -159,11 +159,22 @@ void optimizer::step(ir::model& m, const std::map<std::string, std::vector<doubl
       double* __restrict theta = t.values.data();
       const double* __restrict grad = g.data();
       const double b1 = options_.beta1, b2 = options_.beta2, eps = options_.epsilon;
-      for (std::size_t i = 0; i < n; ++i) {
-        m1[i] = b1 * m1[i] + (1.0 - b1) * grad[i];
-        m2[i] = b2 * m2[i] + (1.0 - b2) * grad[i] * grad[i];
-        theta[i] -= lr * ((m1[i] / correction1) / (std::sqrt(m2[i] / correction2) + eps) + wd * theta[i]);
-      }
+      // m̂/(sqrt(v̂) + ε) = (m/c1)/(sqrt(v)/sqrt(c2) + ε), as PyTorch's Adam
+      // computes it: one division and one square root per value.
+      const double step_size = lr / correction1, inv_sqrt_c2 = 1.0 / std::sqrt(correction2), decay = lr * wd;
+      auto update = [&](auto constrain) {
+        for (std::size_t i = 0; i < n; ++i) {
+          m1[i] = b1 * m1[i] + (1.0 - b1) * grad[i];
+          m2[i] = b2 * m2[i] + (1.0 - b2) * grad[i] * grad[i];
+          theta[i] = constrain(theta[i] - (step_size * (m1[i] / (std::sqrt(m2[i]) * inv_sqrt_c2 + eps)) + decay * theta[i]));
+        }
+      };
+      // A nonnegative tensor's projection in the same pass (project() would
+      // read and write the tensor once more).
+      if (t.kind == ir::constraint::nonnegative)
+        update([](double x) { return x > 0.0 ? x : 0.0; });  // project(): NaN and -0 to +0
+      else
+        update([](double x) { return x; });
     } else if (options_.momentum > 0.0) {
       auto& velocity = state_.first_moment[t.name];
       velocity.resize(n, 0.0);

@@ -13,6 +13,7 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -51,9 +52,81 @@ inline int nonzeros(const double* x, int n, int* k, double* val) {
   return m;
 }
 
+#if defined(__AVX512F__)
+// The 512-bit vector of T and its operations (float: 16 lanes, double: 8).
+template <typename T>
+struct zmm;
+template <>
+struct zmm<float> {
+  using type = __m512;
+  static constexpr int lanes = 16;
+  using mask = __mmask16;
+  static type load(const float* p) { return _mm512_loadu_ps(p); }
+  static type load(mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
+  static void store(mask m, float* p, type v) { _mm512_mask_storeu_ps(p, m, v); }
+  static type broadcast(float x) { return _mm512_set1_ps(x); }
+  static type fmadd(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
+};
+template <>
+struct zmm<double> {
+  using type = __m512d;
+  static constexpr int lanes = 8;
+  using mask = __mmask8;
+  static type load(const double* p) { return _mm512_loadu_pd(p); }
+  static type load(mask m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static void store(double* p, type v) { _mm512_storeu_pd(p, v); }
+  static void store(mask m, double* p, type v) { _mm512_mask_storeu_pd(p, m, v); }
+  static type broadcast(double x) { return _mm512_set1_pd(x); }
+  static type fmadd(type a, type b, type c) { return _mm512_fmadd_pd(a, b, c); }
+};
+
+// rows <= lanes·NV: the whole output column in NV registers, one pass over
+// the listed columns (the last register masked to the rows left).
+template <typename T, int NV>
+inline void sum_columns_in_registers(const T* A, Eigen::Index lda, Eigen::Index rows, const int* k, const T* c, int m,
+                                     T* out) {
+  using Z = zmm<T>;
+  const int rest = static_cast<int>(rows) - Z::lanes * (NV - 1);  // 1..lanes
+  const auto last = static_cast<typename Z::mask>(rest == Z::lanes ? (1u << Z::lanes) - 1u : (1u << rest) - 1u);
+  typename Z::type acc[NV];  // kept in registers: the loops over v are unrolled
+#pragma GCC unroll 16
+  for (int v = 0; v < NV - 1; ++v) acc[v] = Z::load(out + Z::lanes * v);
+  acc[NV - 1] = Z::load(last, out + Z::lanes * (NV - 1));
+  for (int p = 0; p < m; ++p) {
+    const T* col = A + static_cast<Eigen::Index>(k[p]) * lda;
+    const auto cp = Z::broadcast(c[p]);
+#pragma GCC unroll 16
+    for (int v = 0; v < NV - 1; ++v) acc[v] = Z::fmadd(Z::load(col + Z::lanes * v), cp, acc[v]);
+    acc[NV - 1] = Z::fmadd(Z::load(last, col + Z::lanes * (NV - 1)), cp, acc[NV - 1]);
+  }
+#pragma GCC unroll 16
+  for (int v = 0; v < NV - 1; ++v) Z::store(out + Z::lanes * v, acc[v]);
+  Z::store(last, out + Z::lanes * (NV - 1), acc[NV - 1]);
+}
+
+// Up to 128 rows (a MON's hidden nodes): the register version; false if more.
+template <typename T, int NV = 1>
+inline bool sum_columns_short(const T* A, Eigen::Index lda, Eigen::Index rows, const int* k, const T* c, int m, T* out) {
+  constexpr int max_nv = 128 / zmm<T>::lanes;
+  if constexpr (NV > max_nv) {
+    return false;
+  } else {
+    if (rows <= NV * zmm<T>::lanes) {
+      sum_columns_in_registers<T, NV>(A, lda, rows, k, c, m, out);
+      return true;
+    }
+    return sum_columns_short<T, NV + 1>(A, lda, rows, k, c, m, out);
+  }
+}
+#endif
+
 // out[0..rows) += Σ_{p < m} A[k[p]·lda + (0..rows)] · c[p]  (T: double or float).
 template <typename T>
 inline void sum_columns(const T* A, Eigen::Index lda, Eigen::Index rows, const int* k, const T* c, int m, T* out) {
+#if defined(__AVX512F__)
+  if (rows > 0 && sum_columns_short(A, lda, rows, k, c, m, out)) return;
+#endif
   using Block = Eigen::Matrix<T, 32, 1>;
   using Part = Eigen::Matrix<T, 8, 1>;
   Eigen::Index r0 = 0;

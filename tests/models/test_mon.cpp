@@ -1068,7 +1068,7 @@ TEST(MonPrune, MergingIsExactAndPruningRemovesOnlyWeakConductances) {
 
 TEST(MonKernels, NonzerosSumColumnsAndCholeskyMatchEigen) {
   rng r(301);
-  for (int n : {1, 3, 7, 8, 15, 16, 17, 33, 50, 100, 128}) {
+  for (int n : {1, 3, 7, 8, 15, 16, 17, 33, 50, 100, 128, 129, 200}) {
     // nonzeros + sum_columns = a dense product with a sparse vector
     VectorXd x = VectorXd::Zero(n + 5);
     for (Index k = 0; k < x.size(); ++k)
@@ -1084,6 +1084,15 @@ TEST(MonKernels, NonzerosSumColumnsAndCholeskyMatchEigen) {
     spicenn::models::kernels::sum_columns(A.data(), n, n, k.data(), val.data(), m, out.data());
     const VectorXd ref = (A * x).array() + 0.5;
     EXPECT_LE((out - ref).cwiseAbs().maxCoeff(), 1e-13 * n);
+    // float, with a leading dimension larger than the rows; nothing written past them
+    Eigen::MatrixXf Af = MatrixXd::Constant(n + 3, x.size(), 2.0).cast<float>();
+    Af.topRows(n) = A.cast<float>();
+    std::vector<float> valf(val.begin(), val.end());
+    Eigen::VectorXf outf = Eigen::VectorXf::Constant(n + 20, 0.5f);
+    outf.tail(20).setConstant(9.0f);
+    spicenn::models::kernels::sum_columns(Af.data(), n + 3, n, k.data(), valf.data(), m, outf.data());
+    EXPECT_LE((outf.head(n).cast<double>() - ref).cwiseAbs().maxCoeff(), 1e-5 * n);
+    EXPECT_TRUE((outf.tail(20).array() == 9.0f).all());
     // cholesky_lower = Eigen's LLT, inside a larger buffer
     MatrixXd B(n, n);
     for (Index i = 0; i < B.size(); ++i) B.data()[i] = r.uniform(-1.0, 1.0);
