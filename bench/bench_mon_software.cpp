@@ -48,6 +48,10 @@ ir::model bench_model(double bias_shift) {
   return m;
 }
 
+models::mon_network ideal_network(const ir::model& m) {
+  return models::mon_network::from_model(m, static_cast<const devices::shockley_parameters*>(nullptr));
+}
+
 models::mon_options options_from(const benchmark::State& state) {
   models::mon_options o;
   o.threads = static_cast<int>(state.range(0));
@@ -75,7 +79,7 @@ void BM_mon_train(benchmark::State& state) {
   const auto labels = labels_for(batch, 2);
   models::mon_forward_result f;
   for (auto _ : state) {
-    const auto net = models::mon_network::from_model(model, static_cast<const devices::shockley_parameters*>(nullptr));
+    const auto net = ideal_network(model);
     f = models::mon_forward(net, x, opt, true);
     Eigen::MatrixXd dy;
     const double loss = models::softmax_cross_entropy(f.y, labels, &dy);
@@ -88,43 +92,38 @@ void BM_mon_train(benchmark::State& state) {
   report(state, f);
 }
 
-void BM_mon_infer(benchmark::State& state) {
-  const auto model = bench_model(static_cast<double>(state.range(2)) / 10.0);
-  const auto net = models::mon_network::from_model(model, static_cast<const devices::shockley_parameters*>(nullptr));
-  const auto opt = options_from(state);
-  const Eigen::Index batch = 1000;
-  const auto x = mnist_like(batch, 3);
+// Forward passes of `batch` MNIST-like samples, timed; the last result.
+models::mon_forward_result time_inference(benchmark::State& state, const models::mon_network& net,
+                                          const models::mon_options& opt, const Eigen::MatrixXd& x) {
   models::mon_forward_result f;
   for (auto _ : state) {
     f = models::mon_forward(net, x, opt, false);
     benchmark::DoNotOptimize(f.y.data());
   }
-  state.SetItemsProcessed(state.iterations() * batch);
+  state.SetItemsProcessed(state.iterations() * x.cols());
   report(state, f);
+  return f;
+}
+
+void BM_mon_infer(benchmark::State& state) {
+  const auto net = ideal_network(bench_model(static_cast<double>(state.range(2)) / 10.0));
+  time_inference(state, net, options_from(state), mnist_like(1000, 3));
 }
 
 // mon_precision::float32 (projected Jacobi in float32, mon.hpp); max_resid
 // is its own float32 scaled residual, f64_resid the same measure of its
 // solution evaluated in float64. Args: threads, bias shift ×10.
 void BM_mon_infer_float32(benchmark::State& state) {
-  const auto model = bench_model(static_cast<double>(state.range(1)) / 10.0);
-  const auto net = models::mon_network::from_model(model, static_cast<const devices::shockley_parameters*>(nullptr));
+  const auto net = ideal_network(bench_model(static_cast<double>(state.range(1)) / 10.0));
   models::mon_options opt;
   opt.threads = static_cast<int>(state.range(0));
   opt.precision = models::mon_precision::float32;
-  const Eigen::Index batch = 1000;
-  const auto x = mnist_like(batch, 3);
-  models::mon_forward_result f;
-  for (auto _ : state) {
-    f = models::mon_forward(net, x, opt, false);
-    benchmark::DoNotOptimize(f.y.data());
-  }
-  state.SetItemsProcessed(state.iterations() * batch);
-  report(state, f);
+  const auto x = mnist_like(1000, 3);
+  const auto f = time_inference(state, net, opt, x);
   const auto& st = net.stages[0];
   const Eigen::MatrixXd S = st.sources(x);
   double worst = 0.0;
-  for (Eigen::Index b = 0; b < batch; ++b)
+  for (Eigen::Index b = 0; b < x.cols(); ++b)
     worst = std::max(worst, models::mon_ideal_residual(st.G, S.col(b), f.stages[0].v.col(b)));
   state.counters["f64_resid"] = worst;
   state.counters["contraction"] = st.jacobi_contraction;
@@ -147,15 +146,7 @@ void BM_mon_infer_shockley(benchmark::State& state) {
   const auto net = models::mon_network::from_model(model, &diode);
   models::mon_options opt;
   opt.threads = static_cast<int>(state.range(0));
-  const Eigen::Index batch = 200;
-  const auto x = mnist_like(batch, 3);
-  models::mon_forward_result f;
-  for (auto _ : state) {
-    f = models::mon_forward(net, x, opt, false);
-    benchmark::DoNotOptimize(f.y.data());
-  }
-  state.SetItemsProcessed(state.iterations() * batch);
-  report(state, f);
+  time_inference(state, net, opt, mnist_like(200, 3));
 }
 
 BENCHMARK(BM_mon_train)->Apply(args);

@@ -111,7 +111,8 @@ void worker_engine::spawn() {
   fd_ = sv[0];
   loads_ = 0;
   wp::writer w;
-  w.u8(static_cast<std::uint8_t>(wp::opcode::start)).str(options_.library_path).u8(options_.allow_control_blocks);
+  w.u8(static_cast<std::uint8_t>(wp::opcode::start)).u64(wp::version).str(options_.library_path);
+  w.u8(options_.allow_control_blocks);
   w.u8(options_.voltage_bound.has_value()).f64(options_.voltage_bound.value_or(0.0));
   std::string why;
   auto response = exchange(w.bytes(), why);
@@ -119,6 +120,14 @@ void worker_engine::spawn() {
     throw engine_fatal_error("start", fmt::format("the ngspice worker '{}' {} while starting", program, why), {});
   try {
     (void)checked(std::move(*response));
+  } catch (const internal_error& e) {
+    // A version mismatch, or an older worker misreading the request.
+    stop();
+    throw engine_fatal_error("start",
+                             fmt::format("the ngspice worker '{}' refused to start: {} (SPICENN_NGSPICE_WORKER must name "
+                                         "this build's spicenn-ngspice-worker)",
+                                         program, e.what()),
+                             {});
   } catch (...) {
     stop();
     throw;

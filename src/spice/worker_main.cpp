@@ -9,7 +9,9 @@
 //   kill   a thread kills the worker (SIGKILL) 2 ms into the analysis (a
 //          shorter analysis waits for it: the answer is never sent);
 //   hang   it never answers (the client's time limit ends it);
-//   fatal  ngspice's own fatal error (ControlledExit, on a deck without .ends).
+//   fatal  ngspice's own fatal error (ControlledExit, on a deck without .ends);
+//   version (N ignored) it speaks another protocol version, as a worker of
+//          another build would.
 // With MARKER (a file path) the fault happens only if that file can be
 // created, i.e. once over all workers of a run.
 #include <fcntl.h>
@@ -21,6 +23,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "spice/engine.hpp"
@@ -67,6 +71,8 @@ class fault_injection {
     if (kind_ == "fatal") eng.load("fault injection: a .subckt without .ends\n.subckt x a b\n.end\n");
   }
 
+  std::uint64_t protocol_version() const { return kind_ == "version" ? wp::version + 1 : wp::version; }
+
   // A short analysis may end before the kill: its answer is never sent.
   void after_analysis() {
     if (killing_)
@@ -107,6 +113,11 @@ int main(int argc, char** argv) {
       w.u8(wp::status_ok);
       switch (op) {
         case wp::opcode::start: {
+          const std::uint64_t theirs = r.u64();
+          if (theirs != fault.protocol_version())
+            throw spicenn::internal_error(fmt::format("it speaks protocol version {:#x} but the engine {:#x}: it is from another "
+                                             "build of spicenn",
+                                             fault.protocol_version(), theirs));
           engine_options o;
           o.library_path = r.str();
           o.allow_control_blocks = r.u8() != 0;

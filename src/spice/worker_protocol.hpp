@@ -3,7 +3,9 @@
 // payload over a Unix stream socket. A request is an opcode and its
 // arguments; a response is a status byte, then the result or an error that
 // the client throws again as the same type (spice/errors.hpp) with the same
-// fields. Both sides are built from this source: no versioning.
+// fields. Both sides are built from this source; the start request carries
+// `version`, and a worker of another build refuses it (a stale
+// SPICENN_NGSPICE_WORKER would otherwise misread every request).
 #pragma once
 
 #include <complex>
@@ -15,8 +17,11 @@
 
 namespace spicenn::spice::worker_protocol {
 
+// "SPICE" and a number: change the number with any message's layout.
+constexpr std::uint64_t version = 0x5350494345000002;
+
 enum class opcode : std::uint8_t {
-  start,            // library path, allow_control_blocks, voltage bound (has, value)
+  start,            // version, library path, allow_control_blocks, voltage bound (has, value)
   load,             // netlist
   command,          // text: an analysis or any other command (engine::command)
   alter,            // device, value

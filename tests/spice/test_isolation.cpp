@@ -218,6 +218,24 @@ TEST(IsolatedEngine, RecyclesItsWorkerAfterSoManyLoads) {
   EXPECT_EQ(eng.restarts(), 0u);
 }
 
+// A worker of another build (a stale SPICENN_NGSPICE_WORKER) refuses the
+// start request: a clear error naming the program, no worker left behind.
+TEST(IsolatedEngine, AWorkerOfAnotherBuildIsRefusedClearly) {
+  fault_scope fault("version@0");
+  try {
+    engine eng(isolated());
+    eng.load(circuit);
+    eng.op();
+    FAIL() << "a worker speaking another protocol version was used";
+  } catch (const spicenn::error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("refused to start"), std::string::npos) << what;
+    EXPECT_NE(what.find("another build of spicenn"), std::string::npos) << what;
+    EXPECT_NE(what.find("spicenn-ngspice-worker"), std::string::npos) << what;
+  }
+  EXPECT_TRUE(children().empty());
+}
+
 // The worker dies with the process that started it (no orphans after kill -9).
 TEST(IsolatedEngine, AWorkerDoesNotOutliveItsEngine) {
   pid_t child = ::fork();
