@@ -385,9 +385,11 @@ Eigen::MatrixXf float32_sources(const float32_stage& f, const Eigen::Ref<const M
 }
 
 // mon_precision::float32 on a chunk: the projected Jacobi iteration (see
-// mon.hpp), in blocks of columns small enough for the cache. Returns, per
-// column, whether it reached float32_tolerance; v holds the last iterate
-// (whose residual is in the report).
+// mon.hpp), in blocks of columns small enough for the cache. A column that
+// meets the tolerance leaves the block (the others move up), so the matrix
+// products shrink as the samples converge. Returns, per column, whether it
+// reached float32_tolerance; v holds its last iterate (whose residual is in
+// the report).
 std::vector<std::uint8_t> solve_stage_chunk_float32(const float32_stage& f, const mon_options& opt,
                                                     const Eigen::Ref<const MatrixXd>& x, Eigen::Ref<MatrixXd> v,
                                                     mon_solve_report* reports) {
@@ -396,60 +398,52 @@ std::vector<std::uint8_t> solve_stage_chunk_float32(const float32_stage& f, cons
   const float tol = static_cast<float>(opt.float32_tolerance);
   constexpr float tiny = std::numeric_limits<float>::min();
   std::vector<std::uint8_t> ok(static_cast<std::size_t>(B));
-  Eigen::MatrixXf V(n, block), next(n, block), P(n, block);
-  Eigen::ArrayXf res(block);
+  Eigen::MatrixXf S, V(n, block), next(n, block), P(n, block);
+  std::vector<Index> column(static_cast<std::size_t>(block));  // block position -> column of x
   for (Index b0 = 0; b0 < B; b0 += block) {
-    const Index c = std::min(block, B - b0);
-    const Eigen::MatrixXf S = float32_sources(f, x.middleCols(b0, c));
-    auto Pc = P.leftCols(c);
-    V.leftCols(c).noalias() = f.G_inverse * S;
-    V.leftCols(c) = V.leftCols(c).cwiseMax(0.0f);
-    int it = 0;
-    for (;; ++it) {
-      auto Vc = V.leftCols(c);
-      auto Nc = next.leftCols(c);
-      Pc = S;
-      Pc.noalias() += f.off * Vc;  // S + A V
-      // Per column in one pass: V ≥ 0, so |G| |V| + |S| = D V + A V + |S|
-      // and w = G V − S = D V − P. "Scaled KKT residual <= tol" without
-      // divisions: −w <= tol·r and (|w| <= tol·r or v <= tol·vmax). Then the
-      // next iterate max(0, D⁻¹ P).
-      bool done = true;
-      for (Index j = 0; j < c; ++j) {
-        const auto vj = Vc.col(j).array();
-        const auto pj = Pc.col(j).array();
+    Index active = std::min(block, B - b0);
+    S = float32_sources(f, x.middleCols(b0, active));
+    for (Index j = 0; j < active; ++j) column[static_cast<std::size_t>(j)] = b0 + j;
+    V.leftCols(active).noalias() = f.G_inverse * S;
+    V.leftCols(active) = V.leftCols(active).cwiseMax(0.0f);
+    for (int it = 0; active > 0; ++it) {
+      P.leftCols(active) = S.leftCols(active);
+      P.leftCols(active).noalias() += f.off * V.leftCols(active);  // S + A V
+      const bool last = it == opt.float32_max_iterations;
+      Index kept = 0;
+      for (Index j = 0; j < active; ++j) {
+        // V ≥ 0, so |G| |V| + |S| = D V + A V + |S| and w = G V − S = D V − P.
+        // "Scaled KKT residual <= tol" without divisions: −w <= tol·r and
+        // (|w| <= tol·r or v <= tol·vmax), as arithmetic (which vectorizes).
+        const auto vj = V.col(j).array();
+        const auto pj = P.col(j).array();
         const auto sj = S.col(j).array();
         const auto dv = vj * f.d;
         const auto w = dv - pj;
-        const auto tr = tol * (dv + (pj - sj) + sj.abs());
-        const float tv = tol * vj.maxCoeff();
-        // (as arithmetic, which vectorizes: a boolean array expression does not)
-        done = done && (-w - tr).max((w.abs() - tr).min(vj - tv)).maxCoeff() <= 0.0f;
-        Nc.col(j).array() = (pj * f.d_inv).max(0.0f);
-      }
-      if (done || it == opt.float32_max_iterations) {
-        for (Index j = 0; j < c; ++j) {  // the residuals themselves, once
-          const auto vj = Vc.col(j).array();
-          const auto pj = Pc.col(j).array();
-          const auto sj = S.col(j).array();
-          const auto dv = vj * f.d;
-          const auto w = dv - pj;
-          const auto r = (dv + (pj - sj) + sj.abs()).max(tiny);
-          const float vmax = std::max(vj.maxCoeff(), tiny);
-          res[j] = ((-w).max(0.0f) / r).max((w.abs() / r).min(vj / vmax)).maxCoeff();
+        const auto scale = dv + (pj - sj) + sj.abs();
+        const float vmax = vj.maxCoeff();
+        const bool done = (-w - tol * scale).max((w.abs() - tol * scale).min(vj - tol * vmax)).maxCoeff() <= 0.0f;
+        if (done || last) {  // retire the column with its residual
+          const Index b = column[static_cast<std::size_t>(j)];
+          const auto r = scale.max(tiny);
+          const float res = ((-w).max(0.0f) / r).max((w.abs() / r).min(vj / std::max(vmax, tiny))).maxCoeff();
+          v.col(b) = V.col(j).cast<double>();
+          auto& rep = reports[b];
+          rep.iterations = it;
+          rep.residual = res;
+          rep.converged = res <= tol;
+          rep.fallback = false;
+          ok[static_cast<std::size_t>(b)] = rep.converged;
+          continue;
         }
-        break;
+        // Kept: its next iterate max(0, D⁻¹ P), moved up to position `kept`.
+        next.col(kept).array() = (pj * f.d_inv).max(0.0f);
+        if (kept != j) S.col(kept) = S.col(j);
+        column[static_cast<std::size_t>(kept)] = column[static_cast<std::size_t>(j)];
+        ++kept;
       }
+      active = kept;
       V.swap(next);  // buffers, not values
-    }
-    v.middleCols(b0, c) = V.leftCols(c).cast<double>();
-    for (Index j = 0; j < c; ++j) {
-      auto& rep = reports[b0 + j];
-      rep.iterations = it;
-      rep.residual = res[j];
-      rep.converged = res[j] <= tol;
-      rep.fallback = false;
-      ok[static_cast<std::size_t>(b0 + j)] = rep.converged;
     }
   }
   return ok;

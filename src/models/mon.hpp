@@ -133,14 +133,14 @@ enum class mon_precision {
   // Inference with ideal diodes (keep_for_backward = false): the sources, and
   // the equilibrium by the projected Jacobi iteration
   //   V ← max(0, D⁻¹(S + A V)),  G = D − A (D its diagonal),  V₀ = max(0, G⁻¹S),
-  // on the whole chunk at once in float32 (one n×n×batch product per
+  // on blocks of 128 samples in float32 (one n×n×128 product per
   // iteration). G is an M-matrix with D ≥ A's row sums (every node's own
   // conductances include those to its neighbours), so the map is a
   // contraction in ∞-norm with factor max_j Σ_k A_jk / D_jj (mon_stage::
   // jacobi_contraction) and converges to the unique equilibrium. The product
   // A V also gives the current V's scaled KKT residual (the float64 solver's
-  // measure, of the problem rounded to float32), so iterating stops once
-  // every sample's is <= float32_tolerance; samples still above it after
+  // measure, of the problem rounded to float32): a sample leaves the block
+  // once its residual is <= float32_tolerance; samples still above it after
   // float32_max_iterations are solved exactly in float64. The same measure of
   // the float64 problem is larger by the rounding of the sources H x (up to
   // ~5e-6 in the tests, whose bound is 2·float32_tolerance). Stages whose
