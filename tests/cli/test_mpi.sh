@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Data-parallel training and evaluation under mpirun (docs/distributed.md):
-#   test_mpi.sh SPICENN MPIEXEC WORKDIR train-software|train-spice|eval|resume
+#   test_mpi.sh SPICENN MPIEXEC WORKDIR train-software|train-spice|eval|resume|hostfile
 # train-*: the model trained by mpirun -np 1, 2 and 3 is byte-identical.
+# hostfile: 3 ranks placed by a hostfile and talking over TCP only (the
+#          transport between machines; here the loopback) train the model
+#          of 1 rank, byte for byte.
 # eval:    eval under mpirun -np 2 reports what eval without mpirun reports.
 # resume:  a -np 2 run whose rank 1 dies mid-epoch, resumed with --resume
 #          (by -np 2 and by -np 3), ends byte-identical to an uninterrupted run.
@@ -101,6 +104,17 @@ resume)
   # Resumed by 3 ranks instead of 2: the same model.
   (cd cut3 && mpi 3 "$spicenn" train ../mon.xml "${args[@]}" --out out.xml --resume 2> /dev/null)
   same whole/out.xml cut3/out.xml
+  ;;
+hostfile)
+  "$spicenn" init mon --inputs 2 --hidden 16 --outputs 2 --input-scale 3 --seed 2 -o mon.xml
+  printf '# this machine, as docs/distributed.md lists the hosts of a cluster\nlocalhost slots=3\n' > hosts.txt
+  mkdir np1 tcp3
+  (cd np1 && mpi 1 "$spicenn" train ../mon.xml "${train_args_software[@]}" --out out.xml 2> log)
+  (cd tcp3 && "$mpiexec" --hostfile ../hosts.txt -np 3 --map-by slot --mca btl self,tcp \
+    --mca btl_tcp_if_include lo "$spicenn" train ../mon.xml "${train_args_software[@]}" --out out.xml 2> log) ||
+    { cat tcp3/log >&2; fail "hostfile run"; }
+  grep -q "data-parallel over 3 MPI rank" tcp3/log || fail "hostfile run: no data-parallel note"
+  same np1/out.xml tcp3/out.xml
   ;;
 *) fail "unknown mode $mode" ;;
 esac
