@@ -57,7 +57,12 @@ class fault_injection {
       if (fd < 0) return;  // another worker had the fault
       ::close(fd);
     }
-    if (kind_ == "segv") ::raise(SIGSEGV);
+    if (kind_ == "segv") {
+      // Die of the signal itself, as a real fault without a handler would:
+      // under AddressSanitizer its handler would report and abort instead.
+      ::signal(SIGSEGV, SIG_DFL);
+      ::raise(SIGSEGV);
+    }
     if (kind_ == "abort") std::abort();
     if (kind_ == "kill") {
       killing_ = true;
