@@ -696,11 +696,17 @@ struct stage_sums {
     auto& hn = out[prefix + "h_neg"];
     hp.resize(static_cast<std::size_t>(n * in));
     hn.resize(static_cast<std::size_t>(n * in));
-    for (Index j = 0; j < n; ++j)
-      for (Index k = 0; k < in; ++k) {
-        hp[j * in + k] = lx(j, k) - d[j];
-        hn[j * in + k] = -lx(j, k) - d[j];
-      }
+    // Row-major out of column-major lx, in tiles of 16 inputs: the 16
+    // columns' cache lines are read once instead of once per row.
+    constexpr Index tile = 16;
+    for (Index k0 = 0; k0 < in; k0 += tile) {
+      const Index k1 = std::min(in, k0 + tile);
+      for (Index j = 0; j < n; ++j)
+        for (Index k = k0; k < k1; ++k) {
+          hp[j * in + k] = lx(j, k) - d[j];
+          hn[j * in + k] = -lx(j, k) - d[j];
+        }
+    }
     out[prefix + "bias"] = to_vector(l);
   }
   // The same numbers as Eigen matrices (mon_element_gradients).
