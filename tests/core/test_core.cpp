@@ -1,11 +1,20 @@
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <set>
+#include <stdexcept>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "core/error.hpp"
 #include "core/numbers.hpp"
+#include "core/parallel.hpp"
 #include "core/random.hpp"
 
 namespace spicenn {
@@ -64,6 +73,58 @@ TEST(Random, MatchesTheStandardEngineAndHasTheRightMoments) {
   // Mean 0 ± 4 standard errors, variance 1 ± 4 standard errors (sqrt(2/n)).
   EXPECT_NEAR(sum / n, 0.0, 4.0 / std::sqrt(n));
   EXPECT_NEAR(sum2 / n, 1.0, 4.0 * std::sqrt(2.0 / n));
+}
+
+// ------------------------------------------------------------------ parallel
+
+TEST(Parallel, EveryWorkerRunsOnceOnItsOwnThreadCallAfterCall) {
+  for (int call = 0; call < 50; ++call) {
+    for (int workers : {1, 2, 3, 5}) {
+      std::vector<int> runs(static_cast<std::size_t>(workers), 0);
+      std::vector<std::thread::id> ids(static_cast<std::size_t>(workers));
+      parallel_workers(workers, [&](int w) {
+        ++runs[static_cast<std::size_t>(w)];
+        ids[static_cast<std::size_t>(w)] = std::this_thread::get_id();
+      });
+      for (int w = 0; w < workers; ++w) EXPECT_EQ(runs[static_cast<std::size_t>(w)], 1) << workers << " workers, " << w;
+      EXPECT_EQ(ids[0], std::this_thread::get_id());  // worker 0 on the caller
+      EXPECT_EQ(std::set<std::thread::id>(ids.begin(), ids.end()).size(), static_cast<std::size_t>(workers));
+    }
+  }
+}
+
+TEST(Parallel, NestedCallsAndExceptionsFromAnyWorker) {
+  std::atomic<int> inner{0};
+  parallel_workers(2, [&](int) { parallel_workers(3, [&](int) { ++inner; }); });  // the pool is busy: own threads
+  EXPECT_EQ(inner.load(), 6);
+  for (int thrower : {0, 1, 2})
+    EXPECT_THROW(parallel_workers(3,
+                                  [&](int w) {
+                                    if (w == thrower) throw std::runtime_error("worker");
+                                  }),
+                 std::runtime_error);
+  std::atomic<int> after{0};
+  parallel_workers(3, [&](int) { ++after; });  // the pool still works
+  EXPECT_EQ(after.load(), 3);
+  std::vector<long> seen(100, 0);
+  parallel_chunks(100, 3, [&](int, long b, long e) {
+    for (long i = b; i < e; ++i) ++seen[static_cast<std::size_t>(i)];
+  });
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), 100);
+}
+
+TEST(Parallel, AForkedChildHasAWorkingPool) {
+  parallel_workers(2, [](int) {});  // the parent's pool has a thread
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::atomic<int> n{0};
+    parallel_workers(3, [&](int) { ++n; });
+    std::_Exit(n.load() == 3 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 }  // namespace spicenn
