@@ -1,6 +1,6 @@
 #include "cosim/optimizer.hpp"
 
-#include <Eigen/Core>
+#include <Eigen/Core>  // allFinite
 
 #include <algorithm>
 #include <cmath>
@@ -64,11 +64,10 @@ void project(ir::tensor& t) {
   switch (t.kind) {
     case ir::constraint::none:
     case ir::constraint::index: return;
-    case ir::constraint::nonnegative: {
+    case ir::constraint::nonnegative:
       for (double& v : t.values)
         if (!(v > 0.0)) v = 0.0;  // also maps NaN and -0 to +0
       return;
-    }
     case ir::constraint::symmetric_nonnegative: {
       if (t.shape.size() != 2 || t.shape[0] != t.shape[1] || t.values.size() != t.shape[0] * t.shape[1])
         throw error(fmt::format("tensor {}: constraint symmetric_nonnegative needs a square matrix, shape is {}", t.name,
@@ -171,10 +170,11 @@ void optimizer::step(ir::model& m, const std::map<std::string, std::vector<doubl
       };
       // A nonnegative tensor's projection in the same pass (project() would
       // read and write the tensor once more).
-      if (t.kind == ir::constraint::nonnegative)
+      if (t.kind == ir::constraint::nonnegative) {
         update([](double x) { return x > 0.0 ? x : 0.0; });  // project(): NaN and -0 to +0
-      else
-        update([](double x) { return x; });
+        continue;
+      }
+      update([](double x) { return x; });
     } else if (options_.momentum > 0.0) {
       auto& velocity = state_.first_moment[t.name];
       velocity.resize(n, 0.0);
