@@ -71,6 +71,17 @@ struct physical_scale {
   double farad = 1e-9;
   double second = 1e-5;
 
+  // This scale with another volt and ampere, ohm = volt/ampere and
+  // second = farad·ohm re-derived (as ir::validate requires).
+  physical_scale with_volt_ampere(double v, double a) const {
+    physical_scale s = *this;
+    s.volt = v;
+    s.ampere = a;
+    s.ohm = v / a;
+    s.second = s.farad * s.ohm;
+    return s;
+  }
+
   friend bool operator==(const physical_scale&, const physical_scale&) = default;
 };
 

@@ -241,9 +241,7 @@ TEST(KanRealisability, WarningsNameTheTensorIndexAndLimit) {
 
   // Crossbar currents |c|/ohm·|u| of ~1e-11 A with ohm = 1e10 (ampere = 1e-10).
   auto weak = good;
-  weak.scale.ampere = 1e-10;
-  weak.scale.ohm = weak.scale.volt / weak.scale.ampere;
-  weak.scale.second = weak.scale.farad * weak.scale.ohm;
+  weak.scale = weak.scale.with_volt_ampere(weak.scale.volt, 1e-10);
   text = warnings_text(weak);
   EXPECT_NE(text.find("warning: layer0: crossbar currents of ~"), std::string::npos) << text;
   EXPECT_NE(text.find("warning: layer1: crossbar currents of ~"), std::string::npos) << text;

@@ -228,10 +228,7 @@ std::string warnings_text(const ir::model& m) {
 }
 
 ir::model with_scale(ir::model m, double volt, double ampere) {
-  m.scale.volt = volt;
-  m.scale.ampere = ampere;
-  m.scale.ohm = volt / ampere;
-  m.scale.second = m.scale.farad * m.scale.ohm;
+  m.scale = m.scale.with_volt_ampere(volt, ampere);
   return m;
 }
 

@@ -639,9 +639,7 @@ TEST(MonRealisability, WarningsNameTheTensorIndexAndDeviation) {
 
   // Currents of ~1e-14 A: ngspice's abstol (1e-15 A) is 10 % of them.
   auto tiny = good;
-  tiny.scale.ampere = 1e-14;
-  tiny.scale.ohm = tiny.scale.volt / tiny.scale.ampere;
-  tiny.scale.second = tiny.scale.farad * tiny.scale.ohm;
+  tiny.scale = tiny.scale.with_volt_ampere(tiny.scale.volt, 1e-14);
   text = warnings_text(tiny);
   EXPECT_NE(text.find("warning: stage0: node currents of ~"), std::string::npos) << text;
   EXPECT_NE(text.find("abstol"), std::string::npos) << text;
