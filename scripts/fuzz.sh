@@ -91,11 +91,10 @@ stamp="$work/.run-started"
 touch "$stamp"
 rm -f "$work"/logs/*.pid "$work"/logs/*.cpu
 echo "fuzz.sh: ${#targets[@]} target(s), $seconds s each${cpu_budget:+ or $cpu_budget s of CPU}, $parallel at a time; work dir $work"
-watcher=
 if [ -n "$cpu_budget" ]; then
   watch_cpu_budget &
   watcher=$!
-  trap 'kill "$watcher" 2>/dev/null || true' EXIT
+  trap 'kill "$watcher" 2>/dev/null || true' EXIT  # also on an early exit
 fi
 running=0
 fuzzers=()
@@ -108,8 +107,7 @@ for t in "${targets[@]}"; do
     running=$((running - 1))
   fi
 done
-wait "${fuzzers[@]}" 2>/dev/null || true
-[ -z "$watcher" ] || kill "$watcher" 2>/dev/null || true
+wait "${fuzzers[@]}" 2>/dev/null || true  # not the watcher, which the EXIT trap ends
 
 findings=0
 printf '%-18s %12s %10s %9s %8s %9s\n' target executions exec/s cpu_s corpus findings
