@@ -1,7 +1,5 @@
 #include "cosim/optimizer.hpp"
 
-#include <Eigen/Core>  // allFinite
-
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -10,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/finite_scan.hpp"
 #include "core/numbers.hpp"
 
 namespace spicenn::cosim {
@@ -123,8 +122,7 @@ void optimizer::step(ir::model& m, const std::map<std::string, std::vector<doubl
     if (it->second.size() != t.values.size())
       throw error(fmt::format("optimizer: gradient of {} has {} values, the tensor {} (shape {})", t.name,
                               it->second.size(), t.values.size(), ir::shape_to_string(t.shape)));
-    if (Eigen::Map<const Eigen::ArrayXd>(it->second.data(), static_cast<Eigen::Index>(it->second.size())).allFinite())
-      continue;
+    if (all_finite(it->second)) continue;
     for (std::size_t i = 0; i < it->second.size(); ++i)
       if (!std::isfinite(it->second[i]))
         throw error(fmt::format("optimizer: gradient of {} is {} at flat index {}; refusing to step", t.name,

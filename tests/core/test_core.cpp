@@ -9,10 +9,12 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "core/error.hpp"
+#include "core/finite_scan.hpp"
 #include "core/numbers.hpp"
 #include "core/parallel.hpp"
 #include "core/random.hpp"
@@ -41,6 +43,24 @@ TEST(Numbers, ParseRejectsGarbageAndAcceptsBlanks) {
   EXPECT_DOUBLE_EQ(*try_parse_double("  +2.5e3 "), 2500.0);
   EXPECT_TRUE(std::isinf(*try_parse_double("inf")));
   EXPECT_THROW(parse_double("1.2.3"), error);
+}
+
+TEST(FiniteScan, AgreesWithStdIsfiniteAndTheSignOfEveryKindOfDouble) {
+  // Every class of double at every position of an array longer than a vector
+  // register, against std::isfinite / std::signbit one value at a time.
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  const double kinds[] = {0.0,  -0.0, 1.5,  -1.5, std::numeric_limits<double>::max(), -std::numeric_limits<double>::max(),
+                          std::numeric_limits<double>::denorm_min(), -std::numeric_limits<double>::denorm_min(),
+                          inf,  -inf, nan,  -nan, std::numeric_limits<double>::signaling_NaN()};
+  for (const double k : kinds)
+    for (std::size_t at : {0u, 7u, 8u, 16u, 36u}) {
+      std::vector<double> v(37, 0.25);
+      v[at] = k;
+      EXPECT_EQ(spicenn::all_finite(v), static_cast<bool>(std::isfinite(k))) << k << " at " << at;
+      EXPECT_EQ(spicenn::all_finite_nonnegative(v), std::isfinite(k) && !std::signbit(k)) << k << " at " << at;
+    }
+  EXPECT_TRUE(spicenn::all_finite(std::vector<double>{}));
+  EXPECT_TRUE(spicenn::all_finite_nonnegative(std::vector<double>{}));
 }
 
 TEST(Errors, MessagesCarryLocationAndElement) {
