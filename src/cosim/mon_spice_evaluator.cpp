@@ -78,14 +78,14 @@ using Eigen::VectorXd;
 // |H| row sums, |bias|; the readout.
 struct stage_bounds {
   MatrixXd G_inverse;   // >= 0
-  VectorXd h_abs_rows;  // Σ_k |h_pos| + |h_neg|  per node
+  VectorXd h_abs_rows;  // Σ_k |h_pos| + |h_neg|  per node (h_row_sum: both are >= 0)
   VectorXd bias_abs;
 };
 
 stage_bounds bounds_of(const models::mon_stage& st) {
   stage_bounds b;
   b.G_inverse = st.G_inverse.cwiseMax(0.0);
-  b.h_abs_rows = st.h_pos.cwiseAbs().rowwise().sum() + st.h_neg.cwiseAbs().rowwise().sum();
+  b.h_abs_rows = st.h_row_sum;
   b.bias_abs = st.bias.cwiseAbs();
   return b;
 }

@@ -188,7 +188,7 @@ mon_ideal_bound mon_ideal_deviation_bound(const ir::model& m, const MatrixXd& x,
     // by at most the off-diagonal conductances times the deviation (and the
     // input conductances times the previous stage's deviation).
     const VectorXd off = st.g_between.rowwise().sum();
-    const VectorXd habs = st.h_pos.rowwise().sum() + st.h_neg.rowwise().sum();
+    const VectorXd& habs = st.h_row_sum;
     const VectorXd wmax = w.cwiseMax(0.0).rowwise().maxCoeff();
     const double leak = law->leak(v.cwiseAbs().maxCoeff());
     double delta = 10.0 / volt;  // start above any possible deviation (10 V); the map is monotone
@@ -199,9 +199,10 @@ mon_ideal_bound mon_ideal_deviation_bound(const ir::model& m, const MatrixXd& x,
       delta = drop + leak * ginv_norm;
     }
     out.forward_drop = std::max(out.forward_drop, drop);
-    // The ideal stage is Lipschitz in its inputs with G⁻¹|H| (rows sum to
-    // <= 1, since G's row sums include every input conductance).
-    const double rho = (Ginv * (st.h_pos + st.h_neg)).rowwise().sum().maxCoeff();
+    // The ideal stage is Lipschitz in its inputs with G⁻¹|H| <= G⁻¹(h_pos + h_neg),
+    // whose row sums G⁻¹ h_row_sum are <= 1 (G's row sums include every
+    // input conductance).
+    const double rho = (Ginv * st.h_row_sum).maxCoeff();
     previous = rho * previous + delta;
     out.hidden = std::max(out.hidden, previous);
   }

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "core/error.hpp"
+#include "core/finite_scan.hpp"
 #include "core/parallel.hpp"
 
 namespace spicenn::models {
@@ -52,9 +53,8 @@ const std::vector<double>& need_tensor(const ir::model& m, const std::string& na
   if (t->values.size() != count)
     fail(path, fmt::format("{} values for shape [{}] ({} expected)", t->values.size(), fmt::join(shape, ", "), count));
   // A vectorized test first (the network is rebuilt after every training
-  // step); the loop only to name the bad value.
-  const Eigen::Map<const Eigen::ArrayXd> all(t->values.data(), static_cast<Index>(count));
-  if (all.allFinite() && (sg == sign::any || count == 0 || all.minCoeff() >= 0.0)) return t->values;
+  // step); the loop only to name the bad value (or to accept a −0).
+  if (sg == sign::any ? all_finite(t->values) : all_finite_nonnegative(t->values)) return t->values;
   for (std::size_t i = 0; i < count; ++i) {
     const double x = t->values[i];
     if (!std::isfinite(x)) fail(path, fmt::format("value #{} is {} (must be finite)", i, x));
@@ -77,7 +77,7 @@ Index floating_node(const mon_stage& st) {
     while (!stack.empty()) {
       const Index a = stack.back();
       stack.pop_back();
-      if (st.g_ground[a] > 0.0 || st.h_pos.row(a).sum() > 0.0 || st.h_neg.row(a).sum() > 0.0) grounded = true;
+      if (st.g_ground[a] > 0.0 || st.h_row_sum[a] > 0.0) grounded = true;
       for (Index b = 0; b < n; ++b)
         if (st.g_between(a, b) > 0.0 && comp[b] < 0) {
           comp[b] = root;
@@ -93,22 +93,34 @@ Index floating_node(const mon_stage& st) {
 
 // ------------------------------------------------------------ stage
 
-MatrixXd mon_conductance_matrix(const MatrixXd& g_between, const VectorXd& g_ground, const MatrixXd& h_pos,
-                                const MatrixXd& h_neg) {
+MatrixXd mon_conductance_matrix(const MatrixXd& g_between, const VectorXd& g_ground, const VectorXd& h_row_sum) {
   MatrixXd G = -g_between;
-  // Row sums as sums of columns (contiguous in column-major storage; a
-  // rowwise() reduction walks the rows with a stride).
-  VectorXd diag = g_ground;
+  // g_between's row sums as sums of its columns (contiguous in column-major
+  // storage; a rowwise() reduction walks the rows with a stride).
+  VectorXd diag = g_ground + h_row_sum;
   for (Index k = 0; k < g_between.cols(); ++k) diag += g_between.col(k);
-  for (Index k = 0; k < h_pos.cols(); ++k) diag += h_pos.col(k) + h_neg.col(k);
   G.diagonal() = diag;
   return G;
 }
 
+void mon_stage::set_inputs(const mon_row_major& h_pos, const mon_row_major& h_neg) {
+  inputs = h_pos.cols();
+  h_row_sum = h_pos.rowwise().sum() + h_neg.rowwise().sum();
+  // H = h_pos − h_neg, column-major (the sources walk its columns), in bands
+  // of 16 rows: each column's 16 entries are one contiguous run while the
+  // band's rows of h_pos and h_neg stay in the cache.
+  H.resize(h_pos.rows(), inputs);
+  constexpr Index band = 16;
+  for (Index r0 = 0; r0 < H.rows(); r0 += band) {
+    const Index r1 = std::min(H.rows(), r0 + band);
+    for (Index c = 0; c < inputs; ++c)
+      for (Index r = r0; r < r1; ++r) H(r, c) = h_pos(r, c) - h_neg(r, c);
+  }
+}
+
 void mon_stage::assemble(int index) {
   const Index n = hidden;
-  G = mon_conductance_matrix(g_between, g_ground, h_pos, h_neg);
-  H = h_pos - h_neg;
+  G = mon_conductance_matrix(g_between, g_ground, h_row_sum);
   G_abs = G.cwiseAbs();
   Eigen::LLT<MatrixXd> llt(G);
   if (llt.info() != Eigen::Success || !(llt.matrixLLT().diagonal().minCoeff() > 0.0)) {
@@ -211,8 +223,10 @@ std::vector<mon_stage> mon_stages_from_model(const ir::model& m) {
       }
     }
     st.g_ground = vector_of(need_tensor(m, prefix + "g_ground", {n}, sign::nonnegative));
-    st.h_pos = row_major(need_tensor(m, prefix + "h_pos", {n, in}, sign::nonnegative), hidden, st.inputs);
-    st.h_neg = row_major(need_tensor(m, prefix + "h_neg", {n, in}, sign::nonnegative), hidden, st.inputs);
+    const auto& h_pos = need_tensor(m, prefix + "h_pos", {n, in}, sign::nonnegative);
+    const auto& h_neg = need_tensor(m, prefix + "h_neg", {n, in}, sign::nonnegative);
+    st.set_inputs(Eigen::Map<const mon_row_major>(h_pos.data(), hidden, st.inputs),
+                  Eigen::Map<const mon_row_major>(h_neg.data(), hidden, st.inputs));
     st.bias = vector_of(need_tensor(m, prefix + "bias", {n}, sign::any));
     st.assemble(static_cast<int>(s));
     stages.push_back(std::move(st));
@@ -362,8 +376,7 @@ Eigen::MatrixXf float32_sources(const float32_stage& f, const Eigen::Ref<const M
   const Index n = f.H.rows(), in = x.rows(), B = x.cols();
   Eigen::MatrixXf s(n, B);
   std::vector<int> k(static_cast<std::size_t>(in + 16));
-  std::vector<double> val(static_cast<std::size_t>(in + 16));
-  std::vector<float> valf(static_cast<std::size_t>(in + 16));
+  std::vector<float> val(static_cast<std::size_t>(in + 16));
   VectorXd copy(in);
   for (Index b = 0; b < B; ++b) {
     const double* xb = x.col(b).data();
@@ -377,9 +390,8 @@ Eigen::MatrixXf float32_sources(const float32_stage& f, const Eigen::Ref<const M
       s.col(b).array() += f.bias;
       continue;
     }
-    for (int p = 0; p < m; ++p) valf[static_cast<std::size_t>(p)] = static_cast<float>(val[static_cast<std::size_t>(p)]);
     s.col(b) = f.bias.matrix();
-    kernels::sum_columns(f.H.data(), n, n, k.data(), valf.data(), m, s.col(b).data());
+    kernels::sum_columns(f.H.data(), n, n, k.data(), val.data(), m, s.col(b).data());
   }
   return s;
 }
@@ -400,33 +412,35 @@ std::vector<std::uint8_t> solve_stage_chunk_float32(const float32_stage& f, cons
   std::vector<std::uint8_t> ok(static_cast<std::size_t>(B));
   Eigen::MatrixXf S, V(n, block), next(n, block), P(n, block);
   std::vector<Index> column(static_cast<std::size_t>(block));  // block position -> column of x
+  std::vector<float> vmax(static_cast<std::size_t>(block));     // block position -> largest entry of V's column
   for (Index b0 = 0; b0 < B; b0 += block) {
     Index active = std::min(block, B - b0);
     S = float32_sources(f, x.middleCols(b0, active));
     for (Index j = 0; j < active; ++j) column[static_cast<std::size_t>(j)] = b0 + j;
     V.leftCols(active).noalias() = f.G_inverse * S;
     V.leftCols(active) = V.leftCols(active).cwiseMax(0.0f);
+    for (Index j = 0; j < active; ++j) vmax[static_cast<std::size_t>(j)] = V.col(j).maxCoeff();
     for (int it = 0; active > 0; ++it) {
       P.leftCols(active) = S.leftCols(active);
       P.leftCols(active).noalias() += f.off * V.leftCols(active);  // S + A V
       const bool last = it == opt.float32_max_iterations;
       Index kept = 0;
       for (Index j = 0; j < active; ++j) {
-        // V ≥ 0, so |G| |V| + |S| = D V + A V + |S| and w = G V − S = D V − P.
-        // "Scaled KKT residual <= tol" without divisions: −w <= tol·r and
-        // (|w| <= tol·r or v <= tol·vmax), as arithmetic (which vectorizes).
-        const auto vj = V.col(j).array();
-        const auto pj = P.col(j).array();
-        const auto sj = S.col(j).array();
-        const auto dv = vj * f.d;
-        const auto w = dv - pj;
-        const auto scale = dv + (pj - sj) + sj.abs();
-        const float vmax = vj.maxCoeff();
-        const bool done = (-w - tol * scale).max((w.abs() - tol * scale).min(vj - tol * vmax)).maxCoeff() <= 0.0f;
-        if (done || last) {  // retire the column with its residual
+        // The residual test of V's column and, into position `kept`, its
+        // successor max(0, D⁻¹ P) (overwritten if the column retires).
+        const auto step = kernels::jacobi_column_step(n, V.col(j).data(), P.col(j).data(), S.col(j).data(), f.d.data(),
+                                                      f.d_inv.data(), tol, vmax[static_cast<std::size_t>(j)],
+                                                      next.col(kept).data());
+        if (step.done || last) {  // retire the column with its residual
+          const auto vj = V.col(j).array();
+          const auto pj = P.col(j).array();
+          const auto sj = S.col(j).array();
+          const auto w = vj * f.d - pj;
+          const auto r = (vj * f.d + (pj - sj) + sj.abs()).max(tiny);
+          const float vm = std::max(vmax[static_cast<std::size_t>(j)], tiny);
+          float res = ((-w).max(0.0f) / r).max((w.abs() / r).min(vj / vm)).maxCoeff();
+          if (!std::isfinite(vj.sum() + pj.sum())) res = std::numeric_limits<float>::infinity();  // max() drops NaNs
           const Index b = column[static_cast<std::size_t>(j)];
-          const auto r = scale.max(tiny);
-          const float res = ((-w).max(0.0f) / r).max((w.abs() / r).min(vj / std::max(vmax, tiny))).maxCoeff();
           v.col(b) = V.col(j).cast<double>();
           auto& rep = reports[b];
           rep.iterations = it;
@@ -436,10 +450,9 @@ std::vector<std::uint8_t> solve_stage_chunk_float32(const float32_stage& f, cons
           ok[static_cast<std::size_t>(b)] = rep.converged;
           continue;
         }
-        // Kept: its next iterate max(0, D⁻¹ P), moved up to position `kept`.
-        next.col(kept).array() = (pj * f.d_inv).max(0.0f);
         if (kept != j) S.col(kept) = S.col(j);
         column[static_cast<std::size_t>(kept)] = column[static_cast<std::size_t>(j)];
+        vmax[static_cast<std::size_t>(kept)] = step.next_max;
         ++kept;
       }
       active = kept;

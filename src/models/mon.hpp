@@ -48,6 +48,8 @@ namespace spicenn::models {
 // curve is its closed form).
 enum class mon_diode_kind { ideal, shockley, device };
 
+using mon_row_major = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
 // One stage: hidden nodes over ground, driven by `inputs` voltage sources.
 struct mon_stage {
   Eigen::Index inputs = 0;
@@ -55,17 +57,23 @@ struct mon_stage {
   // The parameters (as in the ir tensors stage{s}.*).
   Eigen::MatrixXd g_between;  // hidden × hidden, symmetric, zero diagonal, >= 0
   Eigen::VectorXd g_ground;   // hidden, >= 0
-  Eigen::MatrixXd h_pos;      // hidden × inputs, >= 0, to +x_k
-  Eigen::MatrixXd h_neg;      // hidden × inputs, >= 0, to −x_k
   Eigen::VectorXd bias;       // hidden, injected currents
-  // Derived by assemble().
-  Eigen::MatrixXd G;          // Laplacian(g_between) + diag(g_ground + Σ_k (h_pos + h_neg)_jk)
+  // The input conductances h_pos, h_neg (hidden × inputs, >= 0, to +x_k and
+  // −x_k) enter the circuit only through these two, which set_inputs()
+  // derives from them (the stage keeps no copy of them: rebuilding the
+  // network after a training step reads them once).
   Eigen::MatrixXd H;          // h_pos − h_neg: s = H x + bias
+  Eigen::VectorXd h_row_sum;  // Σ_k (h_pos + h_neg)_jk: each node's conductance to the inputs
+  // Derived by assemble().
+  Eigen::MatrixXd G;          // Laplacian(g_between) + diag(g_ground + h_row_sum)
   Eigen::MatrixXd G_abs;      // |G| (residual scales)
   Eigen::MatrixXd G_inverse;  // G⁻¹ >= 0 (an M-matrix inverse)
   double pr_alpha = 1.0;      // Peaceman-Rachford step, 1/sqrt(λmin·λmax) estimated
   double jacobi_contraction = 0.0;  // max_j Σ_{k≠j} |G_jk| / G_jj (< 1 when every node has a path to ground or an input)
 
+  // H and h_row_sum from h_pos and h_neg, row-major hidden × inputs like the
+  // ir tensors (sets `inputs`).
+  void set_inputs(const mon_row_major& h_pos, const mon_row_major& h_neg);
   // Builds the derived members; throws spicenn::validation_error (naming
   // stage{index}.g_ground) when G is singular, i.e. some group of nodes has
   // no conductance to ground or to an input.
@@ -74,10 +82,10 @@ struct mon_stage {
   Eigen::MatrixXd sources(const Eigen::Ref<const Eigen::MatrixXd>& x) const;
 };
 
-// G = Laplacian(g_between) + diag(g_ground + Σ_k (h_pos + h_neg)_jk): the
-// conductance matrix of one stage (hidden × hidden), from its parameters.
+// G = Laplacian(g_between) + diag(g_ground + h_row_sum): the conductance
+// matrix of one stage (hidden × hidden), h_row_sum = Σ_k (h_pos + h_neg)_jk.
 Eigen::MatrixXd mon_conductance_matrix(const Eigen::MatrixXd& g_between, const Eigen::VectorXd& g_ground,
-                                       const Eigen::MatrixXd& h_pos, const Eigen::MatrixXd& h_neg);
+                                       const Eigen::VectorXd& h_row_sum);
 
 // The stages of a MON model with their derived members (G, H, G⁻¹), for
 // code that needs the circuit's conductances but not its diode law (the

@@ -2,6 +2,7 @@
 //
 //   nonzeros(x, k, val)          -> count: positions and values of x's nonzero entries
 //   sum_columns(A, k, c, m, out)  out += Σ_p A.col(k[p]) · c[p]   (A column-major)
+//   jacobi_column_step(...)       -> {done, max}: a float32 Jacobi iterate's residual test and its successor
 //
 // sum_columns is the product of a column-major matrix with a sparse vector:
 // the sources S = H x of mostly-zero inputs (MNIST pixels) and G v over the
@@ -12,7 +13,9 @@
 
 #include <Eigen/Core>
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #if defined(__AVX512F__)
@@ -21,14 +24,23 @@
 
 namespace spicenn::models::kernels {
 
-// Positions (into k) and values (into val) of the nonzero entries of x[0..n);
-// k and val need room for n + 16 entries. Returns their number.
-inline int nonzeros(const double* x, int n, int* k, double* val) {
+// Positions (into k) and values (into val, as V: double, or float for the
+// float32 path, converted as they are gathered) of the nonzero entries of
+// x[0..n); k and val need room for n + 16 entries. Returns their number.
+template <typename V = double>
+inline int nonzeros(const double* x, int n, int* k, V* val) {
+  static_assert(std::is_same_v<V, double> || std::is_same_v<V, float>);
   int m = 0;
   int i = 0;
 #if defined(__AVX512F__)
   const __m512i step = _mm512_set1_epi32(16);
   __m512i pos = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  auto store = [](V* out, __m512d packed) {
+    if constexpr (std::is_same_v<V, double>)
+      _mm512_storeu_pd(out, packed);
+    else
+      _mm256_storeu_ps(out, _mm512_cvtpd_ps(packed));
+  };
   for (; i + 16 <= n; i += 16) {
     const __m512d a = _mm512_loadu_pd(x + i), b = _mm512_loadu_pd(x + i + 8);
     const __mmask8 ma = _mm512_cmp_pd_mask(a, _mm512_setzero_pd(), _CMP_NEQ_UQ);
@@ -37,19 +49,71 @@ inline int nonzeros(const double* x, int n, int* k, double* val) {
     // Compress in registers and store whole vectors (compressing stores are
     // slow on some processors); the buffers have room for the overhang.
     _mm512_storeu_si512(k + m, _mm512_maskz_compress_epi32(mk, pos));
-    _mm512_storeu_pd(val + m, _mm512_maskz_compress_pd(ma, a));
+    store(val + m, _mm512_maskz_compress_pd(ma, a));
     const int ca = __builtin_popcount(ma);
-    _mm512_storeu_pd(val + m + ca, _mm512_maskz_compress_pd(mb, b));
+    store(val + m + ca, _mm512_maskz_compress_pd(mb, b));
     m += ca + __builtin_popcount(mb);
     pos = _mm512_add_epi32(pos, step);
   }
 #endif
   for (; i < n; ++i) {
     k[m] = i;
-    val[m] = x[i];
+    val[m] = static_cast<V>(x[i]);
     m += x[i] != 0.0;
   }
   return m;
+}
+
+// The bookkeeping of one projected-Jacobi step of one column (float32
+// inference, mon.hpp), in one pass over its n entries:
+//   done: whether the current iterate v (>= 0, largest entry vmax) meets the
+//         scaled KKT residual tol, given p = s + A v (G = D − A): with
+//         w = D v − p and r = |G| |v| + |s| = D v + (p − s) + |s|,
+//         max_i max(−w − tol·r, min(|w| − tol·r, v − tol·vmax)) <= 0
+//         (the residual's definition without divisions);
+//   next = max(0, p ⊘ d) (the next iterate) and its largest entry.
+struct jacobi_step {
+  bool done;
+  float next_max;
+};
+
+inline jacobi_step jacobi_column_step(Eigen::Index n, const float* v, const float* p, const float* s, const float* d,
+                                      const float* d_inv, float tol, float vmax, float* next) {
+  float worst = -std::numeric_limits<float>::infinity(), nmax = 0.0f;
+  Eigen::Index i = 0;
+#if defined(__AVX512F__)
+  const __m512 t = _mm512_set1_ps(tol), tv = _mm512_set1_ps(tol * vmax), zero = _mm512_setzero_ps();
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  __m512 wv = _mm512_set1_ps(worst), nm = zero;
+  auto one = [&](__mmask16 k) {
+    const __m512 vi = _mm512_maskz_loadu_ps(k, v + i), pi = _mm512_maskz_loadu_ps(k, p + i);
+    const __m512 si = _mm512_maskz_loadu_ps(k, s + i), di = _mm512_maskz_loadu_ps(k, d + i);
+    const __m512 dv = _mm512_mul_ps(vi, di);
+    const __m512 w = _mm512_sub_ps(dv, pi);
+    const __m512 r = _mm512_add_ps(_mm512_add_ps(dv, _mm512_sub_ps(pi, si)), _mm512_andnot_ps(sign, si));
+    const __m512 tr = _mm512_mul_ps(t, r);
+    const __m512 a = _mm512_sub_ps(_mm512_xor_ps(w, sign), tr);                   // −w − tol·r
+    const __m512 b = _mm512_min_ps(_mm512_sub_ps(_mm512_andnot_ps(sign, w), tr),  // |w| − tol·r
+                                   _mm512_sub_ps(vi, tv));                        // v − tol·vmax
+    wv = _mm512_mask_max_ps(wv, k, wv, _mm512_max_ps(a, b));
+    const __m512 nx = _mm512_max_ps(_mm512_mul_ps(pi, _mm512_maskz_loadu_ps(k, d_inv + i)), zero);
+    _mm512_mask_storeu_ps(next + i, k, nx);
+    nm = _mm512_max_ps(nm, nx);  // masked-off lanes are 0
+  };
+  for (; i + 16 <= n; i += 16) one(static_cast<__mmask16>(0xffff));
+  if (i < n) one(static_cast<__mmask16>((1u << (n - i)) - 1u));
+  worst = _mm512_reduce_max_ps(wv);
+  nmax = _mm512_reduce_max_ps(nm);
+  i = n;
+#endif
+  for (; i < n; ++i) {
+    const float dv = v[i] * d[i], w = dv - p[i];
+    const float r = dv + (p[i] - s[i]) + std::abs(s[i]), tr = tol * r;
+    worst = std::max(worst, std::max(-w - tr, std::min(std::abs(w) - tr, v[i] - tol * vmax)));
+    next[i] = std::max(p[i] * d_inv[i], 0.0f);
+    nmax = std::max(nmax, next[i]);
+  }
+  return {worst <= 0.0f, nmax};
 }
 
 #if defined(__AVX512F__)
