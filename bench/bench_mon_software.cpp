@@ -73,7 +73,7 @@ void report(benchmark::State& state, const models::mon_forward_result& f) {
 void BM_mon_train(benchmark::State& state) {
   auto model = bench_model(static_cast<double>(state.range(2)) / 10.0);
   const auto opt = options_from(state);
-  cosim::optimizer adam;
+  cosim::optimizer adam({.threads = opt.threads});  // as spicenn train --threads
   const Eigen::Index batch = 64;
   const auto x = mnist_like(batch, 1);
   const auto labels = labels_for(batch, 2);

@@ -98,6 +98,7 @@ void run_train(const train_args& a) {
   o.optimizer.kind = cosim::optimizer_kind_from_string(a.optimizer);
   o.optimizer.weight_decay = a.weight_decay;
   o.optimizer.momentum = a.momentum;
+  o.optimizer.threads = eo.threads;
   o.schedule.kind = cosim::schedule_kind_from_string(a.schedule);
   o.schedule.base = a.lr;
   o.schedule.min = a.lr_min;

@@ -39,6 +39,10 @@ struct optimizer_options {
   // Decoupled weight decay (AdamW style): θ ← θ − lr·wd·θ besides the
   // gradient step, for every trainable tensor whose constraint is not index.
   double weight_decay = 0.0;
+  // Threads a large tensor's update is spread over (0: every core). Every
+  // value's update is independent of the others, so the result is the same
+  // for any number.
+  int threads = 1;
 };
 
 // Learning rate as a function of the optimizer step (0-based: the rate used

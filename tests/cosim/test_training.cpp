@@ -185,6 +185,28 @@ TEST(Optimizer, AdamMatchesHandComputedTwoSteps) {
   EXPECT_EQ(opt.steps(), 2u);
 }
 
+TEST(Optimizer, AdamOnSeveralThreadsGivesTheSameBitsAsOnOne) {
+  // A tensor large enough to be split (100 000 values: 3 ranges on 3
+  // threads), nonnegative so that the fused projection runs too: every
+  // value's update is independent, so the split must not change a bit.
+  ir::model m;
+  m.parameters.push_back({"w", {100000}, ir::constraint::nonnegative, true, std::vector<double>(100000)});
+  rng r(5);
+  for (auto& v : m.parameters[0].values) v = r.uniform();
+  auto split = m;
+  optimizer one({.kind = optimizer_kind::adam}), three({.kind = optimizer_kind::adam, .threads = 3});
+  for (int step = 0; step < 3; ++step) {
+    std::map<std::string, std::vector<double>> g{{"w", std::vector<double>(100000)}};
+    for (auto& v : g["w"]) v = r.normal(0.0, 1.0);
+    one.step(m, g, 0.05);
+    three.step(split, g, 0.05);
+  }
+  EXPECT_EQ(m.parameter("w").values, split.parameter("w").values);
+  EXPECT_EQ(one.state_to_string(), three.state_to_string());
+  const auto& w = m.parameter("w").values;
+  EXPECT_GT(std::count(w.begin(), w.end(), 0.0), 0);  // the projection had something to do
+}
+
 TEST(Optimizer, SgdWithWeightDecayAndMomentum) {
   auto m = scalar_model(2.0);
   optimizer plain({.kind = optimizer_kind::sgd, .weight_decay = 0.5});
