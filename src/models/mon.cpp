@@ -103,7 +103,7 @@ MatrixXd mon_conductance_matrix(const MatrixXd& g_between, const VectorXd& g_gro
   return G;
 }
 
-void mon_stage::set_inputs(const mon_row_major& h_pos, const mon_row_major& h_neg) {
+void mon_stage::set_inputs(const Eigen::Ref<const mon_row_major>& h_pos, const Eigen::Ref<const mon_row_major>& h_neg) {
   inputs = h_pos.cols();
   h_row_sum = h_pos.rowwise().sum() + h_neg.rowwise().sum();
   // H = h_pos − h_neg, column-major (the sources walk its columns), in bands

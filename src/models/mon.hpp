@@ -73,7 +73,7 @@ struct mon_stage {
 
   // H and h_row_sum from h_pos and h_neg, row-major hidden × inputs like the
   // ir tensors (sets `inputs`).
-  void set_inputs(const mon_row_major& h_pos, const mon_row_major& h_neg);
+  void set_inputs(const Eigen::Ref<const mon_row_major>& h_pos, const Eigen::Ref<const mon_row_major>& h_neg);
   // Builds the derived members; throws spicenn::validation_error (naming
   // stage{index}.g_ground) when G is singular, i.e. some group of nodes has
   // no conductance to ground or to an input.
