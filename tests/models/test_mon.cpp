@@ -1110,6 +1110,48 @@ TEST(MonKernels, NonzerosSumColumnsAndCholeskyMatchEigen) {
   }
 }
 
+TEST(MonKernels, FloatGatherAndJacobiStepMatchScalarCode) {
+  namespace kn = spicenn::models::kernels;
+  rng r(302);
+  for (int n : {1, 5, 8, 15, 16, 17, 31, 100, 130}) {
+    // nonzeros into float: the same positions, each value rounded to float
+    VectorXd x = VectorXd::Zero(n + 3);
+    for (Index k = 0; k < x.size(); ++k)
+      if (r.uniform() < 0.4) x[k] = r.uniform(-1.0, 1.0);
+    std::vector<int> k(static_cast<std::size_t>(x.size() + 16));
+    std::vector<float> valf(static_cast<std::size_t>(x.size() + 16));
+    const int m = kn::nonzeros(x.data(), static_cast<int>(x.size()), k.data(), valf.data());
+    ASSERT_EQ(m, (x.array() != 0.0).count());
+    for (int p = 0; p < m; ++p) EXPECT_EQ(valf[p], static_cast<float>(x[k[p]]));
+
+    // jacobi_column_step against its definition, one entry at a time (a
+    // nonnegative iterate, some entries at zero, p near D v so that both
+    // outcomes occur)
+    for (const float tol : {1e-1f, 1e-6f}) {
+      Eigen::VectorXf v(n), p(n), sv(n), d(n), dinv(n), next(n);
+      for (Index i = 0; i < n; ++i) {
+        d[i] = static_cast<float>(r.uniform(1.0, 3.0));
+        dinv[i] = 1.0f / d[i];
+        v[i] = r.uniform() < 0.3 ? 0.0f : static_cast<float>(r.uniform(0.0, 2.0));
+        p[i] = v[i] * d[i] * static_cast<float>(1.0 + r.uniform(-0.05, 0.05));
+        sv[i] = static_cast<float>(r.uniform(-1.0, 1.0));
+      }
+      const float vmax = v.maxCoeff();
+      const auto step = kn::jacobi_column_step(n, v.data(), p.data(), sv.data(), d.data(), dinv.data(), tol, vmax, next.data());
+      float worst = -std::numeric_limits<float>::infinity(), nmax = 0.0f;
+      for (Index i = 0; i < n; ++i) {
+        const float dv = v[i] * d[i], w = dv - p[i], rr = dv + (p[i] - sv[i]) + std::abs(sv[i]);
+        worst = std::max(worst, std::max(-w - tol * rr, std::min(std::abs(w) - tol * rr, v[i] - tol * vmax)));
+        const float nx = std::max(p[i] * dinv[i], 0.0f);
+        EXPECT_EQ(next[i], nx) << i;
+        nmax = std::max(nmax, nx);
+      }
+      EXPECT_EQ(step.done, worst <= 0.0f) << "n " << n << " tol " << tol << " worst " << worst;
+      EXPECT_EQ(step.next_max, nmax);
+    }
+  }
+}
+
 TEST(MonEquilibrium, FreeSideAndInverseSideForwardAgree) {
   // The default (free side, residual from G_{:,F} v_F) and the (G⁻¹)_CC side
   // give the same v; every reported residual equals mon_ideal_residual;
