@@ -103,7 +103,8 @@ MatrixXd mon_conductance_matrix(const MatrixXd& g_between, const VectorXd& g_gro
   return G;
 }
 
-void mon_stage::set_inputs(const Eigen::Ref<const mon_row_major>& h_pos, const Eigen::Ref<const mon_row_major>& h_neg) {
+void mon_stage::set_inputs(const Eigen::Ref<const row_major_matrix>& h_pos,
+                           const Eigen::Ref<const row_major_matrix>& h_neg) {
   inputs = h_pos.cols();
   h_row_sum = h_pos.rowwise().sum() + h_neg.rowwise().sum();
   // H = h_pos − h_neg, column-major (the sources walk its columns), in bands
@@ -225,8 +226,8 @@ std::vector<mon_stage> mon_stages_from_model(const ir::model& m) {
     st.g_ground = vector_of(need_tensor(m, prefix + "g_ground", {n}, sign::nonnegative));
     const auto& h_pos = need_tensor(m, prefix + "h_pos", {n, in}, sign::nonnegative);
     const auto& h_neg = need_tensor(m, prefix + "h_neg", {n, in}, sign::nonnegative);
-    st.set_inputs(Eigen::Map<const mon_row_major>(h_pos.data(), hidden, st.inputs),
-                  Eigen::Map<const mon_row_major>(h_neg.data(), hidden, st.inputs));
+    st.set_inputs(Eigen::Map<const row_major_matrix>(h_pos.data(), hidden, st.inputs),
+                  Eigen::Map<const row_major_matrix>(h_neg.data(), hidden, st.inputs));
     st.bias = vector_of(need_tensor(m, prefix + "bias", {n}, sign::any));
     st.assemble(static_cast<int>(s));
     stages.push_back(std::move(st));

@@ -40,6 +40,7 @@
 #include "devices/device.hpp"
 #include "ir/model.hpp"
 #include "models/mon_equilibrium.hpp"
+#include "models/tensor_eigen.hpp"
 
 namespace spicenn::models {
 
@@ -47,8 +48,6 @@ namespace spicenn::models {
 // diode device's own I-V curve (option diode = device; a Shockley device's
 // curve is its closed form).
 enum class mon_diode_kind { ideal, shockley, device };
-
-using mon_row_major = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // One stage: hidden nodes over ground, driven by `inputs` voltage sources.
 struct mon_stage {
@@ -73,7 +72,7 @@ struct mon_stage {
 
   // H and h_row_sum from h_pos and h_neg, row-major hidden × inputs like the
   // ir tensors (sets `inputs`).
-  void set_inputs(const Eigen::Ref<const mon_row_major>& h_pos, const Eigen::Ref<const mon_row_major>& h_neg);
+  void set_inputs(const Eigen::Ref<const row_major_matrix>& h_pos, const Eigen::Ref<const row_major_matrix>& h_neg);
   // Builds the derived members; throws spicenn::validation_error (naming
   // stage{index}.g_ground) when G is singular, i.e. some group of nodes has
   // no conductance to ground or to an input.

@@ -12,8 +12,8 @@
 #pragma once
 
 #include <Eigen/Core>
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <type_traits>

@@ -10,8 +10,11 @@
 
 namespace spicenn::models {
 
+// The ir tensors' layout (row-major), e.g. to read one in place through an Eigen::Map.
+using row_major_matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
 inline Eigen::MatrixXd row_major(const std::vector<double>& values, Eigen::Index rows, Eigen::Index cols) {
-  return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(values.data(), rows, cols);
+  return Eigen::Map<const row_major_matrix>(values.data(), rows, cols);
 }
 
 inline Eigen::VectorXd vector_of(const std::vector<double>& values) {
@@ -20,7 +23,7 @@ inline Eigen::VectorXd vector_of(const std::vector<double>& values) {
 
 inline std::vector<double> to_row_major(const Eigen::MatrixXd& m) {
   std::vector<double> out(static_cast<std::size_t>(m.size()));
-  Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(out.data(), m.rows(), m.cols()) = m;
+  Eigen::Map<row_major_matrix>(out.data(), m.rows(), m.cols()) = m;
   return out;
 }
 
