@@ -15,8 +15,8 @@ namespace spicenn::detail {
 namespace {
 
 // A thread that blocks on a condition variable lets its core go idle, and on
-// a virtual machine waking it again took ~90 µs (against ~18 µs back to back;
-// a training step of the MON makes two parallel calls ~0.4 ms apart). So
+// a virtual machine waking it again took ~90 µs (bench_parallel; a training
+// step of the MON makes two parallel calls ~0.4 ms apart). So
 // both sides first poll for up to this long, yielding the core to anything
 // else that is runnable, before they block.
 constexpr auto poll_before_blocking = std::chrono::microseconds(500);

@@ -6,7 +6,7 @@
 // call was placed on the caller's core by the scheduler and often finished
 // there, so 2 threads gave ~1.1x on 2 cores (bench_mon_software). Idle pool
 // threads, and a caller waiting for them, poll for up to 500 µs before they
-// block (parallel.cpp: waking an idle virtual CPU took ~90 µs). A call
+// block (parallel.cpp; bench_parallel: waking an idle virtual CPU took ~90 µs). A call
 // made while the pool is busy (from a pool thread, or from another thread
 // at the same time) starts threads of its own, as before.
 //
